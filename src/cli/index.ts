@@ -1,0 +1,178 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, errorMessage, EXIT_CONFIG } from '../errors';
+import { JOB_STATES, type JobState } from '../db/queries/inspect';
+import type { ParamInput } from '../db/queries/submit';
+import { VERSION } from '../version';
+import { commandContext, type GlobalOptions } from './context';
+import { configGetCommand, configSetCommand, excludeCommand } from './commands/config';
+import { cancelCommand, listCommand, purgeCommand, retryCommand, showCommand } from './commands/jobs';
+import { migrateCommand } from './commands/migrate';
+import { startCommand } from './commands/start';
+import { statusCommand } from './commands/status';
+import { parseParam, submitActionCommand, submitEmailCommand, submitReportCommand } from './commands/submit';
+
+function positiveInt(name: string) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
+    return Number(v);
+  };
+}
+
+function jobId(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 2_147_483_647) throw new InvalidArgumentError('a job ID is a whole number (batch_id)');
+  return Number(v);
+}
+
+function collectParam(v: string, prev: ParamInput[]): ParamInput[] {
+  try {
+    return parseParam(v, prev);
+  } catch (err) {
+    throw new InvalidArgumentError(errorMessage(err));
+  }
+}
+
+/** Builds the command tree. Every action resolves to an exit code; nothing here calls process.exit. */
+export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number) => void): Command {
+  const program = new Command('xtconnect')
+    .description('Headless batch manager for xTuple ERP: runs the jobs in xtbatch.batch (email, reports, file transfer, maintenance).')
+    .version(VERSION)
+    .option('-c, --config <file>', 'config file (default /etc/xtconnect/xtconnect.yaml, or $XTCONNECT_CONFIG)')
+    .option('--database-url <url>', 'PostgreSQL connection string (overrides the config file and DATABASE_URL)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['error', 'warn', 'info', 'debug']))
+    .showHelpAfterError()
+    .exitOverride();
+
+  const ctx = () => commandContext(program.opts<GlobalOptions>());
+  const run = (p: Promise<number>) => p.then(setCode);
+
+  program
+    .command('start')
+    .description('Run the daemon: migrate the schema, then claim and run due jobs until SIGTERM/SIGINT. With no database configured it starts an embedded PostgreSQL; with no SMTP server, mail goes to an outbox folder as .eml files.')
+    .option('--no-migrate', 'do not apply pending migrations at start (refuse to run instead)')
+    .action((o: { migrate: boolean }) => run(startCommand(ctx(), o)));
+
+  program
+    .command('migrate')
+    .description('Install or upgrade the xtbatch schema (tables, xTuple functions, settings). Safe to run again.')
+    .option('--dry-run', 'list the migrations that would be applied, change nothing', false)
+    .action((o: { dryRun: boolean }) => run(migrateCommand(ctx(), o, out)));
+
+  program
+    .command('status')
+    .description('One line for monitoring: daemons alive, due, running, failed in 24 h, oldest waiting job. Exit 0 OK, 1 WARNING, 2 CRITICAL (no daemon, database down), 3 UNKNOWN.')
+    .option('--json', 'print JSON instead of the line', false)
+    .option('--min-daemons <n>', 'CRITICAL below this many live daemons (default 1)', positiveInt('--min-daemons'))
+    .option('--max-failures <n>', 'WARNING at this many failures in 24 h (default status.maxFailures24h)', positiveInt('--max-failures'))
+    .option('--max-queue-age <seconds>', 'WARNING when a due job waited longer (default status.maxQueueAgeSeconds)', positiveInt('--max-queue-age'))
+    .action((o) => run(statusCommand(ctx(), o, out)));
+
+  const submit = program.command('submit').description('Queue a job, through the same xtbatch functions the ERP calls. Prints the new job ID.');
+  submit
+    .command('email')
+    .description('Queue an Email job (xtbatch.submitEmailToBatch).')
+    .requiredOption('--to <addresses>', 'recipients, comma-separated')
+    .requiredOption('--subject <text>', 'subject')
+    .option('--body <text>', 'body', '')
+    .option('--from <address>', 'sender (default: the DefaultBatchFromEmailAddress setting)')
+    .option('--cc <addresses>', 'copy to')
+    .option('--bcc <addresses>', 'blind copy to')
+    .option('--reply-to <address>', 'reply-to')
+    .option('--html', 'the body is HTML', false)
+    .option('--attach <file>', 'a file to attach')
+    .option('--at <time>', 'start at this time, "YYYY-MM-DD HH:MM" (database server time); default now')
+    .action((o) => run(submitEmailCommand(ctx(), o, out)));
+  submit
+    .command('action <name>')
+    .description('Queue an ERP action job (xtbatch.submitActionToBatch), e.g. ServerMaintenance.')
+    .option('--email <address>', 'where to send the "done" notice')
+    .option('--param <name[:type]=value>', 'a parameter (repeatable); type as xTuple writes it: QString, int, double, bool, QDate', collectParam, [])
+    .option('--at <time>', 'start at this time, "YYYY-MM-DD HH:MM"')
+    .action((name: string, o) => run(submitActionCommand(ctx(), name, o, out)));
+  submit
+    .command('report <name>')
+    .description('Queue a RunReport job (xtbatch.submitReportToBatch) with its parameters.')
+    .option('--to <addresses>', 'email the output to')
+    .option('--from <address>', 'sender')
+    .option('--cc <addresses>', 'copy to')
+    .option('--subject <text>', 'subject (default: the report name)')
+    .option('--body <text>', 'body')
+    .option('--filename <name>', 'output file name (default: <report>.pdf)')
+    .option('--html', 'the body is HTML', false)
+    .option('--param <name[:type]=value>', 'a report parameter (repeatable)', collectParam, [])
+    .option('--at <time>', 'start at this time, "YYYY-MM-DD HH:MM"')
+    .action((name: string, o) => run(submitReportCommand(ctx(), name, o, out)));
+
+  program
+    .command('list')
+    .description('List jobs, newest first.')
+    .addOption(new Option('--state <state>', 'only jobs in this state').choices([...JOB_STATES]))
+    .option('--action <action>', 'only this action (e.g. Email)')
+    .option('--limit <n>', 'at most this many', positiveInt('--limit'), 50)
+    .option('--json', 'print JSON', false)
+    .action((o: { state?: JobState; action?: string; limit: number; json: boolean }) => run(listCommand(ctx(), o, out)));
+
+  program
+    .command('show <id>')
+    .description('Show one job: its row, parameters, attempts, exit status and result.')
+    .option('--json', 'print JSON', false)
+    .action((id: string, o: { json: boolean }) => run(showCommand(ctx(), jobId(id), o.json, out)));
+
+  program
+    .command('retry <id>')
+    .description('Run a finished or failed job again now, with a fresh attempt count (xTuple\'s Retry).')
+    .action((id: string) => run(retryCommand(ctx(), jobId(id), out)));
+
+  program
+    .command('cancel <id>')
+    .description('Cancel a job that has not finished; a running one is stopped at its next heartbeat.')
+    .action((id: string) => run(cancelCommand(ctx(), jobId(id), out)));
+
+  program
+    .command('purge')
+    .description('Delete finished jobs older than BatchManagerPurgeDays (or --days) now; the daemon also does this daily.')
+    .option('--days <n>', 'age in days (default: the BatchManagerPurgeDays setting)', positiveInt('--days'))
+    .action((o: { days?: number }) => run(purgeCommand(ctx(), o.days, out)));
+
+  const config = program.command('config').description('Read and change the settings of the xTuple Connect screen (stored in the database).');
+  config
+    .command('get [name]')
+    .description('Print one setting, or all: EnableBatchManager, DefaultBatchFromEmailAddress, BatchManagerPurgeDays, EmailSyncCreateContacts, ExcludeContactsMatching.')
+    .option('--json', 'print JSON', false)
+    .action((name: string | undefined, o: { json: boolean }) => run(configGetCommand(ctx(), name, o.json, out)));
+  config
+    .command('set <name> <value>')
+    .description('Change a setting; running daemons see it at once.')
+    .action((name: string, value: string) => run(configSetCommand(ctx(), name, value, out)));
+  config
+    .command('exclude <op> [pattern]')
+    .description('Manage "Exclude Contacts Matching": add|remove PATTERN, or list. Patterns: bob@example.com, example.com, *@example.com, *.example.org, noreply@*.')
+    .action((op: string, pattern: string | undefined) => {
+      if (!['add', 'remove', 'list'].includes(op)) throw new ConfigError(`config exclude: "${op}" is not add, remove or list`);
+      return run(excludeCommand(ctx(), op as 'add' | 'remove' | 'list', pattern, out));
+    });
+
+  return program;
+}
+
+/** Entry point of bin/xtconnect.js. Exit codes: 0 ok, 1 failure, 2 bad config or arguments; status: 0-3. */
+export async function main(argv: string[]): Promise<void> {
+  let code = 0;
+  const program = buildProgram(process.stdout, (c) => (code = c));
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      code = err.exitCode === 0 ? 0 : EXIT_CONFIG;
+    } else if (err instanceof ConfigError) {
+      process.stderr.write(`xtconnect: ${err.message}\n`);
+      code = EXIT_CONFIG;
+    } else {
+      const hint = (err as { hint?: string }).hint;
+      process.stderr.write(`xtconnect: ${errorMessage(err)}${hint ? `\n  hint: ${hint}` : ''}\n`);
+      code = 1;
+    }
+  }
+  process.exitCode = code;
+  // Nothing should keep the process alive after a command; if something does (a stray socket), do not hang.
+  setTimeout(() => process.exit(code), 1000).unref();
+}

@@ -1,0 +1,264 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { ConfigError } from './errors';
+
+/** Every setting the daemon reads from its file. xtconnect.example.yaml documents each key. */
+export interface Config {
+  /** Where the config came from, for messages. */
+  source: string;
+  database: {
+    /** Connection string; null means "use PG* variables", or the embedded server when none is set either. */
+    url: string | null;
+    /** Use the embedded PostgreSQL (no database configured anywhere). */
+    embedded: boolean;
+    poolSize: number;
+    /** Use LISTEN/NOTIFY to start jobs at once; polling remains the safety net. */
+    listen: boolean;
+    /** A direct connection string for LISTEN when `url` goes through PgBouncer in transaction mode. */
+    listenUrl: string | null;
+    statementTimeoutMs: number;
+  };
+  dataDir: string;
+  outboxDir: string;
+  spoolDir: string;
+  daemon: {
+    concurrency: number;
+    actionConcurrency: Record<string, number>;
+    pollIntervalMs: number;
+    leaseSeconds: number;
+    maxAttempts: number;
+    backoffBaseSeconds: number;
+    backoffMaxSeconds: number;
+    jobTimeoutSeconds: number;
+    actionTimeoutSeconds: Record<string, number>;
+    drainTimeoutSeconds: number;
+    maintenanceIntervalSeconds: number;
+    purgeSchedule: string;
+  };
+  smtp: null | {
+    host: string;
+    port: number;
+    /** "tls" connects with TLS; "starttls" requires the upgrade; "none" sends in clear (loopback relays). */
+    security: 'tls' | 'starttls' | 'none';
+    user: string | null;
+    password: string | null;
+    rejectUnauthorized: boolean;
+    maxConnections: number;
+    connectionTimeoutMs: number;
+  };
+  log: { level: 'error' | 'warn' | 'info' | 'debug'; format: 'text' | 'json' };
+  status: {
+    /** Failures in the last 24 h at or above this make status unhealthy. */
+    maxFailures24h: number;
+    /** A due job waiting longer than this makes status unhealthy. */
+    maxQueueAgeSeconds: number;
+    /** A daemon whose heartbeat is older than this is not alive. */
+    daemonStaleSeconds: number;
+  };
+}
+
+export const DEFAULT_CONFIG_PATH = '/etc/xtconnect/xtconnect.yaml';
+
+function defaultDataDir(env: NodeJS.ProcessEnv): string {
+  if (env.STATE_DIRECTORY) return env.STATE_DIRECTORY.split(':')[0]!; // systemd StateDirectory=
+  const base = env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
+  return path.join(base, 'xtconnect');
+}
+
+type Raw = Record<string, unknown>;
+
+/** Reads one typed value out of the parsed file, with a message that names the key when it is wrong. */
+class Reader {
+  constructor(private readonly source: string) {}
+
+  fail(key: string, want: string, got: unknown): never {
+    throw new ConfigError(`${this.source}: ${key} must be ${want} (got ${JSON.stringify(got)})`);
+  }
+
+  section(raw: Raw, key: string, prefix: string): Raw {
+    const v = raw[key];
+    if (v === undefined || v === null) return {};
+    if (typeof v !== 'object' || Array.isArray(v)) this.fail(prefix + key, 'a section of key: value lines', v);
+    return v as Raw;
+  }
+
+  int(raw: Raw, key: string, prefix: string, dflt: number, min: number, max: number): number {
+    const v = raw[key];
+    if (v === undefined || v === null) return dflt;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.fail(prefix + key, `a whole number from ${min} to ${max}`, v);
+    }
+    return v;
+  }
+
+  bool(raw: Raw, key: string, prefix: string, dflt: boolean): boolean {
+    const v = raw[key];
+    if (v === undefined || v === null) return dflt;
+    if (typeof v !== 'boolean') this.fail(prefix + key, 'true or false', v);
+    return v;
+  }
+
+  str(raw: Raw, key: string, prefix: string, dflt: string | null): string | null {
+    const v = raw[key];
+    if (v === undefined || v === null || v === '') return dflt;
+    if (typeof v !== 'string') this.fail(prefix + key, 'text', v);
+    return v;
+  }
+
+  oneOf<T extends string>(raw: Raw, key: string, prefix: string, dflt: T, allowed: readonly T[]): T {
+    const v = raw[key];
+    if (v === undefined || v === null) return dflt;
+    if (typeof v !== 'string' || !allowed.includes(v as T)) this.fail(prefix + key, `one of ${allowed.join(', ')}`, v);
+    return v as T;
+  }
+
+  intMap(raw: Raw, key: string, prefix: string, min: number, max: number): Record<string, number> {
+    const section = this.section(raw, key, prefix);
+    const out: Record<string, number> = {};
+    for (const name of Object.keys(section)) out[name] = this.int(section, name, `${prefix}${key}.`, 0, min, max);
+    return out;
+  }
+}
+
+const KNOWN: Record<string, readonly string[]> = {
+  '': ['database', 'dataDir', 'outboxDir', 'spoolDir', 'daemon', 'smtp', 'log', 'status'],
+  database: ['url', 'poolSize', 'listen', 'listenUrl', 'statementTimeoutMs'],
+  daemon: ['concurrency', 'actionConcurrency', 'pollIntervalMs', 'leaseSeconds', 'maxAttempts', 'backoffBaseSeconds',
+    'backoffMaxSeconds', 'jobTimeoutSeconds', 'actionTimeoutSeconds', 'drainTimeoutSeconds',
+    'maintenanceIntervalSeconds', 'purgeSchedule'],
+  smtp: ['host', 'port', 'security', 'user', 'password', 'rejectUnauthorized', 'maxConnections', 'connectionTimeoutMs'],
+  log: ['level', 'format'],
+  status: ['maxFailures24h', 'maxQueueAgeSeconds', 'daemonStaleSeconds'],
+};
+
+/** A misspelt key is an error, not a silently ignored line: the administrator meant something by it. */
+function rejectUnknownKeys(source: string, raw: Raw): void {
+  for (const [section, keys] of Object.entries(KNOWN)) {
+    const obj = section === '' ? raw : raw[section];
+    if (!obj || typeof obj !== 'object') continue;
+    for (const k of Object.keys(obj)) {
+      if (!keys.includes(k)) {
+        const where = section ? `${section}.${k}` : k;
+        throw new ConfigError(`${source}: unknown key "${where}" (known keys here: ${keys.join(', ')})`);
+      }
+    }
+  }
+}
+
+function readFile(file: string, explicit: boolean): { raw: Raw; source: string } {
+  if (!fs.existsSync(file)) {
+    if (explicit) throw new ConfigError(`config file ${file} does not exist; fix --config or create it from xtconnect.example.yaml`);
+    return { raw: {}, source: 'defaults' };
+  }
+  let parsed: unknown;
+  try {
+    parsed = YAML.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  if (parsed === null || parsed === undefined) return { raw: {}, source: file };
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${file} must hold sections of key: value lines`);
+  }
+  return { raw: parsed as Raw, source: file };
+}
+
+export interface ConfigFlags {
+  config?: string;
+  databaseUrl?: string;
+}
+
+/**
+ * Builds the config from the file, then the environment (DATABASE_URL, PG*, XTCONNECT_SMTP_PASSWORD, ...), then
+ * flags. Throws ConfigError naming the key when a value is wrong.
+ */
+export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = flags.config ?? env.XTCONNECT_CONFIG ?? DEFAULT_CONFIG_PATH;
+  const { raw, source } = readFile(file, Boolean(flags.config ?? env.XTCONNECT_CONFIG));
+  rejectUnknownKeys(source, raw);
+  const r = new Reader(source);
+
+  const db = r.section(raw, 'database', '');
+  const daemon = r.section(raw, 'daemon', '');
+  const smtp = r.section(raw, 'smtp', '');
+  const log = r.section(raw, 'log', '');
+  const status = r.section(raw, 'status', '');
+
+  const url = flags.databaseUrl ?? env.DATABASE_URL ?? r.str(db, 'url', 'database.', null);
+  // pg reads the PG* variables itself; any of them means the administrator pointed us at a server.
+  const pgEnv = ['PGHOST', 'PGDATABASE', 'PGPORT', 'PGUSER', 'PGSERVICE'].some((k) => env[k]);
+  const dataDir = r.str(raw, 'dataDir', '', null) ?? defaultDataDir(env);
+
+  const smtpHost = env.XTCONNECT_SMTP_HOST ?? r.str(smtp, 'host', 'smtp.', null);
+  const cfg: Config = {
+    source,
+    database: {
+      url,
+      embedded: !url && !pgEnv,
+      poolSize: r.int(db, 'poolSize', 'database.', 10, 2, 200),
+      listen: r.bool(db, 'listen', 'database.', true),
+      listenUrl: env.XTCONNECT_LISTEN_URL ?? r.str(db, 'listenUrl', 'database.', null),
+      statementTimeoutMs: r.int(db, 'statementTimeoutMs', 'database.', 30_000, 0, 86_400_000),
+    },
+    dataDir,
+    outboxDir: r.str(raw, 'outboxDir', '', null) ?? path.join(dataDir, 'outbox'),
+    spoolDir: r.str(raw, 'spoolDir', '', null) ?? path.join(dataDir, 'spool'),
+    daemon: {
+      concurrency: r.int(daemon, 'concurrency', 'daemon.', 10, 1, 1000),
+      actionConcurrency: r.intMap(daemon, 'actionConcurrency', 'daemon.', 1, 1000),
+      pollIntervalMs: r.int(daemon, 'pollIntervalMs', 'daemon.', 3000, 100, 3_600_000),
+      leaseSeconds: r.int(daemon, 'leaseSeconds', 'daemon.', 60, 1, 86_400),
+      maxAttempts: r.int(daemon, 'maxAttempts', 'daemon.', 5, 1, 100),
+      backoffBaseSeconds: r.int(daemon, 'backoffBaseSeconds', 'daemon.', 10, 0, 86_400),
+      backoffMaxSeconds: r.int(daemon, 'backoffMaxSeconds', 'daemon.', 3600, 0, 7 * 86_400),
+      jobTimeoutSeconds: r.int(daemon, 'jobTimeoutSeconds', 'daemon.', 3600, 1, 7 * 86_400),
+      actionTimeoutSeconds: r.intMap(daemon, 'actionTimeoutSeconds', 'daemon.', 1, 7 * 86_400),
+      drainTimeoutSeconds: r.int(daemon, 'drainTimeoutSeconds', 'daemon.', 30, 0, 3600),
+      maintenanceIntervalSeconds: r.int(daemon, 'maintenanceIntervalSeconds', 'daemon.', 15, 1, 3600),
+      purgeSchedule: r.str(daemon, 'purgeSchedule', 'daemon.', '17 3 * * *')!,
+    },
+    smtp: smtpHost
+      ? {
+          host: smtpHost,
+          port: env.XTCONNECT_SMTP_PORT ? parsePort(source, env.XTCONNECT_SMTP_PORT) : r.int(smtp, 'port', 'smtp.', 587, 1, 65535),
+          security: r.oneOf(smtp, 'security', 'smtp.', 'starttls', ['tls', 'starttls', 'none'] as const),
+          user: env.XTCONNECT_SMTP_USER ?? r.str(smtp, 'user', 'smtp.', null),
+          password: env.XTCONNECT_SMTP_PASSWORD ?? r.str(smtp, 'password', 'smtp.', null),
+          rejectUnauthorized: r.bool(smtp, 'rejectUnauthorized', 'smtp.', true),
+          maxConnections: r.int(smtp, 'maxConnections', 'smtp.', 5, 1, 100),
+          connectionTimeoutMs: r.int(smtp, 'connectionTimeoutMs', 'smtp.', 30_000, 100, 600_000),
+        }
+      : null,
+    log: {
+      level: r.oneOf(log, 'level', 'log.', (env.XTCONNECT_LOG_LEVEL as 'info') ?? 'info', ['error', 'warn', 'info', 'debug'] as const),
+      format: r.oneOf(log, 'format', 'log.', 'text', ['text', 'json'] as const),
+    },
+    status: {
+      maxFailures24h: r.int(status, 'maxFailures24h', 'status.', 10, 1, 1_000_000),
+      maxQueueAgeSeconds: r.int(status, 'maxQueueAgeSeconds', 'status.', 900, 1, 30 * 86_400),
+      daemonStaleSeconds: r.int(status, 'daemonStaleSeconds', 'status.', 60, 5, 86_400),
+    },
+  };
+  if (cfg.smtp && (cfg.smtp.user === null) !== (cfg.smtp.password === null)) {
+    throw new ConfigError(`${source}: smtp.user and smtp.password go together (set both, or neither for an open relay)`);
+  }
+  if (cfg.daemon.backoffMaxSeconds < cfg.daemon.backoffBaseSeconds) {
+    throw new ConfigError(`${source}: daemon.backoffMaxSeconds must be at least daemon.backoffBaseSeconds`);
+  }
+  return cfg;
+}
+
+function parsePort(source: string, v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    throw new ConfigError(`${source}: XTCONNECT_SMTP_PORT must be a port number from 1 to 65535 (got ${JSON.stringify(v)})`);
+  }
+  return n;
+}
+
+/** A connection string with its password replaced, for logs and messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]+:)([^@]*)@/, '$1***@');
+}

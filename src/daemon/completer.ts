@@ -1,0 +1,116 @@
+import { finishMany, type Finish } from '../db/queries/batch';
+import { isConnectionError, type Pool } from '../db/pool';
+import { errorMessage } from '../errors';
+import type { Logger } from '../log';
+import { reconnectDelayMs } from './backoff';
+
+const MAX_BATCH = 1000;
+
+/**
+ * Writes job outcomes, many per statement. Finishes that arrive while a write is in flight go in the next one,
+ * so under load each round trip carries a batch, and an idle daemon writes each outcome at once.
+ *
+ * While the database is unreachable the outcomes wait here and are retried with backoff: a job that ran is never
+ * forgotten because the write failed. Until written, its id stays in `pending` so the lease heartbeat keeps it.
+ */
+export class Completer {
+  private queue: Finish[] = [];
+  private flushing: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private failures = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly owner: string,
+    private readonly log: Logger,
+    private readonly onWritten: (batchId: number, written: boolean, f: Finish) => void = () => undefined,
+  ) {}
+
+  get pendingIds(): number[] {
+    return this.queue.map((f) => f.batchId);
+  }
+
+  get size(): number {
+    return this.queue.length;
+  }
+
+  push(f: Finish): void {
+    this.queue.push(f);
+    if (!this.flushing && !this.timer) this.flushing = this.flush();
+  }
+
+  /** Resolves when nothing is waiting to be written, or after `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    if (this.queue.length === 0 && !this.flushing) return true;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.flushing ??= this.flush();
+    }
+    let t: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      new Promise<boolean>((resolve) => this.idleWaiters.push(() => resolve(true))),
+      new Promise<boolean>((resolve) => { t = setTimeout(() => resolve(false), timeoutMs); }),
+    ]);
+    clearTimeout(t);
+    return done;
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private async flush(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.slice(0, MAX_BATCH);
+      try {
+        const written = await finishMany(this.pool, this.owner, batch);
+        this.queue.splice(0, batch.length);
+        this.failures = 0;
+        for (const f of batch) this.onWritten(f.batchId, written.has(f.batchId), f);
+      } catch (err) {
+        if (!isConnectionError(err) && batch.length === 1) {
+          // Not the network and not the batch: this one write cannot succeed. Its lease will expire and the job
+          // will be taken back, so it is not lost; keeping it would block every outcome behind it.
+          this.queue.shift();
+          this.log.error(`could not record the outcome of job ${batch[0]!.batchId}: ${errorMessage(err)}`, { scope: 'completer' });
+          continue;
+        }
+        if (!isConnectionError(err)) {
+          // Not the network: find the one bad row by writing this batch one outcome at a time.
+          await this.flushSingly(batch.length);
+          continue;
+        }
+        const delay = reconnectDelayMs(this.failures++);
+        this.log.warn(`could not record ${this.queue.length} job outcome(s), database unreachable (${errorMessage(err)}); retrying in ${delay} ms`, { scope: 'completer' });
+        this.flushing = null;
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          this.flushing = this.flush();
+        }, delay);
+        return;
+      }
+    }
+    this.flushing = null;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private async flushSingly(count: number): Promise<void> {
+    for (let i = 0; i < count && this.queue.length > 0; i++) {
+      const f = this.queue[0]!;
+      try {
+        const written = await finishMany(this.pool, this.owner, [f]);
+        this.queue.shift();
+        this.onWritten(f.batchId, written.has(f.batchId), f);
+      } catch (err) {
+        if (isConnectionError(err)) return;
+        this.queue.shift();
+        this.log.error(`could not record the outcome of job ${f.batchId}: ${errorMessage(err)}`, { scope: 'completer' });
+      }
+    }
+  }
+}

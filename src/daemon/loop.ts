@@ -1,0 +1,381 @@
+import os from 'node:os';
+import crypto from 'node:crypto';
+import type { ScheduledTask } from 'node-cron';
+import type { Config } from '../config';
+import { isConnectionError, type Pool } from '../db/pool';
+import { claimDue, extendLeases, type ActionLimit, type BatchRow, type Finish } from '../db/queries/batch';
+import { heartbeatDaemon, removeDaemon, type DaemonInfo } from '../db/queries/daemons';
+import { readSettings, type Settings } from '../db/queries/settings';
+import { errorMessage } from '../errors';
+import { defaultHandlers, type HandlerRegistry, type Services } from '../handlers';
+import type { Logger } from '../log';
+import { createMailer } from '../mail/transport';
+import { VERSION } from '../version';
+import { reconnectDelayMs } from './backoff';
+import { Completer } from './completer';
+import { executeJob, JobStopped } from './execute';
+import { JOBS_CHANNEL, Listener, SETTINGS_CHANNEL } from './listener';
+import { schedulePurge } from './purger';
+import { rescueOnce } from './rescuer';
+import { Ticker } from './ticker';
+
+export interface DaemonOptions {
+  cfg: Config;
+  pool: Pool;
+  log: Logger;
+  handlers?: HandlerRegistry;
+  services?: Services;
+  /** Defaults to host:pid:random. */
+  id?: string;
+  /** The connection string for LISTEN; defaults to database.listenUrl, then database.url. */
+  listenUrl?: string | null;
+  /** Whether stop() ends the pool (true when the daemon owns it). */
+  ownsPool?: boolean;
+}
+
+interface Running {
+  job: BatchRow;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+const SETTINGS_REFRESH_MS = 60_000;
+
+/**
+ * The batch manager: claims due jobs, runs them with bounded concurrency, and keeps leases, daemon registration,
+ * settings and rescues going. One instance per process; several processes may share a database.
+ */
+export class Daemon {
+  readonly id: string;
+  private readonly cfg: Config;
+  private readonly pool: Pool;
+  private readonly log: Logger;
+  private readonly handlers: HandlerRegistry;
+  private readonly services: Services;
+  private readonly info: DaemonInfo;
+  private readonly completer: Completer;
+  private readonly listener: Listener | null;
+  private readonly tickers: Ticker[];
+  private purgeTask: ScheduledTask | null = null;
+
+  private readonly running = new Map<number, Running>();
+  private readonly perAction = new Map<string, number>();
+  private settings: Settings = { enabled: false, defaultFrom: null, purgeDays: null, createContacts: false, exclusions: [] };
+
+  private pollTimer: NodeJS.Timeout | null = null;
+  private polling = false;
+  private pollAgain = false;
+  private wakeQueued = false;
+  /** The last claim filled every free slot, so more jobs are probably due. */
+  private mayHaveMore = false;
+  private dbFailures = 0;
+  private stopPromise: Promise<void> | null = null;
+  private stopping = false;
+  private started = false;
+  private settingsLoaded = false;
+
+  /** Counters for status, metrics and benchmarks. */
+  readonly stats = { claimed: 0, done: 0, failed: 0, retried: 0, released: 0, claimQueries: 0 };
+
+  constructor(opts: DaemonOptions) {
+    this.cfg = opts.cfg;
+    this.pool = opts.pool;
+    this.log = opts.log;
+    this.handlers = opts.handlers ?? defaultHandlers();
+    this.services = opts.services ?? { mailer: createMailer(opts.cfg) };
+    this.id = opts.id ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
+    this.info = { id: this.id, host: os.hostname(), pid: process.pid, version: VERSION };
+    this.ownsPool = opts.ownsPool ?? false;
+    this.completer = new Completer(this.pool, this.id, this.log, (batchId, written, f) => this.onWritten(batchId, written, f));
+    const listenUrl = opts.listenUrl !== undefined ? opts.listenUrl : (this.cfg.database.listenUrl ?? this.cfg.database.url);
+    this.listener = this.cfg.database.listen
+      ? new Listener(listenUrl, this.log, (channel) => this.onNotify(channel), () => this.wake())
+      : null;
+    const leaseBeat = Math.max(250, Math.floor((this.cfg.daemon.leaseSeconds * 1000) / 3));
+    const maint = this.cfg.daemon.maintenanceIntervalSeconds * 1000;
+    this.tickers = [
+      new Ticker('lease', leaseBeat, () => this.extendLeases(), this.log),
+      new Ticker('registry', maint, () => this.heartbeat(), this.log),
+      new Ticker('rescuer', maint * 2, async () => void (await rescueOnce(this.pool, this.cfg.daemon.maxAttempts, this.log)), this.log),
+      new Ticker('settings', SETTINGS_REFRESH_MS, () => this.refreshSettings(), this.log),
+    ];
+  }
+
+  private readonly ownsPool: boolean;
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  get currentSettings(): Settings {
+    return this.settings;
+  }
+
+  /**
+   * Reads settings and registers the daemon (waiting, with backoff, for a database that is not up yet), then
+   * starts listening, the maintenance tickers, the daily purge and the first poll.
+   */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    for (let failures = 0; ; failures++) {
+      try {
+        await this.refreshSettings();
+        await heartbeatDaemon(this.pool, this.info, 0, this.settings.enabled);
+        break;
+      } catch (err) {
+        if (!isConnectionError(err) || this.stopping) throw err;
+        const delay = reconnectDelayMs(failures);
+        this.log.warn(`database unreachable at start (${errorMessage(err)}); retrying in ${delay} ms`, { scope: 'daemon' });
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    const limits = Object.entries(this.cfg.daemon.actionConcurrency).map(([a, n]) => `${a}=${n}`).join(', ');
+    this.log.info(
+      `daemon ${this.id} started: concurrency ${this.cfg.daemon.concurrency}${limits ? ` (${limits})` : ''}, ` +
+        `mail via ${this.services.mailer.description}, ${this.listener ? 'LISTEN/NOTIFY with polling' : 'polling only'} ` +
+        `every ${this.cfg.daemon.pollIntervalMs} ms, actions: ${[...this.handlers.keys()].join(', ')}`,
+      { scope: 'daemon' },
+    );
+    if (!this.settings.enabled) this.logDisabled();
+    this.listener?.start();
+    for (const t of this.tickers) t.start();
+    this.purgeTask = schedulePurge(this.cfg.daemon.purgeSchedule, this.pool, this.log);
+    this.wake();
+  }
+
+  /** Stops claiming, lets running jobs finish within the drain timeout, puts back the rest, deregisters. */
+  stop(drainMs: number = this.cfg.daemon.drainTimeoutSeconds * 1000): Promise<void> {
+    this.stopPromise ??= this.doStop(drainMs);
+    return this.stopPromise;
+  }
+
+  /** A second signal: stop waiting for running jobs; they are put back at once. */
+  hurry(): void {
+    for (const r of this.running.values()) r.controller.abort(new JobStopped('shutdown'));
+  }
+
+  private async doStop(drainMs: number): Promise<void> {
+    this.stopping = true;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+    await this.purgeTask?.stop();
+    await this.listener?.stop();
+    const waiting = [...this.running.values()].map((r) => r.done);
+    if (waiting.length > 0) {
+      this.log.info(`stopping: waiting up to ${drainMs / 1000} s for ${waiting.length} running job(s)`, { scope: 'daemon' });
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(waiting), new Promise((r) => { t = setTimeout(r, drainMs); })]);
+      clearTimeout(t);
+      if (this.running.size > 0) {
+        this.log.warn(`drain timeout: putting back ${this.running.size} unfinished job(s)`, { scope: 'daemon' });
+        this.hurry();
+        await Promise.all([...this.running.values()].map((r) => r.done));
+      }
+    }
+    // Leases must outlive the drain: keep the lease ticker until every outcome is written.
+    const written = await this.completer.drain(Math.max(5_000, drainMs));
+    if (!written) this.log.warn(`could not record ${this.completer.size} outcome(s) before exit; their leases will expire and they will run again`, { scope: 'daemon' });
+    this.completer.stop();
+    await Promise.all(this.tickers.map((t) => t.stop()));
+    await removeDaemon(this.pool, this.id).catch(() => undefined);
+    this.services.mailer.close();
+    if (this.ownsPool) await this.pool.end().catch(() => undefined);
+    this.log.info(`daemon ${this.id} stopped`, { scope: 'daemon' });
+  }
+
+  // --- claiming -------------------------------------------------------------------------------------------
+
+  private onNotify(channel: string): void {
+    if (channel === SETTINGS_CHANNEL) {
+      void this.refreshSettings().catch((err) => this.log.debug(`settings refresh failed: ${errorMessage(err)}`));
+    } else if (channel === JOBS_CHANNEL) {
+      this.mayHaveMore = true;
+      this.wake();
+    }
+  }
+
+  /** Coalesces every wake-up of one event-loop turn (ten jobs finishing together) into one claim. */
+  private wakeSoon(): void {
+    if (this.wakeQueued) return;
+    this.wakeQueued = true;
+    setImmediate(() => {
+      this.wakeQueued = false;
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    if (this.stopping || !this.started) return;
+    if (this.polling) {
+      this.pollAgain = true;
+      return;
+    }
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+    void this.poll();
+  }
+
+  private schedulePoll(ms: number): void {
+    if (this.stopping) return;
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = null;
+      this.wake();
+    }, ms);
+  }
+
+  private limits(): { full: string[]; limits: ActionLimit[] } {
+    const full: string[] = [];
+    const limits: ActionLimit[] = [];
+    for (const [action, max] of Object.entries(this.cfg.daemon.actionConcurrency)) {
+      const remaining = max - (this.perAction.get(action) ?? 0);
+      if (remaining <= 0) full.push(action);
+      else limits.push({ action, remaining });
+    }
+    return { full, limits };
+  }
+
+  private async poll(): Promise<void> {
+    this.polling = true;
+    // ±10 % so that daemons started together drift apart instead of polling in lockstep.
+    let next = Math.round(this.cfg.daemon.pollIntervalMs * (0.9 + Math.random() * 0.2));
+    try {
+      const free = this.cfg.daemon.concurrency - this.running.size;
+      if (free > 0 && this.settings.enabled) {
+        const { full, limits } = this.limits();
+        this.stats.claimQueries++;
+        const rows = await claimDue(this.pool, this.id, free, this.cfg.daemon.leaseSeconds, full, limits);
+        this.dbRecovered();
+        this.mayHaveMore = rows.length === free;
+        for (const row of rows) this.run(row);
+      } else if (free <= 0) {
+        this.mayHaveMore = true;
+      }
+    } catch (err) {
+      next = this.dbFailed(err, 'claiming jobs');
+    } finally {
+      this.polling = false;
+    }
+    if (this.pollAgain) {
+      this.pollAgain = false;
+      this.wakeSoon();
+    } else {
+      this.schedulePoll(next);
+    }
+  }
+
+  private run(job: BatchRow): void {
+    this.stats.claimed++;
+    const controller = new AbortController();
+    const log = this.log.child({ scope: 'job', batchId: job.batch_id, action: job.batch_action });
+    log.info(`claimed (attempt ${job.batch_attempts})`);
+    this.perAction.set(job.batch_action, (this.perAction.get(job.batch_action) ?? 0) + 1);
+    const done = executeJob(job, controller, { cfg: this.cfg, pool: this.pool, handlers: this.handlers, services: this.services, settings: () => this.settings }, log)
+      .then(({ finish, ms }) => {
+        this.running.delete(job.batch_id);
+        this.perAction.set(job.batch_action, (this.perAction.get(job.batch_action) ?? 1) - 1);
+        if (finish) {
+          this.logOutcome(log, finish, ms);
+          this.completer.push(finish);
+        } else {
+          log.warn('stopped: the job was cancelled or taken back by another daemon; nothing recorded');
+        }
+        if (this.mayHaveMore) this.wakeSoon();
+      });
+    this.running.set(job.batch_id, { job, controller, done });
+  }
+
+  private logOutcome(log: Logger, f: Finish, ms: number): void {
+    switch (f.kind) {
+      case 'done':
+        this.stats.done++;
+        log.info(`done in ${ms} ms`);
+        break;
+      case 'failed':
+        this.stats.failed++;
+        log.warn(`failed: ${f.message}`);
+        break;
+      case 'retry':
+        this.stats.retried++;
+        log.warn(`will retry in ${Math.round(f.delaySeconds)} s: ${f.message}`);
+        break;
+      case 'release':
+        this.stats.released++;
+        log.info('put back unfinished (shutdown); it will run again');
+        break;
+    }
+  }
+
+  private onWritten(batchId: number, written: boolean, f: Finish): void {
+    if (!written && f.kind !== 'release') {
+      this.log.warn(`outcome "${f.kind}" of job ${batchId} not recorded: it was cancelled, rescheduled or taken back meanwhile`, { scope: 'job', batchId });
+    }
+  }
+
+  // --- maintenance ----------------------------------------------------------------------------------------
+
+  private async extendLeases(): Promise<void> {
+    const ids = [...this.running.keys(), ...this.completer.pendingIds];
+    if (ids.length === 0) return;
+    let held: Set<number>;
+    try {
+      held = await extendLeases(this.pool, this.id, ids, this.cfg.daemon.leaseSeconds);
+      this.dbRecovered();
+    } catch (err) {
+      this.dbFailed(err, 'renewing leases');
+      return;
+    }
+    for (const [id, r] of this.running) {
+      if (!held.has(id)) r.controller.abort(new JobStopped('lost'));
+    }
+  }
+
+  private async heartbeat(): Promise<void> {
+    try {
+      await heartbeatDaemon(this.pool, this.info, this.running.size, this.settings.enabled);
+      this.dbRecovered();
+    } catch (err) {
+      this.dbFailed(err, 'heartbeat');
+    }
+  }
+
+  private async refreshSettings(): Promise<void> {
+    const before = this.settings;
+    this.settings = await readSettings(this.pool);
+    if (!this.settingsLoaded || this.stopping) {
+      this.settingsLoaded = true;
+      return;
+    }
+    if (before.enabled && !this.settings.enabled) {
+      this.logDisabled();
+      void this.heartbeat();
+    } else if (!before.enabled && this.settings.enabled) {
+      this.log.info('EnableBatchManager is on again: claiming jobs', { scope: 'daemon' });
+      void this.heartbeat();
+      this.wake();
+    }
+  }
+
+  private logDisabled(): void {
+    this.log.warn('xTuple Connect is disabled (EnableBatchManager is off): claiming no jobs until it is turned on', { scope: 'daemon' });
+  }
+
+  private dbFailed(err: unknown, doing: string): number {
+    if (!isConnectionError(err)) {
+      this.log.error(`${doing} failed: ${errorMessage(err)}`, { scope: 'daemon' });
+      return this.cfg.daemon.pollIntervalMs;
+    }
+    if (this.dbFailures === 0) {
+      this.log.warn(`database unreachable while ${doing} (${errorMessage(err)}); retrying with backoff, no job is lost`, { scope: 'daemon' });
+    }
+    return reconnectDelayMs(this.dbFailures++);
+  }
+
+  private dbRecovered(): void {
+    if (this.dbFailures > 0) {
+      this.log.info(`database reachable again after ${this.dbFailures} failed attempt(s)`, { scope: 'daemon' });
+      this.dbFailures = 0;
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import { errorMessage } from '../errors';
+import type { Logger } from '../log';
+
+/**
+ * Runs `fn` every `intervalMs`, never overlapping itself, first after a random part of one interval so that
+ * daemons started together do not tick together. The owner calls stop(); no timer outlives it.
+ */
+export class Ticker {
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = true;
+
+  constructor(
+    private readonly name: string,
+    private readonly intervalMs: number,
+    private readonly fn: () => Promise<void>,
+    private readonly log: Logger,
+  ) {}
+
+  start(firstDelayMs = Math.random() * this.intervalMs): void {
+    this.stopped = false;
+    this.schedule(firstDelayMs);
+  }
+
+  /** Runs now (or waits for the run in progress), then carries on at the interval. */
+  async runNow(): Promise<void> {
+    if (this.running) return this.running;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.tick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.running;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.tick();
+    }, ms);
+  }
+
+  private async tick(): Promise<void> {
+    this.running = this.fn().catch((err) => {
+      this.log.warn(`${this.name} failed: ${errorMessage(err)}`, { scope: this.name });
+    });
+    await this.running;
+    this.running = null;
+    this.schedule(this.intervalMs);
+  }
+}

@@ -1,0 +1,61 @@
+import pg from 'pg';
+import type { Config } from '../config';
+import type { Logger } from '../log';
+
+// xTuple's timestamps are "without time zone" in the server's local time. pg would read them as Node's local
+// time and shift them; as text they stay exactly what the ERP wrote.
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMP, (v) => v);
+
+export type Pool = pg.Pool;
+export type Client = pg.PoolClient;
+
+export interface PoolOptions {
+  url: string | null;
+  max: number;
+  statementTimeoutMs: number;
+  applicationName: string;
+}
+
+export function poolOptionsFrom(cfg: Config, applicationName: string, url: string | null = cfg.database.url): PoolOptions {
+  return { url, max: cfg.database.poolSize, statementTimeoutMs: cfg.database.statementTimeoutMs, applicationName };
+}
+
+export function clientConfig(opts: Pick<PoolOptions, 'url' | 'applicationName'>): pg.ClientConfig {
+  return {
+    ...(opts.url ? { connectionString: opts.url } : {}),
+    application_name: opts.applicationName,
+    keepAlive: true,
+    connectionTimeoutMillis: 10_000,
+  };
+}
+
+/**
+ * A pool that cannot crash the process: an idle client that loses its server emits 'error' on the pool, and an
+ * unhandled 'error' event kills Node. The failure is logged; the next query reconnects.
+ */
+export function createPool(opts: PoolOptions, log: Logger): Pool {
+  const pool = new pg.Pool({
+    ...clientConfig(opts),
+    max: opts.max,
+    idleTimeoutMillis: 30_000,
+    ...(opts.statementTimeoutMs > 0 ? { statement_timeout: opts.statementTimeoutMs } : {}),
+  });
+  pool.on('error', (err) => log.warn(`database connection lost: ${err.message}`, { scope: 'db' }));
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log.debug(`database client error: ${err.message}`, { scope: 'db' }));
+  });
+  return pool;
+}
+
+/** Errors after which the same query can succeed once the server is back (GW's RETRYABLE_ERROR_CODES, extended). */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN',
+  '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004', '53300', '40001', '40P01',
+]);
+
+export function isConnectionError(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  if (!e) return false;
+  if (e.code && CONNECTION_CODES.has(e.code)) return true;
+  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(e.message ?? '');
+}

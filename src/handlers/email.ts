@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { JobInputError } from '../errors';
+import { formatAddressList, parseAddressList } from '../mail/addresses';
+import type { Handler, JobContext } from './types';
+
+/**
+ * Finds the file named by batch_filename: an absolute path as given, else in the spool folder under the job's id
+ * (where a report job leaves its output) or directly in the spool folder. A name that climbs out of the spool
+ * folder is refused.
+ */
+export function resolveAttachment(ctx: Pick<JobContext, 'job' | 'cfg'>): string | null {
+  const name = ctx.job.batch_filename?.trim();
+  if (!name) return null;
+  const id = ctx.job.batch_id;
+  const candidates: string[] = [];
+  if (path.isAbsolute(name)) {
+    candidates.push(name);
+  } else {
+    if (name.split(/[\\/]/).includes('..')) {
+      throw new JobInputError(id, 'batch_filename', `"${name}" may not contain "..": name a file in the spool folder or give an absolute path`);
+    }
+    candidates.push(path.join(ctx.cfg.spoolDir, String(id), name), path.join(ctx.cfg.spoolDir, name));
+  }
+  const found = candidates.find((c) => fs.existsSync(c) && fs.statSync(c).isFile());
+  if (!found) {
+    throw new JobInputError(id, 'batch_filename', `names "${name}" but there is no such file (looked in ${candidates.join(', ')})`);
+  }
+  return found;
+}
+
+export const emailHandler: Handler = async (ctx) => {
+  const { job, settings } = ctx;
+  const id = job.batch_id;
+  if (!job.batch_email?.trim()) {
+    throw new JobInputError(id, 'batch_email', 'is empty: an Email job needs at least one recipient');
+  }
+  const to = parseAddressList(id, 'batch_email', job.batch_email);
+  const cc = parseAddressList(id, 'batch_cc', job.batch_cc);
+  const bcc = parseAddressList(id, 'batch_bcc', job.batch_bcc);
+  const replyTo = parseAddressList(id, 'batch_replyto', job.batch_replyto);
+  const fromText = job.batch_fromemail?.trim() || settings.defaultFrom;
+  if (!fromText) {
+    throw new JobInputError(id, 'batch_fromemail',
+      'is empty and DefaultBatchFromEmailAddress is not set: set one of them (xtconnect config set DefaultBatchFromEmailAddress you@example.com)');
+  }
+  const from = parseAddressList(id, job.batch_fromemail?.trim() ? 'batch_fromemail' : 'DefaultBatchFromEmailAddress', fromText);
+  const attachment = resolveAttachment(ctx);
+  const body = job.batch_responsebody ?? '';
+
+  const info = await ctx.services.mailer.send(
+    {
+      from: formatAddressList(from)[0],
+      to: formatAddressList(to),
+      cc: cc.length ? formatAddressList(cc) : undefined,
+      bcc: bcc.length ? formatAddressList(bcc) : undefined,
+      replyTo: replyTo.length ? formatAddressList(replyTo) : undefined,
+      subject: job.batch_subject ?? '',
+      ...(job.batch_emailhtml ? { html: body } : { text: body }),
+      attachments: attachment ? [{ filename: path.basename(attachment), path: attachment }] : undefined,
+      headers: { 'X-xtconnect-Batch-Id': String(id) },
+    },
+    `batch-${id}`,
+  );
+  if (info.rejected.length) {
+    // Some recipients took it: sending again would duplicate it for them, so the job is done; the row says who missed it.
+    ctx.log.warn(`delivered, but the server refused ${info.rejected.join(', ')}`);
+  }
+  return { messageId: info.messageId, accepted: info.accepted, rejected: info.rejected, deliveredTo: info.deliveredTo,
+    attachment: attachment ? path.basename(attachment) : undefined };
+};

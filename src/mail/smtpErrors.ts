@@ -1,0 +1,44 @@
+import { PermanentError, TransientError } from '../errors';
+
+interface NodemailerError extends Error {
+  code?: string;
+  responseCode?: number;
+  response?: string;
+  command?: string;
+  rejected?: string[];
+}
+
+const NETWORK: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNECTION: 'could not connect',
+  ETIMEDOUT: 'timed out',
+  ESOCKET: 'the connection failed',
+  EDNS: 'the host name could not be resolved',
+  ECONNRESET: 'the connection was reset',
+};
+
+/**
+ * Turns a nodemailer failure into a sentence for batch_exitstatus and the right kind of error: a 5xx reply is
+ * final (the server will say the same again), a 4xx reply or a network fault is worth another try.
+ */
+export function classifySmtpError(err: unknown, server: string): Error {
+  const e = err as NodemailerError;
+  const reply = (e.response ?? '').trim();
+  if (typeof e.responseCode === 'number') {
+    if (e.code === 'EAUTH') {
+      return new PermanentError(`SMTP server ${server} refused the login (${reply || e.responseCode}); ` +
+        'fix smtp.user and smtp.password in the config, then retry the job');
+    }
+    const what = e.command === 'RCPT TO' || e.code === 'EENVELOPE' ? 'refused a recipient' : 'rejected the message';
+    const rejected = e.rejected?.length ? ` (${e.rejected.join(', ')})` : '';
+    if (e.responseCode >= 500) return new PermanentError(`SMTP server ${server} ${what}${rejected}: ${reply}`);
+    return new TransientError(`SMTP server ${server} temporarily ${what}${rejected}: ${reply}`);
+  }
+  const cause = (e.code && NETWORK[e.code]) || (e as { errno?: string }).errno && NETWORK[String((e as { errno?: string }).errno)];
+  if (cause || /ECONNREFUSED|ETIMEDOUT|ECONNRESET|socket|Greeting never received|Connection closed/i.test(e.message)) {
+    return new TransientError(`could not reach SMTP server ${server}: ${cause || e.message}`);
+  }
+  if (e.code === 'EENVELOPE') return new PermanentError(`the message has no valid envelope: ${e.message}`);
+  if (e.code === 'ETLS') return new TransientError(`TLS with SMTP server ${server} failed: ${e.message}`);
+  return new TransientError(`sending through ${server} failed: ${e.message}`);
+}
