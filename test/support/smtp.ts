@@ -23,6 +23,8 @@ export interface TestSmtp {
   rejectRecipients: Set<string>;
   /** Lets stalled messages through. */
   release(): void;
+  /** Forgets stalled messages without accepting them (their sender died) and accepts from now on. */
+  dropStalled(): void;
   /** Resolves when at least n messages have arrived. */
   waitForMessages(n: number, timeoutMs?: number): Promise<Received[]>;
   close(): Promise<void>;
@@ -57,6 +59,10 @@ export async function startSmtp(opts: { port?: number; auth?: { user: string; pa
       releaseStalled = [];
       t.mode = 'accept';
       for (const f of r) f();
+    },
+    dropStalled() {
+      releaseStalled = [];
+      t.mode = 'accept';
     },
     waitForMessages(n, timeoutMs = 15_000) {
       if (t.messages.length >= n) return Promise.resolve(t.messages);
