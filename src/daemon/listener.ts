@@ -26,8 +26,9 @@ export class Listener {
     private readonly onReconnect: () => void,
   ) {}
 
-  start(): void {
-    void this.connect();
+  /** Resolves once the first connection attempt has succeeded or failed; later attempts go on in the background. */
+  start(): Promise<void> {
+    return this.connect();
   }
 
   get connected(): boolean {

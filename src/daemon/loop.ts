@@ -75,7 +75,7 @@ export class Daemon {
   private settingsLoaded = false;
 
   /** Counters for status, metrics and benchmarks. */
-  readonly stats = { claimed: 0, done: 0, failed: 0, retried: 0, released: 0, claimQueries: 0 };
+  readonly stats = { polls: 0, claimed: 0, done: 0, failed: 0, retried: 0, released: 0, claimQueries: 0 };
 
   constructor(opts: DaemonOptions) {
     this.cfg = opts.cfg;
@@ -89,7 +89,7 @@ export class Daemon {
     this.completer = new Completer(this.pool, this.id, this.log, (batchId, written, f) => this.onWritten(batchId, written, f));
     const listenUrl = opts.listenUrl !== undefined ? opts.listenUrl : (this.cfg.database.listenUrl ?? this.cfg.database.url);
     this.listener = this.cfg.database.listen
-      ? new Listener(listenUrl, this.log, (channel) => this.onNotify(channel), () => this.wake())
+      ? new Listener(listenUrl, this.log, (channel) => this.onNotify(channel), () => this.onListening())
       : null;
     const leaseBeat = Math.max(250, Math.floor((this.cfg.daemon.leaseSeconds * 1000) / 3));
     const maint = this.cfg.daemon.maintenanceIntervalSeconds * 1000;
@@ -138,7 +138,8 @@ export class Daemon {
       { scope: 'daemon' },
     );
     if (!this.settings.enabled) this.logDisabled();
-    this.listener?.start();
+    // Listening before the first poll: a job or setting changed from here on is not missed.
+    await this.listener?.start();
     for (const t of this.tickers) t.start();
     this.purgeTask = schedulePurge(this.cfg.daemon.purgeSchedule, this.pool, this.log);
     this.wake();
@@ -185,6 +186,13 @@ export class Daemon {
   }
 
   // --- claiming -------------------------------------------------------------------------------------------
+
+  /** (Re)connected: notifications sent while we were not listening are lost, so look again. */
+  private onListening(): void {
+    if (!this.started) return;
+    this.onNotify(SETTINGS_CHANNEL);
+    this.onNotify(JOBS_CHANNEL);
+  }
 
   private onNotify(channel: string): void {
     if (channel === SETTINGS_CHANNEL) {
@@ -238,6 +246,7 @@ export class Daemon {
 
   private async poll(): Promise<void> {
     this.polling = true;
+    this.stats.polls++;
     // ±10 % so that daemons started together drift apart instead of polling in lockstep.
     let next = Math.round(this.cfg.daemon.pollIntervalMs * (0.9 + Math.random() * 0.2));
     try {
@@ -316,7 +325,8 @@ export class Daemon {
   // --- maintenance ----------------------------------------------------------------------------------------
 
   private async extendLeases(): Promise<void> {
-    const ids = [...this.running.keys(), ...this.completer.pendingIds];
+    const asked = new Map([...this.running].map(([id, r]) => [id, r.job.batch_attempts]));
+    const ids = [...asked.keys(), ...this.completer.pendingIds];
     if (ids.length === 0) return;
     let held: Set<number>;
     try {
@@ -326,8 +336,10 @@ export class Daemon {
       this.dbFailed(err, 'renewing leases');
       return;
     }
-    for (const [id, r] of this.running) {
-      if (!held.has(id)) r.controller.abort(new JobStopped('lost'));
+    // Only the runs asked about: a job claimed (or claimed again) while this query was in flight is ours.
+    for (const [id, attempt] of asked) {
+      const r = this.running.get(id);
+      if (!held.has(id) && r?.job.batch_attempts === attempt) r.controller.abort(new JobStopped('lost'));
     }
   }
 

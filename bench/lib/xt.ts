@@ -1,0 +1,61 @@
+/** Starting an in-process xtconnect Daemon for a benchmark, with its production defaults. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../src/config';
+import { Daemon } from '../../src/daemon/loop';
+import { createPool } from '../../src/db/pool';
+import { defaultHandlers, type Handler } from '../../src/handlers';
+import { silentLogger } from '../../src/log';
+import { createMailer } from '../../src/mail/transport';
+import { benchUrl } from './db';
+import { instrumentPool, type PoolInstrument } from './count';
+
+export const XT_APP = 'xtconnect bench daemon';
+
+/**
+ * The config a fresh install runs with (loadConfig's defaults: poll every 3 s, LISTEN on, pool of 10, lease 60 s,
+ * maintenance every 15 s), read from an empty file so that no /etc/xtconnect file or environment variable leaks in,
+ * pointed at the bench database, with `concurrency` jobs at once.
+ */
+export function benchConfig(concurrency: number): Config {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xtconnect-bench-'));
+  const file = path.join(dataDir, 'xtconnect.yaml');
+  fs.writeFileSync(file, '');
+  const base = loadConfig({ config: file }, { HOME: os.homedir() } as NodeJS.ProcessEnv);
+  return {
+    ...base,
+    source: 'bench',
+    dataDir,
+    outboxDir: path.join(dataDir, 'outbox'),
+    spoolDir: path.join(dataDir, 'spool'),
+    database: { ...base.database, url: benchUrl(), embedded: false },
+    daemon: { ...base.daemon, concurrency },
+  };
+}
+
+export interface XtRun {
+  daemon: Daemon;
+  cfg: Config;
+  inst: PoolInstrument;
+  stop(): Promise<void>;
+}
+
+/** A daemon with a pool of its own whose query() is instrumented, and the given extra handlers. */
+export async function startXt(concurrency: number, extra: Record<string, Handler>): Promise<XtRun> {
+  const cfg = benchConfig(concurrency);
+  const log = silentLogger();
+  const pool = createPool({ url: cfg.database.url, max: cfg.database.poolSize, statementTimeoutMs: cfg.database.statementTimeoutMs, applicationName: XT_APP }, log);
+  const inst = instrumentPool(pool);
+  const daemon = new Daemon({ cfg, pool, log, handlers: defaultHandlers(extra), services: { mailer: createMailer(cfg) }, ownsPool: true });
+  await daemon.start();
+  return {
+    daemon,
+    cfg,
+    inst,
+    stop: async () => {
+      await daemon.stop(5_000);
+      fs.rmSync(cfg.dataDir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,164 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.claimDue = claimDue;
+exports.finishMany = finishMany;
+exports.extendLeases = extendLeases;
+exports.rescueExpired = rescueExpired;
+exports.purgeCompleted = purgeCompleted;
+const CLAIM_SQL = `
+WITH due AS (
+  -- Walks batch_due_idx (only waiting rows). localtimestamp, not now(): batch_scheduled is "without time zone",
+  -- and comparing it with a timestamptz would cast every row and lose the index.
+  SELECT batch_id, batch_action, batch_priority, batch_scheduled
+    FROM xtbatch.batch
+   WHERE batch_started IS NULL
+     AND batch_completed IS NULL
+     AND batch_scheduled <= localtimestamp
+     AND batch_action <> ALL ($4::text[])
+     AND (SELECT xtbatch.enabled())
+   ORDER BY batch_priority, batch_scheduled, batch_id
+   LIMIT $2
+   FOR UPDATE SKIP LOCKED
+), allowed AS (
+  -- Per-action concurrency in the same statement: rows of a limited action beyond its free slots stay locked
+  -- only until this statement ends, then are free for the next claim (ours or another daemon's).
+  SELECT d.batch_id
+    FROM (SELECT batch_id, batch_action,
+                 row_number() OVER (PARTITION BY batch_action ORDER BY batch_priority, batch_scheduled, batch_id) AS rn
+            FROM due) d
+    LEFT JOIN unnest($5::text[], $6::int[]) AS lim(action, remaining) ON lim.action = d.batch_action
+   WHERE lim.remaining IS NULL OR d.rn <= lim.remaining
+)
+UPDATE xtbatch.batch b
+   SET batch_started = localtimestamp,
+       batch_attempts = b.batch_attempts + 1,
+       batch_locked_by = $1,
+       batch_lease_expires = now() + make_interval(secs => $3),
+       batch_exitstatus = NULL
+  FROM allowed
+ WHERE b.batch_id = allowed.batch_id
+RETURNING b.batch_id, b.batch_action, b.batch_parameter, b.batch_user, b.batch_email, b.batch_submitted,
+          b.batch_scheduled, b.batch_started, b.batch_responsebody, b.batch_subject, b.batch_filename,
+          b.batch_fromemail, b.batch_reschedinterval, b.batch_cc, b.batch_bcc, b.batch_replyto, b.batch_emailhtml,
+          b.batch_recurring_batch_id, b.batch_priority, b.batch_attempts, b.batch_max_attempts, b.batch_timeout_seconds,
+          (SELECT coalesce(json_agg(json_build_object('order', p.batchparam_order, 'name', p.batchparam_name,
+                                                      'value', p.batchparam_value, 'type', p.batchparam_type)
+                                    ORDER BY p.batchparam_order, p.batchparam_id), '[]'::json)
+             FROM xtbatch.batchparam p WHERE p.batchparam_batch_id = b.batch_id) AS params`;
+/**
+ * Claims up to `limit` due jobs in one autocommit statement (no transaction stays open while they run) and
+ * marks them started under a lease. `full` actions are skipped; `limits` caps the others.
+ */
+async function claimDue(pool, owner, limit, leaseSeconds, full, limits) {
+    const { rows } = await pool.query({
+        name: 'xtconnect_claim',
+        text: CLAIM_SQL,
+        values: [owner, limit, leaseSeconds, full, limits.map((l) => l.action), limits.map((l) => l.remaining)],
+    });
+    return rows.sort((a, b) => a.batch_priority - b.batch_priority ||
+        a.batch_scheduled.localeCompare(b.batch_scheduled) ||
+        a.batch_id - b.batch_id);
+}
+const FINISH_SQL = `
+UPDATE xtbatch.batch b
+   SET batch_completed     = CASE WHEN d.kind IN ('done', 'failed') THEN localtimestamp END,
+       batch_exitstatus    = CASE d.kind WHEN 'done' THEN '' WHEN 'failed' THEN d.message END,
+       batch_last_error    = CASE WHEN d.kind IN ('failed', 'retry') THEN d.message ELSE b.batch_last_error END,
+       batch_started       = CASE WHEN d.kind IN ('retry', 'release') THEN NULL ELSE b.batch_started END,
+       batch_scheduled     = CASE WHEN d.kind = 'retry' THEN localtimestamp + make_interval(secs => d.delay)
+                                  ELSE b.batch_scheduled END,
+       -- A job put back by a shutdown did not really get its attempt.
+       batch_attempts      = CASE WHEN d.kind = 'release' THEN greatest(b.batch_attempts - 1, 0) ELSE b.batch_attempts END,
+       -- Kept on finished rows: it says which daemon ran the job.
+       batch_locked_by     = CASE WHEN d.kind IN ('retry', 'release') THEN NULL ELSE b.batch_locked_by END,
+       batch_lease_expires = NULL,
+       batch_result        = coalesce(d.result, b.batch_result)
+  FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::jsonb[])
+       AS d(id, attempt, kind, message, delay, result)
+ WHERE b.batch_id = d.id
+   -- Guarded: only a job this daemon still holds, for the same attempt. A rescue, a cancel or a reschedule that
+   -- happened meanwhile wins over a late finisher.
+   AND b.batch_locked_by = $1
+   AND b.batch_attempts = d.attempt
+   AND b.batch_completed IS NULL
+   AND b.batch_started IS NOT NULL
+RETURNING b.batch_id`;
+/** Writes many outcomes in one statement; returns the ids that were still ours and were written. */
+async function finishMany(pool, owner, items) {
+    const { rows } = await pool.query({
+        name: 'xtconnect_finish',
+        text: FINISH_SQL,
+        values: [
+            owner,
+            items.map((i) => i.batchId),
+            items.map((i) => i.attempt),
+            items.map((i) => i.kind),
+            items.map((i) => i.message),
+            items.map((i) => i.delaySeconds),
+            items.map((i) => (i.result === undefined || i.result === null ? null : JSON.stringify(i.result))),
+        ],
+    });
+    return new Set(rows.map((r) => r.batch_id));
+}
+/** Extends the leases of jobs this daemon holds; returns those still held (absent = cancelled or rescued). */
+async function extendLeases(pool, owner, ids, leaseSeconds) {
+    const { rows } = await pool.query(`UPDATE xtbatch.batch
+        SET batch_lease_expires = now() + make_interval(secs => $3)
+      WHERE batch_id = ANY ($2::int[]) AND batch_locked_by = $1 AND batch_completed IS NULL
+      RETURNING batch_id`, [owner, ids, leaseSeconds]);
+    return new Set(rows.map((r) => r.batch_id));
+}
+/**
+ * Takes back jobs whose lease expired (their daemon died or lost the database): due again at once, or failed when
+ * they have no attempts left. Jobs started by xTuple's own batch manager have no lease and are left alone.
+ */
+async function rescueExpired(pool, defaultMaxAttempts, limit = 1000) {
+    const { rows } = await pool.query(`WITH expired AS (
+       SELECT batch_id, batch_locked_by AS old_owner
+         FROM xtbatch.batch
+        WHERE batch_started IS NOT NULL AND batch_completed IS NULL AND batch_lease_expires < now()
+        ORDER BY batch_lease_expires
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+     ), decided AS (
+       SELECT e.batch_id, e.old_owner, b.batch_attempts >= coalesce(b.batch_max_attempts, $1) AS give_up
+         FROM expired e JOIN xtbatch.batch b USING (batch_id)
+     )
+     UPDATE xtbatch.batch b
+        SET batch_started       = CASE WHEN d.give_up THEN b.batch_started END,
+            batch_completed     = CASE WHEN d.give_up THEN localtimestamp END,
+            batch_exitstatus    = CASE WHEN d.give_up THEN format(
+              'the daemon running it (%s) stopped responding on attempt %s of %s, and no attempts are left; ' ||
+              'check that daemon''s log, then retry the job', d.old_owner, b.batch_attempts, coalesce(b.batch_max_attempts, $1)) END,
+            batch_last_error    = format('the daemon running it (%s) stopped responding (lease expired); taken back', d.old_owner),
+            batch_locked_by     = CASE WHEN d.give_up THEN b.batch_locked_by END,
+            batch_lease_expires = NULL
+       FROM decided d
+      WHERE b.batch_id = d.batch_id
+      RETURNING b.batch_id, b.batch_action, d.give_up AS failed`, [defaultMaxAttempts, limit]);
+    return rows;
+}
+/**
+ * Deletes finished jobs older than `days`, in batches so no statement holds locks for long. The first job of a
+ * recurring series stays while later occurrences point at it.
+ */
+async function purgeCompleted(pool, days, batchSize = 5000) {
+    let total = 0;
+    for (;;) {
+        const { rowCount } = await pool.query(`WITH old AS (
+         SELECT b.batch_id FROM xtbatch.batch b
+          WHERE b.batch_completed < localtimestamp - make_interval(days => $1)
+            AND NOT EXISTS (SELECT 1 FROM xtbatch.batch c
+                             WHERE c.batch_recurring_batch_id = b.batch_id AND c.batch_id <> b.batch_id)
+          LIMIT $2
+       ), params AS (
+         -- Explicit: an xTuple-created batchparam may lack ON DELETE CASCADE.
+         DELETE FROM xtbatch.batchparam WHERE batchparam_batch_id IN (SELECT batch_id FROM old)
+       )
+       DELETE FROM xtbatch.batch WHERE batch_id IN (SELECT batch_id FROM old)`, [days, batchSize]);
+        total += rowCount ?? 0;
+        if ((rowCount ?? 0) < batchSize)
+            return total;
+    }
+}
+//# sourceMappingURL=batch.js.map
