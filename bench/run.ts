@@ -2,6 +2,7 @@
  * Runs every benchmark in turn (throughput, latency, idle cost) against the local PostgreSQL, then prints a summary
  * against the targets. Figures only: nothing here fails on a missed target. The bench database is dropped at the end.
  */
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { BENCH_DB, dropBenchDb, serverInfo } from './lib/db';
 import { runIdle } from './idle';
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
   const info = await serverInfo();
   heading('xtconnect benchmarks');
   console.log(`server: ${info.version}; fsync=${info.fsync} synchronous_commit=${info.syncCommit} max_connections=${info.maxConnections} shared_preload_libraries='${info.preload}'`);
-  console.log(`node ${process.version}, ${require('node:os').cpus().length} CPU(s); database ${BENCH_DB} (created and dropped for every run)`);
+  console.log(`node ${process.version}, ${os.cpus().length} CPU(s); database ${BENCH_DB} (created and dropped for every run)`);
 
   const tp = await runThroughput();
   const lat = await runLatency();

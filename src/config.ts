@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
+import { validate as validCron } from 'node-cron';
 import { ConfigError } from './errors';
 
 /** Every setting the daemon reads from its file. xtconnect.example.yaml documents each key. */
@@ -63,7 +64,7 @@ export const DEFAULT_CONFIG_PATH = '/etc/xtconnect/xtconnect.yaml';
 
 function defaultDataDir(env: NodeJS.ProcessEnv): string {
   if (env.STATE_DIRECTORY) return env.STATE_DIRECTORY.split(':')[0]!; // systemd StateDirectory=
-  const base = env.XDG_STATE_HOME || path.join(os.homedir(), '.local', 'state');
+  const base = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), '.local', 'state');
   return path.join(base, 'xtconnect');
 }
 
@@ -137,7 +138,7 @@ const KNOWN: Record<string, readonly string[]> = {
 function rejectUnknownKeys(source: string, raw: Raw): void {
   for (const [section, keys] of Object.entries(KNOWN)) {
     const obj = section === '' ? raw : raw[section];
-    if (!obj || typeof obj !== 'object') continue;
+    if (!obj || typeof obj !== 'object' || Array.isArray(obj)) continue;
     for (const k of Object.keys(obj)) {
       if (!keys.includes(k)) {
         const where = section ? `${section}.${k}` : k;
@@ -243,6 +244,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   };
   if (cfg.smtp && (cfg.smtp.user === null) !== (cfg.smtp.password === null)) {
     throw new ConfigError(`${source}: smtp.user and smtp.password go together (set both, or neither for an open relay)`);
+  }
+  if (!validCron(cfg.daemon.purgeSchedule)) {
+    throw new ConfigError(`${source}: daemon.purgeSchedule must be a cron expression such as "17 3 * * *" (got ${JSON.stringify(cfg.daemon.purgeSchedule)})`);
   }
   if (cfg.daemon.backoffMaxSeconds < cfg.daemon.backoffBaseSeconds) {
     throw new ConfigError(`${source}: daemon.backoffMaxSeconds must be at least daemon.backoffBaseSeconds`);

@@ -101,7 +101,11 @@ describe('losing the database', () => {
     // The running jobs finish at the mail server; their outcomes cannot be written yet and must be kept.
     smtp.release();
     await smtp.waitForMessages(3);
-    await d.proc.waitForLine(/\[completer\] could not record \d+ job outcome\(s\), database unreachable/, { from: mark, timeoutMs: 20_000 });
+    const recordFailed = /\[completer\] could not record \d+ job outcome\(s\), database unreachable/;
+    await d.proc.waitForLine(recordFailed, { from: mark });
+    // Stay cut off until the daemon has retried and failed again: it backs off and keeps trying, it does not give up.
+    const firstFailure = d.proc.lines.findIndex((l, i) => i >= mark && recordFailed.test(l));
+    await d.proc.waitForLine(recordFailed, { from: firstFailure + 1, timeoutMs: 20_000 });
     expect(d.proc.alive()).toBe(true);
     expect(pgProxy.refused).toBeGreaterThan(0);
     expect((await rows(running)).map((r) => r.state)).toEqual(['running', 'running', 'running']);

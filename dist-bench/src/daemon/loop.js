@@ -304,7 +304,8 @@ class Daemon {
     }
     // --- maintenance ----------------------------------------------------------------------------------------
     async extendLeases() {
-        const ids = [...this.running.keys(), ...this.completer.pendingIds];
+        const asked = new Map([...this.running].map(([id, r]) => [id, r.job.batch_attempts]));
+        const ids = [...asked.keys(), ...this.completer.pendingIds];
         if (ids.length === 0)
             return;
         let held;
@@ -316,10 +317,11 @@ class Daemon {
             this.dbFailed(err, 'renewing leases');
             return;
         }
-        // Only the jobs asked about: one claimed while this query was in flight is ours but was not in `ids`.
-        for (const id of ids) {
-            if (!held.has(id))
-                this.running.get(id)?.controller.abort(new execute_1.JobStopped('lost'));
+        // Only the runs asked about: a job claimed (or claimed again) while this query was in flight is ours.
+        for (const [id, attempt] of asked) {
+            const r = this.running.get(id);
+            if (!held.has(id) && r?.job.batch_attempts === attempt)
+                r.controller.abort(new execute_1.JobStopped('lost'));
         }
     }
     async heartbeat() {

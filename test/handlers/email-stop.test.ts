@@ -1,0 +1,47 @@
+/**
+ * An Email job the daemon stops (its timeout passed) must stop its SMTP delivery too: the handler is given an
+ * AbortSignal for that ("handlers pass it to their I/O"), and nodemailer's pool honours one.
+ */
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { startDaemon, type RunningDaemon } from '../support/daemon';
+import { startSmtp, type TestSmtp } from '../support/smtp';
+import { configMaker, finished, insertJob, messagesFor, smtpSection } from './helpers';
+
+let db: TestDatabase;
+const daemons: RunningDaemon[] = [];
+const servers: TestSmtp[] = [];
+const { config, cleanup } = configMaker();
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterEach(async () => {
+  await Promise.all(daemons.splice(0).map((d) => d.stop(0)));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+  await db.pool.query('TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE');
+});
+afterAll(async () => {
+  await db.drop();
+  cleanup();
+});
+
+it('a job stopped by its timeout while the server stalls gives up its SMTP connection, so the next job is delivered', async () => {
+  const smtp = await startSmtp();
+  servers.push(smtp);
+  smtp.mode = 'stall';
+  // One SMTP connection: whatever holds it holds up every other Email job of this daemon.
+  daemons.push(await startDaemon(config(db.url, { smtp: smtpSection(smtp.port, { maxConnections: 1 }) })));
+
+  const stalled = await insertJob(db.pool, { batch_email: 'slow@example.com', batch_timeout_seconds: 1 });
+  const a = await finished(db, stalled);
+  expect(a.batch_exitstatus).toMatch(/^did not finish within its timeout of 1 s and was stopped/);
+  expect(a.batch_attempts).toBe(1);
+
+  // The stalled delivery was abandoned by its sender; the server accepts from now on.
+  smtp.dropStalled();
+  const next = await insertJob(db.pool, { batch_email: 'next@example.com' });
+  const b = await finished(db, next, 8000);
+  expect(b.batch_exitstatus).toBe('');
+  expect(messagesFor(smtp, next)).toHaveLength(1);
+  expect(messagesFor(smtp, stalled)).toHaveLength(0);
+});
