@@ -85,7 +85,13 @@ describe('migrations on an xTuple database', () => {
   it('install xtbatch as an xTuple package, so packageIsEnabled and the ERP\'s own functions reach it', async () => {
     const db = await emptyDb();
     await db.pool.query(fixture('xtuple-mini.sql'));
+    // xtrole is cluster-wide (xTuple's group of ERP users); creating it is harmless on a test server.
+    await db.pool.query(`DO $$ BEGIN CREATE ROLE xtrole NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
     await migrate(db.pool);
+    const grants = await db.pool.query(`SELECT has_table_privilege('xtrole', 'xtbatch.batch', 'INSERT') AS b,
+      has_table_privilege('xtrole', 'xtbatch.batchparam', 'INSERT') AS p,
+      has_sequence_privilege('xtrole', 'xtbatch.batch_batch_id_seq', 'USAGE') AS s`);
+    expect(grants.rows[0]).toEqual({ b: true, p: true, s: true });
     const { rows } = await db.pool.query(`SELECT packageisenabled('xtbatch') AS on,
       (SELECT count(*)::int FROM pkghead WHERE pkghead_name = 'xtbatch') AS pkg`);
     expect(rows[0]).toEqual({ on: true, pkg: 1 });
