@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { validate as validCron } from 'node-cron';
 import { ConfigError } from './errors';
+import type { ScheduleDef } from './db/queries/schedules';
+import { scheduleFromConfig } from './schedule/fromConfig';
 
 /** Every setting the daemon reads from its file. xtconnect.example.yaml documents each key. */
 export interface Config {
@@ -36,8 +37,13 @@ export interface Config {
     actionTimeoutSeconds: Record<string, number>;
     drainTimeoutSeconds: number;
     maintenanceIntervalSeconds: number;
+    /** How often a daemon inserts due occurrences of repeating series (they are inserted this far ahead, twice). */
+    schedulerIntervalSeconds: number;
+    /** Cron expression of the built-in "purge" series, in the machine's time zone. */
     purgeSchedule: string;
   };
+  /** Series the daemon owns (from the config file), plus the built-in purge. */
+  schedules: ScheduleDef[];
   smtp: null | {
     host: string;
     port: number;
@@ -124,11 +130,11 @@ class Reader {
 }
 
 const KNOWN: Record<string, readonly string[]> = {
-  '': ['database', 'dataDir', 'outboxDir', 'spoolDir', 'daemon', 'smtp', 'log', 'status'],
+  '': ['database', 'dataDir', 'outboxDir', 'spoolDir', 'daemon', 'smtp', 'log', 'status', 'schedules'],
   database: ['url', 'poolSize', 'listen', 'listenUrl', 'statementTimeoutMs'],
   daemon: ['concurrency', 'actionConcurrency', 'pollIntervalMs', 'leaseSeconds', 'maxAttempts', 'backoffBaseSeconds',
     'backoffMaxSeconds', 'jobTimeoutSeconds', 'actionTimeoutSeconds', 'drainTimeoutSeconds',
-    'maintenanceIntervalSeconds', 'purgeSchedule'],
+    'maintenanceIntervalSeconds', 'schedulerIntervalSeconds', 'purgeSchedule'],
   smtp: ['host', 'port', 'security', 'user', 'password', 'rejectUnauthorized', 'maxConnections', 'connectionTimeoutMs'],
   log: ['level', 'format'],
   status: ['maxFailures24h', 'maxQueueAgeSeconds', 'daemonStaleSeconds'],
@@ -218,8 +224,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
       actionTimeoutSeconds: r.intMap(daemon, 'actionTimeoutSeconds', 'daemon.', 1, 7 * 86_400),
       drainTimeoutSeconds: r.int(daemon, 'drainTimeoutSeconds', 'daemon.', 30, 0, 3600),
       maintenanceIntervalSeconds: r.int(daemon, 'maintenanceIntervalSeconds', 'daemon.', 15, 1, 3600),
+      schedulerIntervalSeconds: r.int(daemon, 'schedulerIntervalSeconds', 'daemon.', 30, 1, 3600),
       purgeSchedule: r.str(daemon, 'purgeSchedule', 'daemon.', '17 3 * * *')!,
     },
+    schedules: [],
     smtp: smtpHost
       ? {
           host: smtpHost,
@@ -245,13 +253,35 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   if (cfg.smtp && (cfg.smtp.user === null) !== (cfg.smtp.password === null)) {
     throw new ConfigError(`${source}: smtp.user and smtp.password go together (set both, or neither for an open relay)`);
   }
-  if (!validCron(cfg.daemon.purgeSchedule)) {
-    throw new ConfigError(`${source}: daemon.purgeSchedule must be a cron expression such as "17 3 * * *" (got ${JSON.stringify(cfg.daemon.purgeSchedule)})`);
-  }
+  cfg.schedules = readSchedules(source, raw.schedules, cfg.daemon.purgeSchedule);
   if (cfg.daemon.backoffMaxSeconds < cfg.daemon.backoffBaseSeconds) {
     throw new ConfigError(`${source}: daemon.backoffMaxSeconds must be at least daemon.backoffBaseSeconds`);
   }
   return cfg;
+}
+
+/**
+ * The `schedules:` list, plus the built-in "purge" series (daily at daemon.purgeSchedule) unless the list has its
+ * own entry named "purge".
+ */
+function readSchedules(source: string, raw: unknown, purgeCron: string): ScheduleDef[] {
+  if (raw !== undefined && raw !== null && !Array.isArray(raw)) {
+    throw new ConfigError(`${source}: schedules must be a list of entries (- name: ..., action: ..., cron: ...)`);
+  }
+  const defs = ((raw as unknown[] | undefined) ?? []).map((e, i) => scheduleFromConfig(e, i, source));
+  const names = new Set<string>();
+  for (const d of defs) {
+    if (names.has(d.name!)) throw new ConfigError(`${source}: schedules: the name "${d.name}" is used twice`);
+    names.add(d.name!);
+  }
+  if (!names.has('purge')) {
+    try {
+      defs.push(scheduleFromConfig({ name: 'purge', action: 'Purge', cron: purgeCron }, defs.length, source));
+    } catch (err) {
+      throw new ConfigError(`${source}: daemon.purgeSchedule must be a cron expression such as "17 3 * * *": ${(err as Error).message.replace(/^.*?\(purge\): /, '')}`);
+    }
+  }
+  return defs;
 }
 
 function parsePort(source: string, v: string): number {

@@ -10,12 +10,13 @@ const node_fs_1 = __importDefault(require("node:fs"));
 const node_os_1 = __importDefault(require("node:os"));
 const node_path_1 = __importDefault(require("node:path"));
 const yaml_1 = __importDefault(require("yaml"));
+const node_cron_1 = require("node-cron");
 const errors_1 = require("./errors");
 exports.DEFAULT_CONFIG_PATH = '/etc/xtconnect/xtconnect.yaml';
 function defaultDataDir(env) {
     if (env.STATE_DIRECTORY)
         return env.STATE_DIRECTORY.split(':')[0]; // systemd StateDirectory=
-    const base = env.XDG_STATE_HOME || node_path_1.default.join(node_os_1.default.homedir(), '.local', 'state');
+    const base = env.XDG_STATE_HOME || node_path_1.default.join(env.HOME || node_os_1.default.homedir(), '.local', 'state');
     return node_path_1.default.join(base, 'xtconnect');
 }
 /** Reads one typed value out of the parsed file, with a message that names the key when it is wrong. */
@@ -90,7 +91,7 @@ const KNOWN = {
 function rejectUnknownKeys(source, raw) {
     for (const [section, keys] of Object.entries(KNOWN)) {
         const obj = section === '' ? raw : raw[section];
-        if (!obj || typeof obj !== 'object')
+        if (!obj || typeof obj !== 'object' || Array.isArray(obj))
             continue;
         for (const k of Object.keys(obj)) {
             if (!keys.includes(k)) {
@@ -190,6 +191,9 @@ function loadConfig(flags = {}, env = process.env) {
     };
     if (cfg.smtp && (cfg.smtp.user === null) !== (cfg.smtp.password === null)) {
         throw new errors_1.ConfigError(`${source}: smtp.user and smtp.password go together (set both, or neither for an open relay)`);
+    }
+    if (!(0, node_cron_1.validate)(cfg.daemon.purgeSchedule)) {
+        throw new errors_1.ConfigError(`${source}: daemon.purgeSchedule must be a cron expression such as "17 3 * * *" (got ${JSON.stringify(cfg.daemon.purgeSchedule)})`);
     }
     if (cfg.daemon.backoffMaxSeconds < cfg.daemon.backoffBaseSeconds) {
         throw new errors_1.ConfigError(`${source}: daemon.backoffMaxSeconds must be at least daemon.backoffBaseSeconds`);

@@ -10,6 +10,7 @@ import { migrateCommand } from './commands/migrate';
 import { startCommand } from './commands/start';
 import { statusCommand } from './commands/status';
 import { parseParam, submitActionCommand, submitEmailCommand, submitReportCommand } from './commands/submit';
+import { scheduleAddCommand, scheduleListCommand, scheduleNextCommand, scheduleStateCommand } from './commands/schedule';
 
 function positiveInt(name: string) {
   return (v: string): number => {
@@ -80,6 +81,7 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
     .option('--html', 'the body is HTML', false)
     .option('--attach <file>', 'a file to attach')
     .option('--at <time>', 'start at this time, "YYYY-MM-DD HH:MM" (database server time); default now')
+    .option('--in <delay>', 'start after this long: 30s, 15m, 2h, 1d')
     .action((o) => run(submitEmailCommand(ctx(), o, out)));
   submit
     .command('action <name>')
@@ -87,6 +89,7 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
     .option('--email <address>', 'where to send the "done" notice')
     .option('--param <name[:type]=value>', 'a parameter (repeatable); type as xTuple writes it: QString, int, double, bool, QDate', collectParam, [])
     .option('--at <time>', 'start at this time, "YYYY-MM-DD HH:MM"')
+    .option('--in <delay>', 'start after this long: 30s, 15m, 2h, 1d')
     .action((name: string, o) => run(submitActionCommand(ctx(), name, o, out)));
   submit
     .command('report <name>')
@@ -100,6 +103,7 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
     .option('--html', 'the body is HTML', false)
     .option('--param <name[:type]=value>', 'a report parameter (repeatable)', collectParam, [])
     .option('--at <time>', 'start at this time, "YYYY-MM-DD HH:MM"')
+    .option('--in <delay>', 'start after this long: 30s, 15m, 2h, 1d')
     .action((name: string, o) => run(submitReportCommand(ctx(), name, o, out)));
 
   program
@@ -132,6 +136,48 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
     .description('Delete finished jobs older than BatchManagerPurgeDays (or --days) now; the daemon also does this daily.')
     .option('--days <n>', 'age in days (default: the BatchManagerPurgeDays setting)', positiveInt('--days'))
     .action((o: { days?: number }) => run(purgeCommand(ctx(), o.days, out)));
+
+  const schedule = program.command('schedule').description('Repeating jobs: cron or every-N rules in a time zone, each occurrence run exactly once across daemons.');
+  schedule
+    .command('add')
+    .description('Add a series. Prints its ID. Bad rules (invalid cron, unknown time zone, interval 0) are refused with exit code 2.')
+    .requiredOption('--action <action>', 'the batch_action of each occurrence (e.g. Email, ServerMaintenance)')
+    .option('--name <name>', 'a unique name')
+    .option('--cron <expr>', 'cron expression: "30 2 * * *" is 02:30 every day')
+    .option('--every <interval>', 'every N minutes/hours/days: 15m, 2h, 1d')
+    .option('--tz <zone>', 'IANA time zone (default: this machine\'s)')
+    .option('--start <time>', 'first possible time, and the anchor of --every (default now)')
+    .option('--end <time>', 'no occurrence after this time')
+    .option('--count <n>', 'at most this many occurrences', positiveInt('--count'))
+    .addOption(new Option('--missed <policy>', 'occurrences missed while no daemon ran: run the latest once, all (up to --missed-max), or skip').choices(['once', 'all', 'skip']).default('once'))
+    .option('--missed-max <n>', 'with --missed all: at most this many', positiveInt('--missed-max'), 10)
+    .option('--param <name[:type]=value>', 'a job parameter (repeatable)', collectParam, [])
+    .option('--to <addresses>', 'batch_email: recipients (Email) or where to send the done notice')
+    .option('--from <address>', 'sender')
+    .option('--cc <addresses>', 'copy to')
+    .option('--bcc <addresses>', 'blind copy to')
+    .option('--reply-to <address>', 'reply-to')
+    .option('--subject <text>', 'subject')
+    .option('--body <text>', 'body')
+    .option('--html', 'the body is HTML', false)
+    .option('--parameter <text>', 'batch_parameter (e.g. the report name of RunReport)')
+    .option('--filename <name>', 'batch_filename')
+    .action((o) => run(scheduleAddCommand(ctx(), o, out)));
+  schedule
+    .command('list')
+    .description('List series: state, occurrences so far, next time in the series\' zone, rule.')
+    .option('--all', 'include removed series', false)
+    .option('--json', 'print JSON', false)
+    .action((o: { all: boolean; json: boolean }) => run(scheduleListCommand(ctx(), o, out)));
+  schedule
+    .command('next <id>')
+    .description('Preview the next occurrences of a series in its time zone.')
+    .option('--count <n>', 'how many', positiveInt('--count'), 5)
+    .action((id: string, o: { count: number }) => run(scheduleNextCommand(ctx(), jobId(id), o.count, out)));
+  for (const op of ['pause', 'resume', 'remove'] as const) {
+    const what = { pause: 'Pause a series (waiting occurrences are cancelled).', resume: 'Resume a paused series from now (the pause is not made up).', remove: 'Stop a series for good; its waiting occurrences are cancelled, finished ones stay.' }[op];
+    schedule.command(`${op} <id>`).description(what).action((id: string) => run(scheduleStateCommand(ctx(), op, jobId(id), out)));
+  }
 
   const config = program.command('config').description('Read and change the settings of the xTuple Connect screen (stored in the database).');
   config

@@ -1,6 +1,5 @@
 import os from 'node:os';
 import crypto from 'node:crypto';
-import type { ScheduledTask } from 'node-cron';
 import type { Config } from '../config';
 import { isConnectionError, type Pool } from '../db/pool';
 import { claimDue, extendLeases, type ActionLimit, type BatchRow, type Finish } from '../db/queries/batch';
@@ -15,7 +14,8 @@ import { reconnectDelayMs } from './backoff';
 import { Completer } from './completer';
 import { executeJob, JobStopped } from './execute';
 import { JOBS_CHANNEL, Listener, SETTINGS_CHANNEL } from './listener';
-import { schedulePurge } from './purger';
+import { scheduleOnce } from './scheduler';
+import { removeConfigSchedulesExcept, upsertConfigSchedule } from '../db/queries/schedules';
 import { rescueOnce } from './rescuer';
 import { Ticker } from './ticker';
 
@@ -56,7 +56,7 @@ export class Daemon {
   private readonly completer: Completer;
   private readonly listener: Listener | null;
   private readonly tickers: Ticker[];
-  private purgeTask: ScheduledTask | null = null;
+  private readonly scheduler: Ticker;
 
   private readonly running = new Map<number, Running>();
   private readonly perAction = new Map<string, number>();
@@ -91,6 +91,7 @@ export class Daemon {
     this.listener = this.cfg.database.listen
       ? new Listener(listenUrl, this.log, (channel) => this.onNotify(channel), () => this.onListening())
       : null;
+    this.scheduler = new Ticker('scheduler', this.cfg.daemon.schedulerIntervalSeconds * 1000, () => this.schedule(), this.log);
     const leaseBeat = Math.max(250, Math.floor((this.cfg.daemon.leaseSeconds * 1000) / 3));
     const maint = this.cfg.daemon.maintenanceIntervalSeconds * 1000;
     this.tickers = [
@@ -98,6 +99,7 @@ export class Daemon {
       new Ticker('registry', maint, () => this.heartbeat(), this.log),
       new Ticker('rescuer', maint * 2, async () => void (await rescueOnce(this.pool, this.cfg.daemon.maxAttempts, this.log)), this.log),
       new Ticker('settings', SETTINGS_REFRESH_MS, () => this.refreshSettings(), this.log),
+      this.scheduler,
     ];
   }
 
@@ -138,10 +140,12 @@ export class Daemon {
       { scope: 'daemon' },
     );
     if (!this.settings.enabled) this.logDisabled();
+    await this.syncConfigSchedules();
     // Listening before the first poll: a job or setting changed from here on is not missed.
     await this.listener?.start();
     for (const t of this.tickers) t.start();
-    this.purgeTask = schedulePurge(this.cfg.daemon.purgeSchedule, this.pool, this.log);
+    // Occurrences missed while no daemon ran are handled now, not one interval later.
+    void this.scheduler.runNow();
     this.wake();
   }
 
@@ -160,7 +164,6 @@ export class Daemon {
     this.stopping = true;
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
-    await this.purgeTask?.stop();
     await this.listener?.stop();
     const waiting = [...this.running.values()].map((r) => r.done);
     if (waiting.length > 0) {
@@ -323,6 +326,27 @@ export class Daemon {
   }
 
   // --- maintenance ----------------------------------------------------------------------------------------
+
+  /** The config file's series (and the built-in purge) become rows that every daemon shares. */
+  private async syncConfigSchedules(): Promise<void> {
+    for (const def of this.cfg.schedules) {
+      const what = await upsertConfigSchedule(this.pool, def);
+      if (what !== 'unchanged') this.log.info(`series "${def.name}" (${def.action}) ${what} from the config file`, { scope: 'scheduler' });
+    }
+    const gone = await removeConfigSchedulesExcept(this.pool, this.cfg.schedules.map((d) => d.name!));
+    for (const name of gone) this.log.info(`series "${name}" is no longer in the config file: removed`, { scope: 'scheduler' });
+  }
+
+  /** Inserts due occurrences a little ahead (twice the interval), so they start on time from the claim loop. */
+  private async schedule(): Promise<void> {
+    const interval = this.cfg.daemon.schedulerIntervalSeconds * 1000;
+    try {
+      await scheduleOnce(this.pool, this.log, { horizonMs: 2 * interval, graceMs: Math.max(60_000, 2 * interval) });
+      this.dbRecovered();
+    } catch (err) {
+      this.dbFailed(err, 'scheduling repeating jobs');
+    }
+  }
 
   private async extendLeases(): Promise<void> {
     const asked = new Map([...this.running].map(([id, r]) => [id, r.job.batch_attempts]));

@@ -1,5 +1,6 @@
 import type { Handler, HandlerRegistry } from './types';
 import { emailHandler } from './email';
+import { purgeHandler } from './purge';
 
 export type { Handler, HandlerRegistry, JobContext, Services } from './types';
 
@@ -7,6 +8,7 @@ export type { Handler, HandlerRegistry, JobContext, Services } from './types';
 export function defaultHandlers(extra: Record<string, Handler> = {}): HandlerRegistry {
   return new Map<string, Handler>([
     ['Email', emailHandler],
+    ['Purge', purgeHandler],
     ...Object.entries(extra),
   ]);
 }

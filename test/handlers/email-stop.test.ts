@@ -5,7 +5,8 @@
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { startDaemon, type RunningDaemon } from '../support/daemon';
 import { startSmtp, type TestSmtp } from '../support/smtp';
-import { configMaker, finished, insertJob, messagesFor, smtpSection } from './helpers';
+import { waitFor } from '../support/wait';
+import { configMaker, finished, insertJob, jobRow, messagesFor, smtpSection } from './helpers';
 
 let db: TestDatabase;
 const daemons: RunningDaemon[] = [];
@@ -40,7 +41,12 @@ it('a job stopped by its timeout while the server stalls gives up its SMTP conne
   // The stalled delivery was abandoned by its sender; the server accepts from now on.
   smtp.dropStalled();
   const next = await insertJob(db.pool, { batch_email: 'next@example.com' });
-  const b = await finished(db, next, 8000);
+  // Without the abort, the timed-out delivery keeps the only connection until the socket timeout (60 s).
+  const b = await waitFor(`job ${next} to be delivered while the stopped job ${stalled}'s SMTP delivery may still hold the only connection`,
+    async () => {
+      const r = await jobRow(db, next);
+      return r.batch_completed !== null ? r : null;
+    }, 8000);
   expect(b.batch_exitstatus).toBe('');
   expect(messagesFor(smtp, next)).toHaveLength(1);
   expect(messagesFor(smtp, stalled)).toHaveLength(0);

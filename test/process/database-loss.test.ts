@@ -62,14 +62,13 @@ async function rows(ids: number[]): Promise<Row[]> {
   return r.rows;
 }
 
-async function startChild(): Promise<{ proc: XtProcess; id: string }> {
+async function startChild(leaseSeconds = 60): Promise<{ proc: XtProcess; id: string }> {
   const dir = tempDir();
-  // A lease far longer than the outage: this is about riding it out, not about rescue.
   const file = writeConfigFile(dir, daemonYaml({
     url: pgProxy.url(db.url),
     smtpPort: smtp.port,
     dataDir: dir,
-    daemon: { leaseSeconds: 60, concurrency: 10 },
+    daemon: { leaseSeconds, concurrency: 10 },
   }));
   const proc = spawnXt(['start', '--config', file]);
   const line = await proc.waitForLine(/\[daemon\] daemon \S+ started/);
@@ -82,7 +81,8 @@ function headerIds(): number[] {
 
 describe('losing the database', () => {
   it('keeps the daemon alive through the outage, and every job, running or queued, ends done exactly once', async () => {
-    const d = await startChild();
+    // A lease far longer than the outage: this is about riding it out, not about rescue.
+    const d = await startChild(60);
     expect(pgProxy.forwarded).toBeGreaterThan(0);
 
     // Three jobs running (the mail server holds each message), then the network to PostgreSQL fails.
@@ -144,5 +144,41 @@ describe('losing the database', () => {
     expect(headerIds()).toEqual(ids);
     proc.signal('SIGTERM');
     expect(await proc.waitForExit()).toEqual({ code: 0, signal: null });
+  });
+
+  it('does not take back, and run a second time, the jobs it is still running when the outage outlasted their lease', async () => {
+    // Lease renewals every 100 s, the rescuer every 2 s (maintenanceIntervalSeconds 1). The outage is made to
+    // outlast the lease by moving the lease expiry into the past while the daemon is cut off, instead of waiting.
+    const d = await startChild(300);
+    smtp.mode = 'stall';
+    const ids = await submitEmails('long outage', 3);
+    await waitFor('three jobs running on the daemon', async () =>
+      (await rows(ids)).every((r) => r.state === 'running' && r.batch_locked_by === d.id));
+
+    const mark = d.proc.lines.length;
+    await pgProxy.cut();
+    await d.proc.waitForLine(/database unreachable/, { from: mark });
+    await db.pool.query(`UPDATE xtbatch.batch SET batch_lease_expires = now() - interval '1 second' WHERE batch_id = ANY ($1)`, [ids]);
+    const before = (await db.pool.query<{ hb: Date }>('SELECT daemon_heartbeat AS hb FROM xtbatch.daemon WHERE daemon_id = $1', [d.id])).rows[0]!.hb;
+    pgProxy.restore();
+
+    // Back for three heartbeats (maintenance rounds of 1 s): at least one full rescuer period of 2 s.
+    const seen = new Set<number>();
+    await waitFor('the daemon back at work for three heartbeats', async () => {
+      const hb = (await db.pool.query<{ hb: Date }>('SELECT daemon_heartbeat AS hb FROM xtbatch.daemon WHERE daemon_id = $1', [d.id])).rows[0]!.hb;
+      if (hb.getTime() > before.getTime()) seen.add(hb.getTime());
+      return seen.size >= 3;
+    }, 20_000, 50);
+
+    // The daemon is alive and still running all three: they are its own, not a dead daemon's.
+    expect(d.proc.stderr).not.toMatch(/\[rescuer\] job \d+/);
+    for (const r of await rows(ids)) {
+      expect(r).toMatchObject({ state: 'running', batch_attempts: 1, batch_locked_by: d.id });
+    }
+
+    smtp.release();
+    await waitFor('all three done', async () => (await rows(ids)).every((r) => r.state === 'done'), 30_000, 100);
+    expect(headerIds()).toEqual(ids);
+    for (const r of await rows(ids)) expect(r.batch_attempts).toBe(1);
   });
 });

@@ -120,6 +120,7 @@ export interface Finish {
 }
 
 const FINISH_SQL = `
+WITH fin AS (
 UPDATE xtbatch.batch b
    SET batch_completed     = CASE WHEN d.kind IN ('done', 'failed') THEN localtimestamp END,
        batch_exitstatus    = CASE d.kind WHEN 'done' THEN '' WHEN 'failed' THEN d.message END,
@@ -132,7 +133,11 @@ UPDATE xtbatch.batch b
        -- Kept on finished rows: it says which daemon ran the job.
        batch_locked_by     = CASE WHEN d.kind IN ('retry', 'release') THEN NULL ELSE b.batch_locked_by END,
        batch_lease_expires = NULL,
-       batch_result        = coalesce(d.result, b.batch_result)
+       batch_result        = coalesce(d.result, b.batch_result),
+       -- The first job of an xTuple-recurring series links to itself, as xTuple's own rows do.
+       batch_recurring_batch_id = CASE WHEN d.kind IN ('done', 'failed') AND b.batch_reschedinterval IN ('D', 'W', 'M')
+                                       THEN coalesce(b.batch_recurring_batch_id, b.batch_id)
+                                       ELSE b.batch_recurring_batch_id END
   FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::jsonb[])
        AS d(id, attempt, kind, message, delay, result)
  WHERE b.batch_id = d.id
@@ -142,7 +147,14 @@ UPDATE xtbatch.batch b
    AND b.batch_attempts = d.attempt
    AND b.batch_completed IS NULL
    AND b.batch_started IS NOT NULL
-RETURNING b.batch_id`;
+RETURNING b.batch_id, d.kind, b.batch_reschedinterval
+)
+-- xTuple's recurrence: the next occurrence is inserted in this same statement, so a completed recurring job can
+-- never be left without its successor (a failure does not end the series either).
+SELECT batch_id,
+       CASE WHEN kind IN ('done', 'failed') AND batch_reschedinterval IN ('D', 'W', 'M')
+            THEN xtbatch.spawn_recurrence(batch_id) END AS next_id
+  FROM fin`;
 
 /** Writes many outcomes in one statement; returns the ids that were still ours and were written. */
 export async function finishMany(pool: Pool, owner: string, items: Finish[]): Promise<Set<number>> {

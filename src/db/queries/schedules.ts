@@ -1,0 +1,182 @@
+import type { Pool } from '../pool';
+import type { ParamInput } from './submit';
+import { nextAfter, validateRule, type Rule } from '../../schedule/rule';
+import type { MissedPolicy } from '../../schedule/plan';
+
+/** What each occurrence of a series becomes: batch columns by short name, and its parameters. */
+export interface JobTemplate {
+  parameter?: string | null;
+  email?: string | null;
+  cc?: string | null;
+  bcc?: string | null;
+  replyto?: string | null;
+  fromemail?: string | null;
+  subject?: string | null;
+  body?: string | null;
+  filename?: string | null;
+  emailhtml?: boolean;
+  priority?: number;
+  timeoutSeconds?: number | null;
+  maxAttempts?: number | null;
+  params?: ParamInput[];
+}
+
+export interface ScheduleDef {
+  name: string | null;
+  source: 'cli' | 'config' | 'sql';
+  action: string;
+  job: JobTemplate;
+  rule: Rule;
+  maxCount: number | null;
+  missed: MissedPolicy;
+  missedMax: number;
+}
+
+export interface ScheduleRow {
+  schedule_id: number;
+  schedule_name: string | null;
+  schedule_source: string;
+  schedule_action: string;
+  schedule_job: JobTemplate;
+  schedule_cron: string | null;
+  schedule_every_n: number | null;
+  schedule_every_unit: 'minutes' | 'hours' | 'days' | null;
+  schedule_timezone: string;
+  schedule_start: Date;
+  schedule_end: Date | null;
+  schedule_max_count: number | null;
+  schedule_count: number;
+  schedule_missed: MissedPolicy;
+  schedule_missed_max: number;
+  schedule_next: Date | null;
+  schedule_last: Date | null;
+  schedule_paused: boolean;
+  schedule_removed: Date | null;
+}
+
+export function ruleOf(r: ScheduleRow): Rule {
+  return {
+    cron: r.schedule_cron,
+    every: r.schedule_every_n ? { n: r.schedule_every_n, unit: r.schedule_every_unit! } : null,
+    timezone: r.schedule_timezone,
+    start: r.schedule_start,
+    end: r.schedule_end,
+  };
+}
+
+function columns(def: ScheduleDef): unknown[] {
+  return [
+    def.name, def.source, def.action, JSON.stringify(def.job), def.rule.cron, def.rule.every?.n ?? null,
+    def.rule.every?.unit ?? null, def.rule.timezone, def.rule.start, def.rule.end, def.maxCount, def.missed, def.missedMax,
+  ];
+}
+
+/** Validates the rule and stores the series with its first occurrence after `now`. */
+export async function createSchedule(pool: Pool, def: ScheduleDef, now: Date = new Date()): Promise<ScheduleRow> {
+  validateRule(def.rule);
+  const first = nextAfter(def.rule, now);
+  const { rows } = await pool.query<ScheduleRow>(
+    `INSERT INTO xtbatch.schedule (schedule_name, schedule_source, schedule_action, schedule_job, schedule_cron,
+       schedule_every_n, schedule_every_unit, schedule_timezone, schedule_start, schedule_end, schedule_max_count,
+       schedule_missed, schedule_missed_max, schedule_next)
+     VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     RETURNING *`,
+    [...columns(def), first],
+  );
+  return rows[0]!;
+}
+
+/**
+ * A series from the config file, matched by name. An unchanged definition is left alone (so its next time and
+ * count carry on, and a series an administrator removed stays removed); a changed one is replaced and active.
+ */
+export async function upsertConfigSchedule(pool: Pool, def: ScheduleDef, now: Date = new Date()): Promise<'created' | 'updated' | 'unchanged'> {
+  validateRule(def.rule);
+  const first = nextAfter(def.rule, now);
+  const { rows } = await pool.query<{ inserted: boolean }>(
+    `INSERT INTO xtbatch.schedule AS s (schedule_name, schedule_source, schedule_action, schedule_job, schedule_cron,
+       schedule_every_n, schedule_every_unit, schedule_timezone, schedule_start, schedule_end, schedule_max_count,
+       schedule_missed, schedule_missed_max, schedule_next)
+     VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+     ON CONFLICT (schedule_name) DO UPDATE
+       SET schedule_source = EXCLUDED.schedule_source, schedule_action = EXCLUDED.schedule_action,
+           schedule_job = EXCLUDED.schedule_job, schedule_cron = EXCLUDED.schedule_cron,
+           schedule_every_n = EXCLUDED.schedule_every_n, schedule_every_unit = EXCLUDED.schedule_every_unit,
+           schedule_timezone = EXCLUDED.schedule_timezone, schedule_start = EXCLUDED.schedule_start,
+           schedule_end = EXCLUDED.schedule_end, schedule_max_count = EXCLUDED.schedule_max_count,
+           schedule_missed = EXCLUDED.schedule_missed, schedule_missed_max = EXCLUDED.schedule_missed_max,
+           schedule_next = EXCLUDED.schedule_next, schedule_removed = NULL, schedule_paused = false
+     WHERE (s.schedule_action, s.schedule_job, s.schedule_cron, s.schedule_every_n, s.schedule_every_unit,
+            s.schedule_timezone, s.schedule_end, s.schedule_max_count, s.schedule_missed, s.schedule_missed_max)
+           IS DISTINCT FROM
+           (EXCLUDED.schedule_action, EXCLUDED.schedule_job, EXCLUDED.schedule_cron, EXCLUDED.schedule_every_n,
+            EXCLUDED.schedule_every_unit, EXCLUDED.schedule_timezone, EXCLUDED.schedule_end,
+            EXCLUDED.schedule_max_count, EXCLUDED.schedule_missed, EXCLUDED.schedule_missed_max)
+     RETURNING (xmax = 0) AS inserted`,
+    [...columns(def), first],
+  );
+  if (rows.length === 0) return 'unchanged';
+  return rows[0]!.inserted ? 'created' : 'updated';
+}
+
+/** Config series whose names are no longer in the config file: removed, with their waiting occurrences. */
+export async function removeConfigSchedulesExcept(pool: Pool, names: string[]): Promise<string[]> {
+  const { rows } = await pool.query<{ schedule_id: number; schedule_name: string }>(
+    `SELECT schedule_id, schedule_name FROM xtbatch.schedule
+      WHERE schedule_source = 'config' AND schedule_removed IS NULL AND NOT (schedule_name = ANY ($1::text[]))`,
+    [names],
+  );
+  for (const r of rows) await removeSchedule(pool, r.schedule_id);
+  return rows.map((r) => r.schedule_name);
+}
+
+export async function listSchedules(pool: Pool, includeRemoved = false): Promise<ScheduleRow[]> {
+  const { rows } = await pool.query<ScheduleRow>(
+    `SELECT * FROM xtbatch.schedule WHERE $1 OR schedule_removed IS NULL ORDER BY schedule_id`,
+    [includeRemoved],
+  );
+  return rows;
+}
+
+export async function getSchedule(pool: Pool, id: number): Promise<ScheduleRow | null> {
+  const { rows } = await pool.query<ScheduleRow>(`SELECT * FROM xtbatch.schedule WHERE schedule_id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+/** Cancels the occurrences already inserted ahead that have not started. */
+async function cancelWaiting(pool: Pool, id: number, why: string): Promise<number> {
+  const { rowCount } = await pool.query(
+    `UPDATE xtbatch.batch
+        SET batch_completed = localtimestamp, batch_started = localtimestamp,
+            batch_exitstatus = format('Cancelled by %s at %s (%s)', CURRENT_USER, to_char(localtimestamp, 'YYYY-MM-DD HH24:MI:SS'), $2::text)
+      WHERE batch_schedule_id = $1 AND batch_started IS NULL AND batch_completed IS NULL`,
+    [id, why],
+  );
+  return rowCount ?? 0;
+}
+
+export async function pauseSchedule(pool: Pool, id: number): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    `UPDATE xtbatch.schedule SET schedule_paused = true WHERE schedule_id = $1 AND schedule_removed IS NULL`, [id]);
+  if (!rowCount) return false;
+  await cancelWaiting(pool, id, 'series paused');
+  return true;
+}
+
+/** Resumes from now: occurrences that fell in the pause are not made up. */
+export async function resumeSchedule(pool: Pool, id: number, now: Date = new Date()): Promise<boolean> {
+  const s = await getSchedule(pool, id);
+  if (!s || s.schedule_removed) return false;
+  const next = s.schedule_max_count !== null && s.schedule_count >= s.schedule_max_count ? null : nextAfter(ruleOf(s), now);
+  await pool.query(`UPDATE xtbatch.schedule SET schedule_paused = false, schedule_next = $2 WHERE schedule_id = $1`, [id, next]);
+  return true;
+}
+
+/** Stops the series: no further occurrences, and those waiting are cancelled. The row stays, for the record. */
+export async function removeSchedule(pool: Pool, id: number): Promise<boolean> {
+  const { rowCount } = await pool.query(
+    `UPDATE xtbatch.schedule SET schedule_removed = now(), schedule_next = NULL WHERE schedule_id = $1 AND schedule_removed IS NULL`, [id]);
+  if (!rowCount) return false;
+  await cancelWaiting(pool, id, 'series removed');
+  return true;
+}

@@ -1,0 +1,106 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { writeConfigFile } from '../support/config';
+import { killAll, removeTempDirs, runXt, spawnXt, tempDir, type XtProcess } from '../support/proc';
+import { waitFor } from '../support/wait';
+
+// The default with nothing configured: no DATABASE_URL, no PG* variables, no database.url, no SMTP. `xtconnect
+// start` runs a PostgreSQL of its own in dataDir (as root, through a 'postgres' system user), other commands find
+// it through the same config, and mail goes to <dataDir>/outbox as .eml files. Tests in this file run in order
+// against one daemon; the last one stops it.
+
+jest.setTimeout(90_000);
+
+let parent: string;
+let dataDir: string;
+let config: string;
+let daemon: XtProcess;
+
+beforeAll(async () => {
+  // Like /var/lib/xtconnect: a data folder the daemon creates itself, in a folder any user may pass through.
+  parent = tempDir('xtconnect-embedded-');
+  fs.chmodSync(parent, 0o755);
+  dataDir = path.join(parent, 'state');
+  // Only dataDir: everything else is the default. cleanEnv() leaves out DATABASE_URL, PG* and XTCONNECT_*.
+  config = writeConfigFile(parent, `dataDir: ${JSON.stringify(dataDir)}\n`);
+  daemon = spawnXt(['start', '--config', config], { detached: true });
+  await daemon.waitForLine(/\[daemon\] daemon \S+ started/, { timeoutMs: 60_000 });
+});
+afterAll(async () => {
+  // Kills the daemon's whole process group (the embedded PostgreSQL with it) if a test left it running.
+  await killAll();
+  removeTempDirs();
+});
+
+function embeddedUrl(): string {
+  return (JSON.parse(fs.readFileSync(path.join(dataDir, 'embedded-postgres.json'), 'utf8')) as { url: string }).url;
+}
+
+async function onEmbedded<T>(fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: embeddedUrl() });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+describe('the embedded default', () => {
+  it('starts an embedded PostgreSQL on loopback in dataDir and migrates it', async () => {
+    expect(daemon.stderr).toContain('[daemon] no database configured: using an embedded PostgreSQL');
+    expect(daemon.stderr).toMatch(/\[embedded\] embedded PostgreSQL running on 127\.0\.0\.1:\d+, data in /);
+    expect(daemon.stderr).toContain(`mail via outbox ${path.join(dataDir, 'outbox')}`);
+    expect(fs.existsSync(path.join(dataDir, 'postgres', 'PG_VERSION'))).toBe(true);
+    expect(new URL(embeddedUrl()).hostname).toBe('127.0.0.1');
+    const applied = await onEmbedded((c) => c.query('SELECT count(*)::int AS n FROM xtbatch.xtconnect_migration'));
+    expect(applied.rows[0].n).toBeGreaterThanOrEqual(3);
+  });
+
+  it('a second process with the same config submits mail, which the daemon writes to the outbox as .eml', async () => {
+    const r = await runXt(['submit', 'email', '--config', config, '--to', 'a@b.c', '--subject', 'hi', '--from', 'f@x.y', '--body', 'hello']);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(r.stdout).toMatch(/^\d+\n$/);
+    const id = Number(r.stdout.trim());
+
+    const eml = path.join(dataDir, 'outbox', `batch-${id}.eml`);
+    await waitFor(`${eml} written`, () => fs.existsSync(eml), 15_000, 50);
+    const text = fs.readFileSync(eml, 'utf8');
+    expect(text).toMatch(/^Subject: hi\r$/m);
+    expect(text).toMatch(/^To: a@b\.c\r$/m);
+    expect(text).toMatch(/^From: f@x\.y\r$/m);
+    expect(text).toMatch(/^X-xtconnect-Batch-Id: \d+\r$/m);
+    expect(text).toContain('hello');
+    await waitFor(`job ${id} done`, async () => (await onEmbedded((c) => c.query('SELECT state FROM xtbatch.job WHERE batch_id = $1', [id]))).rows[0]?.state === 'done');
+  });
+
+  it('status with the same config finds the embedded server and the live daemon', async () => {
+    const r = await runXt(['status', '--config', config]);
+    expect(r.stdout).toMatch(/^XTCONNECT OK - 1 daemon\(s\) alive/);
+    expect(r.code).toBe(0);
+  });
+
+  it('the daemon LISTENs on the embedded server (not on whatever PG* defaults would reach)', async () => {
+    const listening = await waitFor('a LISTEN connection from the daemon on the embedded server', async () =>
+      (await onEmbedded((c) => c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'xtconnect listener'`))).rows[0].n > 0,
+    5_000, 100).catch(() => false);
+    expect({ listening, listenerWarnings: daemon.lines.filter((l) => l.includes('[listener]')) }).toEqual({ listening: true, listenerWarnings: [] });
+  });
+
+  it('SIGTERM stops the daemon and its PostgreSQL, with exit code 0', async () => {
+    const url = embeddedUrl();
+    daemon.signal('SIGTERM');
+    expect(await daemon.waitForExit(30_000)).toEqual({ code: 0, signal: null });
+    expect(daemon.stderr).toMatch(/\[daemon\] daemon \S+ stopped/);
+    expect(fs.existsSync(path.join(dataDir, 'embedded-postgres.json'))).toBe(false);
+    const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+    await expect(c.connect()).rejects.toThrow();
+    await c.end().catch(() => undefined);
+
+    // With the daemon gone, other commands say so instead of guessing a database.
+    const r = await runXt(['status', '--config', config]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/^XTCONNECT CRITICAL - database unreachable: no database is configured .* no embedded server is running in /);
+  });
+});

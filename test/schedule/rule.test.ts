@@ -1,0 +1,126 @@
+import { planOccurrences } from '../../src/schedule/plan';
+import { formatInZone, nextAfter, parseEvery, upcoming, validateRule, ScheduleError, type Rule } from '../../src/schedule/rule';
+
+const rule = (over: Partial<Rule>): Rule => ({ cron: null, every: null, timezone: 'UTC', start: new Date('2026-01-01T00:00:00Z'), end: null, ...over });
+const local = (r: Rule, from: string, n: number) => upcoming(r, new Date(from), n).map((t) => formatInZone(t, r.timezone));
+
+describe('cron in a time zone', () => {
+  it('runs a daily 02:30 once on the day New York springs forward (at 03:00, the first time that exists)', () => {
+    expect(local(rule({ cron: '30 2 * * *', timezone: 'America/New_York' }), '2026-03-06T12:00:00Z', 4)).toEqual([
+      '2026-03-07 02:30 EST', '2026-03-08 03:00 EDT', '2026-03-09 02:30 EDT', '2026-03-10 02:30 EDT',
+    ]);
+  });
+
+  it('runs a daily 01:30 once on the day New York falls back (01:30 happens twice)', () => {
+    expect(local(rule({ cron: '30 1 * * *', timezone: 'America/New_York' }), '2026-10-30T12:00:00Z', 4)).toEqual([
+      '2026-10-31 01:30 EDT', '2026-11-01 01:30 EDT', '2026-11-02 01:30 EST', '2026-11-03 01:30 EST',
+    ]);
+  });
+
+  it('runs a daily 02:30 once on each of Berlin\'s clock changes', () => {
+    const r = rule({ cron: '30 2 * * *', timezone: 'Europe/Berlin' });
+    expect(local(r, '2026-03-27T12:00:00Z', 3)).toEqual(['2026-03-28 02:30 GMT+1', '2026-03-29 03:00 GMT+2', '2026-03-30 02:30 GMT+2']);
+    // 02:30 happens twice on 25 October (summer time, then winter time): it runs at the first only.
+    expect(local(r, '2026-10-23T12:00:00Z', 3)).toEqual(['2026-10-24 02:30 GMT+2', '2026-10-25 02:30 GMT+2', '2026-10-26 02:30 GMT+1']);
+  });
+
+  it('keeps an hourly job at one run per real hour through the fall-back hour', () => {
+    const times = upcoming(rule({ cron: '0 * * * *', timezone: 'America/New_York' }), new Date('2026-11-01T03:30:00Z'), 4);
+    expect(times.map((t) => t.toISOString())).toEqual(['2026-11-01T04:00:00.000Z', '2026-11-01T05:00:00.000Z', '2026-11-01T06:00:00.000Z', '2026-11-01T07:00:00.000Z']);
+  });
+
+  it('stops at the end date', () => {
+    const r = rule({ cron: '0 9 * * *', end: new Date('2026-01-03T09:00:00Z') });
+    expect(upcoming(r, new Date('2026-01-01T00:00:00Z'), 10).map((t) => t.toISOString())).toEqual(['2026-01-01T09:00:00.000Z', '2026-01-02T09:00:00.000Z', '2026-01-03T09:00:00.000Z']);
+    expect(nextAfter(r, new Date('2026-01-03T09:00:00Z'))).toBeNull();
+  });
+});
+
+describe('every-N rules', () => {
+  it('keeps the local time of day for "every 1 day" across both clock changes, computed from the anchor', () => {
+    const r = rule({ every: { n: 1, unit: 'days' }, timezone: 'America/New_York', start: new Date('2026-03-06T07:30:00Z') });
+    expect(local(r, '2026-03-06T07:30:00Z', 4)).toEqual(['2026-03-07 02:30 EST', '2026-03-08 03:30 EDT', '2026-03-09 02:30 EDT', '2026-03-10 02:30 EDT']);
+    expect(local(r, '2026-10-31T00:00:00Z', 3)).toEqual(['2026-10-31 02:30 EDT', '2026-11-01 02:30 EST', '2026-11-02 02:30 EST']);
+  });
+
+  it('counts minutes and hours as elapsed time from the anchor', () => {
+    const r = rule({ every: { n: 15, unit: 'minutes' }, start: new Date('2026-01-01T00:05:00Z') });
+    expect(nextAfter(r, new Date('2026-01-01T00:00:00Z'))!.toISOString()).toBe('2026-01-01T00:05:00.000Z');
+    expect(nextAfter(r, new Date('2026-01-01T00:05:00Z'))!.toISOString()).toBe('2026-01-01T00:20:00.000Z');
+    expect(nextAfter(r, new Date('2026-06-30T23:59:00Z'))!.toISOString()).toBe('2026-07-01T00:05:00.000Z');
+    const h = rule({ every: { n: 6, unit: 'hours' }, timezone: 'Europe/Berlin', start: new Date('2026-03-29T00:00:00Z') });
+    expect(upcoming(h, new Date('2026-03-29T00:00:00Z'), 2).map((t) => t.toISOString())).toEqual(['2026-03-29T06:00:00.000Z', '2026-03-29T12:00:00.000Z']);
+  });
+
+  it('never runs before the start', () => {
+    const r = rule({ cron: '* * * * *', start: new Date('2026-05-01T00:00:00Z') });
+    expect(nextAfter(r, new Date('2020-01-01T00:00:00Z'))!.toISOString()).toBe('2026-05-01T00:00:00.000Z');
+  });
+});
+
+describe('refusing bad schedules', () => {
+  it.each([
+    [() => validateRule(rule({ cron: '61 * * * *' })), /invalid cron expression "61 \* \* \* \*"/],
+    [() => validateRule(rule({ cron: 'every day' })), /invalid cron expression "every day"/],
+    [() => validateRule(rule({ cron: '0 0 30 2 *' })), /never matches a time/],
+    [() => validateRule(rule({ cron: '0 2 * * *', timezone: 'Mars/Olympus' })), /unknown time zone "Mars\/Olympus"/],
+    [() => parseEvery('0m'), /must be at least 1/],
+    [() => parseEvery('often'), /is not an interval/],
+    [() => validateRule(rule({ every: { n: 0, unit: 'minutes' } })), /at least 1/],
+    [() => validateRule(rule({ cron: null, every: null })), /exactly one of/],
+    [() => validateRule(rule({ cron: '0 * * * *', end: new Date('2025-01-01T00:00:00Z') })), /end must be after start/],
+  ])('%#', (fn, message) => {
+    expect(fn).toThrow(ScheduleError);
+    expect(fn).toThrow(message);
+  });
+});
+
+describe('planOccurrences', () => {
+  const hourly = rule({ cron: '0 * * * *' });
+  const at = (s: string) => new Date(s);
+  const state = (over: object = {}) => ({ next: at('2026-01-01T00:00:00Z'), count: 0, maxCount: null, missed: 'once' as const, missedMax: 3, ...over });
+  const iso = (d: Date[]) => d.map((t) => t.toISOString().slice(11, 16));
+
+  it('inserts on-time occurrences up to the horizon', () => {
+    const p = planOccurrences(hourly, state(), at('2026-01-01T00:00:10Z'), at('2026-01-01T02:00:00Z'), 60_000);
+    expect(iso(p.occurrences)).toEqual(['00:00', '01:00', '02:00']);
+    expect(p.next!.toISOString()).toBe('2026-01-01T03:00:00.000Z');
+    expect(p.count).toBe(3);
+    expect(p.skipped).toBe(0);
+  });
+
+  it('runs the latest missed occurrence once after downtime (default)', () => {
+    const p = planOccurrences(hourly, state(), at('2026-01-01T10:30:00Z'), at('2026-01-01T10:31:00Z'), 60_000);
+    expect(iso(p.occurrences)).toEqual(['10:00']);
+    expect(p.skipped).toBe(10);
+    expect(p.next!.toISOString()).toBe('2026-01-01T11:00:00.000Z');
+  });
+
+  it('runs every missed occurrence up to the bound with "all"', () => {
+    const p = planOccurrences(hourly, state({ missed: 'all' }), at('2026-01-01T10:30:00Z'), at('2026-01-01T10:31:00Z'), 60_000);
+    expect(iso(p.occurrences)).toEqual(['08:00', '09:00', '10:00']);
+    expect(p.skipped).toBe(8);
+  });
+
+  it('runs none of them with "skip" and carries on', () => {
+    const p = planOccurrences(hourly, state({ missed: 'skip' }), at('2026-01-01T10:30:00Z'), at('2026-01-01T11:00:00Z'), 60_000);
+    expect(iso(p.occurrences)).toEqual(['11:00']);
+    expect(p.skipped).toBe(11);
+  });
+
+  it('stops at the maximum count', () => {
+    const p = planOccurrences(hourly, state({ count: 8, maxCount: 10 }), at('2026-01-01T00:00:10Z'), at('2026-01-01T05:00:00Z'), 60_000);
+    expect(iso(p.occurrences)).toEqual(['00:00', '01:00']);
+    expect(p.next).toBeNull();
+    expect(p.count).toBe(10);
+  });
+
+  it('stays bounded after a year of downtime of a minutely series', () => {
+    const t0 = Date.now();
+    const p = planOccurrences(rule({ cron: '* * * * *' }), state(), at('2027-01-01T00:00:30Z'), at('2027-01-01T00:01:00Z'), 60_000);
+    expect(Date.now() - t0).toBeLessThan(1000);
+    expect(p.occurrences.map((t) => t.toISOString())).toEqual(['2026-12-31T23:59:00.000Z', '2027-01-01T00:00:00.000Z', '2027-01-01T00:01:00.000Z']);
+    expect(p.skipped).toBe(199);
+    expect(p.next!.getTime()).toBeGreaterThan(at('2027-01-01T00:00:30Z').getTime());
+  });
+});
