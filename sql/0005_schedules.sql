@@ -47,7 +47,10 @@ ALTER TABLE xtbatch.batch
   ADD COLUMN IF NOT EXISTS batch_schedule_id  integer REFERENCES xtbatch.schedule (schedule_id),
   -- The occurrence's instant. batch_scheduled is local time without zone, and two instants an hour apart
   -- share one local time when the clocks go back; the instant does not.
-  ADD COLUMN IF NOT EXISTS batch_occurrence   timestamptz;
+  ADD COLUMN IF NOT EXISTS batch_occurrence   timestamptz,
+  -- xTuple recurrence: where the series' grid starts (the first job's original time). Kept apart from
+  -- batch_scheduled so that rescheduling one occurrence, even the first, moves only that one.
+  ADD COLUMN IF NOT EXISTS batch_recurrence_anchor timestamp;
 
 -- Exactly once: a second insert of the same occurrence is impossible, whichever daemon tries and whenever.
 CREATE UNIQUE INDEX IF NOT EXISTS batch_schedule_occurrence_uq ON xtbatch.batch (batch_schedule_id, batch_occurrence)
@@ -125,17 +128,21 @@ BEGIN
     RETURN NULL;
   END IF;
   series := coalesce(r.batch_recurring_batch_id, r.batch_id);
-  SELECT batch_scheduled INTO anchor FROM xtbatch.batch WHERE batch_id = series;
+  anchor := r.batch_recurrence_anchor;
+  IF anchor IS NULL THEN
+    -- Rows from before xtconnect: the first job's time is the grid.
+    SELECT coalesce(batch_recurrence_anchor, batch_scheduled) INTO anchor FROM xtbatch.batch WHERE batch_id = series;
+  END IF;
   anchor := coalesce(anchor, r.batch_scheduled);
   nxt := xtbatch.next_recurrence(anchor, r.batch_reschedinterval, greatest(r.batch_scheduled, p_now));
   INSERT INTO xtbatch.batch (batch_action, batch_parameter, batch_user, batch_email, batch_submitted, batch_scheduled,
                              batch_responsebody, batch_subject, batch_filename, batch_fromemail, batch_reschedinterval,
                              batch_cc, batch_bcc, batch_replyto, batch_emailhtml, batch_recurring_batch_id,
-                             batch_priority, batch_max_attempts, batch_timeout_seconds)
+                             batch_priority, batch_max_attempts, batch_timeout_seconds, batch_recurrence_anchor)
   VALUES (r.batch_action, r.batch_parameter, r.batch_user, r.batch_email, localtimestamp, nxt,
           r.batch_responsebody, r.batch_subject, r.batch_filename, r.batch_fromemail, r.batch_reschedinterval,
           r.batch_cc, r.batch_bcc, r.batch_replyto, r.batch_emailhtml, series,
-          r.batch_priority, r.batch_max_attempts, r.batch_timeout_seconds)
+          r.batch_priority, r.batch_max_attempts, r.batch_timeout_seconds, anchor)
   ON CONFLICT DO NOTHING
   RETURNING batch_id INTO new_id;
   IF new_id IS NOT NULL THEN

@@ -109,6 +109,11 @@ export class Daemon {
     return this.running.size;
   }
 
+  /** Runs a scheduler pass now (tests, and `schedule add` on a running daemon through NOTIFY later). */
+  runSchedulerNow(): Promise<void> {
+    return this.scheduler.runNow();
+  }
+
   get currentSettings(): Settings {
     return this.settings;
   }

@@ -59,6 +59,9 @@ export const emailHandler: Handler = async (ctx) => {
       ...(job.batch_emailhtml ? { html: body } : { text: body }),
       attachments: attachment ? [{ filename: path.basename(attachment), path: attachment }] : undefined,
       headers: { 'X-xtconnect-Batch-Id': String(id) },
+      // Stops the delivery, and frees its pooled connection, when the daemon stops the job (timeout, cancel,
+      // lost lease, shutdown): otherwise the message could still go out after the row was put back.
+      signal: ctx.signal,
     },
     `batch-${id}`,
   );

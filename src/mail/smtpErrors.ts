@@ -15,6 +15,8 @@ const NETWORK: Record<string, string> = {
   ESOCKET: 'the connection failed',
   EDNS: 'the host name could not be resolved',
   ECONNRESET: 'the connection was reset',
+  EHOSTUNREACH: 'the host is unreachable',
+  ENOTFOUND: 'the host name could not be resolved',
 };
 
 /**
@@ -34,7 +36,9 @@ export function classifySmtpError(err: unknown, server: string): Error {
     if (e.responseCode >= 500) return new PermanentError(`SMTP server ${server} ${what}${rejected}: ${reply}`);
     return new TransientError(`SMTP server ${server} temporarily ${what}${rejected}: ${reply}`);
   }
-  const cause = (e.code && NETWORK[e.code]) || (e as { errno?: string }).errno && NETWORK[String((e as { errno?: string }).errno)];
+  // The socket's own code (in the message as "connect ECONNREFUSED ...") says more than nodemailer's ESOCKET.
+  const inner = /\b(ECONNREFUSED|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENOTFOUND)\b/.exec(e.message)?.[1];
+  const cause = (inner && (NETWORK[inner] ?? inner)) || (e.code && NETWORK[e.code]);
   if (cause || /ECONNREFUSED|ETIMEDOUT|ECONNRESET|socket|Greeting never received|Connection closed/i.test(e.message)) {
     return new TransientError(`could not reach SMTP server ${server}: ${cause || e.message}`);
   }

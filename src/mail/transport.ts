@@ -62,7 +62,8 @@ function smtpMailer(smtp: NonNullable<Config['smtp']>): Mailer {
  * a temporary name and renamed, so a reader never sees half a message.
  */
 function outboxMailer(dir: string): Mailer {
-  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
+  // keepBcc: the file is the record of what was sent; whoever sends it on must see every recipient.
+  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows', keepBcc: true } as Parameters<typeof nodemailer.createTransport>[0]);
   return {
     description: `outbox ${dir}`,
     async send(message, fileHint) {

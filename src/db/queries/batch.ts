@@ -137,7 +137,11 @@ UPDATE xtbatch.batch b
        -- The first job of an xTuple-recurring series links to itself, as xTuple's own rows do.
        batch_recurring_batch_id = CASE WHEN d.kind IN ('done', 'failed') AND b.batch_reschedinterval IN ('D', 'W', 'M')
                                        THEN coalesce(b.batch_recurring_batch_id, b.batch_id)
-                                       ELSE b.batch_recurring_batch_id END
+                                       ELSE b.batch_recurring_batch_id END,
+       batch_recurrence_anchor  = CASE WHEN d.kind IN ('done', 'failed') AND b.batch_reschedinterval IN ('D', 'W', 'M')
+                                       AND b.batch_recurring_batch_id IS NULL
+                                       THEN coalesce(b.batch_recurrence_anchor, b.batch_scheduled)
+                                       ELSE b.batch_recurrence_anchor END
   FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::jsonb[])
        AS d(id, attempt, kind, message, delay, result)
  WHERE b.batch_id = d.id
