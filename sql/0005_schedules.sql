@@ -154,6 +154,21 @@ BEGIN
 END
 $$;
 
+-- A series added, changed, paused or resumed wakes the daemons' schedulers (which otherwise sleep until the
+-- earliest series is due). Removals need no wake-up.
+CREATE OR REPLACE FUNCTION xtbatch.notify_schedules() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('xtconnect_schedules', '');
+  RETURN NULL;
+END
+$$;
+DROP TRIGGER IF EXISTS xtconnect_schedules_changed ON xtbatch.schedule;
+CREATE TRIGGER xtconnect_schedules_changed
+  AFTER INSERT OR UPDATE OF schedule_cron, schedule_every_n, schedule_every_unit, schedule_timezone, schedule_start,
+                            schedule_paused, schedule_removed, schedule_max_count, schedule_end
+  ON xtbatch.schedule FOR EACH STATEMENT EXECUTE FUNCTION xtbatch.notify_schedules();
+
 -- The view gains the new columns (a view's column list is fixed when it is made).
 DROP VIEW IF EXISTS xtbatch.job;
 CREATE VIEW xtbatch.job AS

@@ -6,6 +6,7 @@ import { reconnectDelayMs } from './backoff';
 
 export const JOBS_CHANNEL = 'xtconnect_jobs';
 export const SETTINGS_CHANNEL = 'xtconnect_settings';
+export const SCHEDULES_CHANNEL = 'xtconnect_schedules';
 
 /**
  * LISTEN on its own connection, outside the pool (a pooled client would be handed to queries, and PgBouncer in
@@ -43,7 +44,7 @@ export class Listener {
     client.on('end', () => this.lost(client, new Error('connection ended')));
     try {
       await client.connect();
-      await client.query(`LISTEN ${JOBS_CHANNEL}; LISTEN ${SETTINGS_CHANNEL}`);
+      await client.query(`LISTEN ${JOBS_CHANNEL}; LISTEN ${SETTINGS_CHANNEL}; LISTEN ${SCHEDULES_CHANNEL}`);
       if (this.stopped) {
         await client.end().catch(() => undefined);
         return;

@@ -13,7 +13,7 @@ import { VERSION } from '../version';
 import { reconnectDelayMs } from './backoff';
 import { Completer } from './completer';
 import { executeJob, JobStopped } from './execute';
-import { JOBS_CHANNEL, Listener, SETTINGS_CHANNEL } from './listener';
+import { JOBS_CHANNEL, Listener, SCHEDULES_CHANNEL, SETTINGS_CHANNEL } from './listener';
 import { scheduleOnce } from './scheduler';
 import { removeConfigSchedulesExcept, upsertConfigSchedule } from '../db/queries/schedules';
 import { rescueOnce } from './rescuer';
@@ -40,6 +40,8 @@ interface Running {
 }
 
 const SETTINGS_REFRESH_MS = 60_000;
+/** The longest the scheduler sleeps with nothing due; a series added or changed wakes it at once (NOTIFY). */
+const SCHEDULER_IDLE_MS = 300_000;
 
 /**
  * The batch manager: claims due jobs, runs them with bounded concurrency, and keeps leases, daemon registration,
@@ -199,12 +201,15 @@ export class Daemon {
   private onListening(): void {
     if (!this.started) return;
     this.onNotify(SETTINGS_CHANNEL);
+    this.onNotify(SCHEDULES_CHANNEL);
     this.onNotify(JOBS_CHANNEL);
   }
 
   private onNotify(channel: string): void {
     if (channel === SETTINGS_CHANNEL) {
       void this.refreshSettings().catch((err) => this.log.debug(`settings refresh failed: ${errorMessage(err)}`));
+    } else if (channel === SCHEDULES_CHANNEL) {
+      void this.scheduler.runNow();
     } else if (channel === JOBS_CHANNEL) {
       this.mayHaveMore = true;
       this.wake();
@@ -342,14 +347,22 @@ export class Daemon {
     for (const name of gone) this.log.info(`series "${name}" is no longer in the config file: removed`, { scope: 'scheduler' });
   }
 
-  /** Inserts due occurrences a little ahead (twice the interval), so they start on time from the claim loop. */
-  private async schedule(): Promise<void> {
+  /**
+   * Inserts due occurrences a little ahead (twice the interval), so they start on time from the claim loop. Then
+   * sleeps until the earliest series needs it again (at most 5 minutes; a changed series wakes it by NOTIFY), so
+   * an idle daemon with only a nightly purge does not ask every interval.
+   */
+  private async schedule(): Promise<number> {
     const interval = this.cfg.daemon.schedulerIntervalSeconds * 1000;
+    const horizonMs = 2 * interval;
     try {
-      await scheduleOnce(this.pool, this.log, { horizonMs: 2 * interval, graceMs: Math.max(60_000, 2 * interval) });
+      const r = await scheduleOnce(this.pool, this.log, { horizonMs, graceMs: Math.max(60_000, 2 * interval) });
       this.dbRecovered();
+      if (!r.earliestNext) return SCHEDULER_IDLE_MS;
+      return Math.min(SCHEDULER_IDLE_MS, Math.max(interval, r.earliestNext.getTime() - Date.now() - horizonMs / 2));
     } catch (err) {
       this.dbFailed(err, 'scheduling repeating jobs');
+      return interval;
     }
   }
 

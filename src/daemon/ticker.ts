@@ -3,7 +3,8 @@ import type { Logger } from '../log';
 
 /**
  * Runs `fn` every `intervalMs`, never overlapping itself, first after a random part of one interval so that
- * daemons started together do not tick together. The owner calls stop(); no timer outlives it.
+ * daemons started together do not tick together. When `fn` returns a number, that is the wait before the next
+ * run instead (a service that knows when it will next have work). The owner calls stop(); no timer outlives it.
  */
 export class Ticker {
   private timer: NodeJS.Timeout | null = null;
@@ -13,7 +14,7 @@ export class Ticker {
   constructor(
     private readonly name: string,
     private readonly intervalMs: number,
-    private readonly fn: () => Promise<void>,
+    private readonly fn: () => Promise<number | void>,
     private readonly log: Logger,
   ) {}
 
@@ -46,11 +47,17 @@ export class Ticker {
   }
 
   private async tick(): Promise<void> {
-    this.running = this.fn().catch((err) => {
-      this.log.warn(`${this.name} failed: ${errorMessage(err)}`, { scope: this.name });
-    });
+    let next = this.intervalMs;
+    this.running = this.fn().then(
+      (wait) => {
+        if (typeof wait === 'number' && Number.isFinite(wait)) next = Math.max(0, wait);
+      },
+      (err) => {
+        this.log.warn(`${this.name} failed: ${errorMessage(err)}`, { scope: this.name });
+      },
+    );
     await this.running;
     this.running = null;
-    this.schedule(this.intervalMs);
+    this.schedule(next);
   }
 }

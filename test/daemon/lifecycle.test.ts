@@ -265,7 +265,7 @@ describe('purge', () => {
         (3, 'Email', localtimestamp - interval '5 days',  localtimestamp - interval '5 days', ''),
         (4, 'Email', NULL, NULL, NULL),
         (5, 'Email', localtimestamp - interval '30 days', localtimestamp - interval '30 days', '');
-      UPDATE xtbatch.batch SET batch_recurring_batch_id = 5 WHERE batch_id IN (3, 5);
+      UPDATE xtbatch.batch SET batch_recurring_batch_id = 5, batch_scheduled = batch_completed WHERE batch_id IN (3, 5);
       INSERT INTO xtbatch.batchparam (batchparam_batch_id, batchparam_order, batchparam_name, batchparam_value) VALUES (1, 1, 'a', 'b');`);
     expect(await purgeOnce(db.pool, log)).toBe(2);
     const left = await db.pool.query(`SELECT batch_id FROM xtbatch.batch ORDER BY 1`);
