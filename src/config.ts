@@ -70,6 +70,8 @@ export const DEFAULT_CONFIG_PATH = '/etc/xtconnect/xtconnect.yaml';
 
 function defaultDataDir(env: NodeJS.ProcessEnv): string {
   if (env.STATE_DIRECTORY) return env.STATE_DIRECTORY.split(':')[0]!; // systemd StateDirectory=
+  // root's home is closed to other users, and the embedded PostgreSQL runs as one ('postgres').
+  if (typeof process.getuid === 'function' && process.getuid() === 0 && !env.XDG_STATE_HOME) return '/var/lib/xtconnect';
   const base = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), '.local', 'state');
   return path.join(base, 'xtconnect');
 }

@@ -24,6 +24,11 @@ function jobId(v: string): number {
   return Number(v);
 }
 
+function seriesId(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) > 2_147_483_647) throw new InvalidArgumentError('a series ID is a whole number (schedule_id, see "schedule list")');
+  return Number(v);
+}
+
 function collectParam(v: string, prev: ParamInput[]): ParamInput[] {
   try {
     return parseParam(v, prev);
@@ -116,20 +121,23 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
     .action((o: { state?: JobState; action?: string; limit: number; json: boolean }) => run(listCommand(ctx(), o, out)));
 
   program
-    .command('show <id>')
+    .command('show')
+    .argument('<id>', 'job ID (batch_id)', jobId)
     .description('Show one job: its row, parameters, attempts, exit status and result.')
     .option('--json', 'print JSON', false)
-    .action((id: string, o: { json: boolean }) => run(showCommand(ctx(), jobId(id), o.json, out)));
+    .action((id: number, o: { json: boolean }) => run(showCommand(ctx(), id, o.json, out)));
 
   program
-    .command('retry <id>')
+    .command('retry')
+    .argument('<id>', 'job ID (batch_id)', jobId)
     .description('Run a finished or failed job again now, with a fresh attempt count (xTuple\'s Retry).')
-    .action((id: string) => run(retryCommand(ctx(), jobId(id), out)));
+    .action((id: number) => run(retryCommand(ctx(), id, out)));
 
   program
-    .command('cancel <id>')
+    .command('cancel')
+    .argument('<id>', 'job ID (batch_id)', jobId)
     .description('Cancel a job that has not finished; a running one is stopped at its next heartbeat.')
-    .action((id: string) => run(cancelCommand(ctx(), jobId(id), out)));
+    .action((id: number) => run(cancelCommand(ctx(), id, out)));
 
   program
     .command('purge')
@@ -170,13 +178,14 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
     .option('--json', 'print JSON', false)
     .action((o: { all: boolean; json: boolean }) => run(scheduleListCommand(ctx(), o, out)));
   schedule
-    .command('next <id>')
+    .command('next')
+    .argument('<id>', 'series ID', seriesId)
     .description('Preview the next occurrences of a series in its time zone.')
     .option('--count <n>', 'how many', positiveInt('--count'), 5)
-    .action((id: string, o: { count: number }) => run(scheduleNextCommand(ctx(), jobId(id), o.count, out)));
+    .action((id: number, o: { count: number }) => run(scheduleNextCommand(ctx(), id, o.count, out)));
   for (const op of ['pause', 'resume', 'remove'] as const) {
     const what = { pause: 'Pause a series (waiting occurrences are cancelled).', resume: 'Resume a paused series from now (the pause is not made up).', remove: 'Stop a series for good; its waiting occurrences are cancelled, finished ones stay.' }[op];
-    schedule.command(`${op} <id>`).description(what).action((id: string) => run(scheduleStateCommand(ctx(), op, jobId(id), out)));
+    schedule.command(op).argument('<id>', 'series ID', seriesId).description(what).action((id: number) => run(scheduleStateCommand(ctx(), op, id, out)));
   }
 
   const config = program.command('config').description('Read and change the settings of the xTuple Connect screen (stored in the database).');

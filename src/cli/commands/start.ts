@@ -76,7 +76,7 @@ export async function startCommand(ctx: CommandContext, opts: { migrate: boolean
       log.error(`the database schema lacks ${schema.pending} migration(s): run "xtconnect migrate" (or start without --no-migrate)`, { scope: 'daemon' });
       return 1;
     }
-    daemon = new Daemon({ cfg, pool, log, ownsPool: true });
+    daemon = new Daemon({ cfg, pool, log, ownsPool: true, listenUrl: cfg.database.listenUrl ?? url });
     await daemon.start();
     if (signalled > 0) await daemon.stop();
     const code = await exited;

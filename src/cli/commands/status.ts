@@ -1,5 +1,6 @@
 import { queueHealth, type QueueHealth } from '../../db/queries/inspect';
-import { errorMessage } from '../../errors';
+import { ConfigError, errorMessage } from '../../errors';
+import { isConnectionError } from '../../db/pool';
 import type { CommandContext } from '../context';
 import { withPool } from '../context';
 
@@ -58,7 +59,10 @@ export async function statusCommand(
     const health = await withPool(ctx, (pool) => queueHealth(pool, ctx.cfg.status.daemonStaleSeconds));
     report = judge(health, t);
   } catch (err) {
-    report = { code: STATUS.CRITICAL, state: 'CRITICAL', problems: [`database unreachable: ${errorMessage(err)}`], health: null };
+    // Down is CRITICAL; reachable but not answering the question (no xtbatch schema, no rights) is UNKNOWN.
+    report = isConnectionError(err) || err instanceof ConfigError
+      ? { code: STATUS.CRITICAL, state: 'CRITICAL', problems: [`database unreachable: ${errorMessage(err)}`], health: null }
+      : { code: STATUS.UNKNOWN, state: 'UNKNOWN', problems: [`cannot read the queue: ${errorMessage(err)}`], health: null };
   }
   out.write(opts.json ? JSON.stringify({ status: report.state, code: report.code, problems: report.problems, ...report.health }) + '\n' : formatLine(report) + '\n');
   return report.code;
