@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../src/config';
+import { tempDir } from './tempDirs';
 
 type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
 
@@ -10,7 +11,7 @@ type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unk
  * with short intervals so tests finish quickly, then `over` applied section by section.
  */
 export function testConfig(url: string, over: DeepPartial<Config> = {}): Config {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'xtconnect-test-'));
+  const dataDir = tempDir('xtconnect-test-');
   const base = loadConfig({ config: undefined }, { HOME: os.homedir(), XTCONNECT_CONFIG: undefined } as NodeJS.ProcessEnv);
   const cfg: Config = {
     ...base,
