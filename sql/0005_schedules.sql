@@ -33,6 +33,8 @@ CREATE TABLE IF NOT EXISTS xtbatch.schedule (
   schedule_last        timestamptz,
   schedule_paused      boolean NOT NULL DEFAULT false,
   schedule_removed     timestamptz,
+  -- 'config' when the series left the config file (putting it back revives it); else who removed it.
+  schedule_removed_by  text,
   schedule_created     timestamptz NOT NULL DEFAULT now(),
   schedule_created_by  text NOT NULL DEFAULT CURRENT_USER,
   CHECK ((schedule_cron IS NULL) <> (schedule_every_n IS NULL)),

@@ -12,9 +12,9 @@ import { statusCommand } from './commands/status';
 import { parseParam, submitActionCommand, submitEmailCommand, submitReportCommand } from './commands/submit';
 import { scheduleAddCommand, scheduleListCommand, scheduleNextCommand, scheduleStateCommand } from './commands/schedule';
 
-function positiveInt(name: string) {
+function positiveInt(name: string, min = 1) {
   return (v: string): number => {
-    if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`${name} must be a whole number`);
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > 1_000_000_000) throw new InvalidArgumentError(`${name} must be a whole number of at least ${min}`);
     return Number(v);
   };
 }
@@ -142,7 +142,7 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
   program
     .command('purge')
     .description('Delete finished jobs older than BatchManagerPurgeDays (or --days) now; the daemon also does this daily.')
-    .option('--days <n>', 'age in days (default: the BatchManagerPurgeDays setting)', positiveInt('--days'))
+    .option('--days <n>', 'age in days (default: the BatchManagerPurgeDays setting)', positiveInt('--days', 0))
     .action((o: { days?: number }) => run(purgeCommand(ctx(), o.days, out)));
 
   const schedule = program.command('schedule').description('Repeating jobs: cron or every-N rules in a time zone, each occurrence run exactly once across daemons.');

@@ -72,6 +72,8 @@ export class Daemon {
   private mayHaveMore = false;
   private dbFailures = 0;
   private stopPromise: Promise<void> | null = null;
+  private startPromise: Promise<void> | null = null;
+  private interruptStart: (() => void) | null = null;
   private stopping = false;
   private started = false;
   private settingsLoaded = false;
@@ -128,8 +130,12 @@ export class Daemon {
    * Reads settings and registers the daemon (waiting, with backoff, for a database that is not up yet), then
    * starts listening, the maintenance tickers, the daily purge and the first poll.
    */
-  async start(): Promise<void> {
-    if (this.started) return;
+  start(): Promise<void> {
+    this.startPromise ??= this.doStart();
+    return this.startPromise;
+  }
+
+  private async doStart(): Promise<void> {
     this.started = true;
     for (let failures = 0; ; failures++) {
       try {
@@ -140,9 +146,23 @@ export class Daemon {
         if (!isConnectionError(err) || this.stopping) throw err;
         const delay = reconnectDelayMs(failures);
         this.log.warn(`database unreachable at start (${errorMessage(err)}); retrying in ${delay} ms`, { scope: 'daemon' });
-        await new Promise((r) => setTimeout(r, delay));
+        // A stop() cuts the wait short.
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, delay);
+          this.interruptStart = () => {
+            clearTimeout(t);
+            r();
+          };
+        });
+        this.interruptStart = null;
+        if (this.stopping) return;
       }
     }
+    await this.syncConfigSchedules();
+    // Listening before the first poll: a job or setting changed from here on is not missed.
+    await this.listener?.start();
+    // A stop that came while we were starting waits for this; nothing more may start.
+    if (this.stopping) return;
     const limits = Object.entries(this.cfg.daemon.actionConcurrency).map(([a, n]) => `${a}=${n}`).join(', ');
     this.log.info(
       `daemon ${this.id} started: concurrency ${this.cfg.daemon.concurrency}${limits ? ` (${limits})` : ''}, ` +
@@ -151,9 +171,6 @@ export class Daemon {
       { scope: 'daemon' },
     );
     if (!this.settings.enabled) this.logDisabled();
-    await this.syncConfigSchedules();
-    // Listening before the first poll: a job or setting changed from here on is not missed.
-    await this.listener?.start();
     for (const t of this.tickers) t.start();
     // Occurrences missed while no daemon ran are handled now, not one interval later.
     void this.scheduler.runNow();
@@ -173,6 +190,9 @@ export class Daemon {
 
   private async doStop(drainMs: number): Promise<void> {
     this.stopping = true;
+    // Let a start in progress reach a safe point first: it must not use the pool after we end it.
+    this.interruptStart?.();
+    await this.startPromise?.catch(() => undefined);
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
     await this.listener?.stop();

@@ -1,6 +1,6 @@
 import type { Pool } from '../pool';
 import type { ParamInput } from './submit';
-import { nextAfter, validateRule, type Rule } from '../../schedule/rule';
+import { nextAfter, validateRule, ScheduleError, type Rule } from '../../schedule/rule';
 import type { MissedPolicy } from '../../schedule/plan';
 
 /** What each occurrence of a series becomes: batch columns by short name, and its parameters. */
@@ -52,6 +52,7 @@ export interface ScheduleRow {
   schedule_last: Date | null;
   schedule_paused: boolean;
   schedule_removed: Date | null;
+  schedule_removed_by: string | null;
 }
 
 export function ruleOf(r: ScheduleRow): Rule {
@@ -74,7 +75,11 @@ function columns(def: ScheduleDef): unknown[] {
 /** Validates the rule and stores the series with its first occurrence after `now`. */
 export async function createSchedule(pool: Pool, def: ScheduleDef, now: Date = new Date()): Promise<ScheduleRow> {
   validateRule(def.rule);
+  if (def.maxCount !== null && def.maxCount < 1) throw new ScheduleError(`a maximum count must be at least 1 (got ${def.maxCount})`);
+  if (def.name !== null && !/^[A-Za-z0-9_.-]{1,100}$/.test(def.name)) throw new ScheduleError(`a series name is letters, digits, "_", "-" or "." (got ${JSON.stringify(def.name)})`);
   const first = nextAfter(def.rule, now);
+  const taken = def.name ? await pool.query(`SELECT schedule_id FROM xtbatch.schedule WHERE schedule_name = $1`, [def.name]) : null;
+  if (taken?.rows.length) throw new ScheduleError(`a series named "${def.name}" exists already (ID ${taken.rows[0].schedule_id}); choose another --name`);
   const { rows } = await pool.query<ScheduleRow>(
     `INSERT INTO xtbatch.schedule (schedule_name, schedule_source, schedule_action, schedule_job, schedule_cron,
        schedule_every_n, schedule_every_unit, schedule_timezone, schedule_start, schedule_end, schedule_max_count,
@@ -105,8 +110,10 @@ export async function upsertConfigSchedule(pool: Pool, def: ScheduleDef, now: Da
            schedule_timezone = EXCLUDED.schedule_timezone, schedule_start = EXCLUDED.schedule_start,
            schedule_end = EXCLUDED.schedule_end, schedule_max_count = EXCLUDED.schedule_max_count,
            schedule_missed = EXCLUDED.schedule_missed, schedule_missed_max = EXCLUDED.schedule_missed_max,
-           schedule_next = EXCLUDED.schedule_next, schedule_removed = NULL, schedule_paused = false
-     WHERE (s.schedule_action, s.schedule_job, s.schedule_cron, s.schedule_every_n, s.schedule_every_unit,
+           schedule_next = EXCLUDED.schedule_next, schedule_removed = NULL, schedule_removed_by = NULL,
+           schedule_paused = false
+     WHERE s.schedule_removed_by = 'config'
+        OR (s.schedule_action, s.schedule_job, s.schedule_cron, s.schedule_every_n, s.schedule_every_unit,
             s.schedule_timezone, s.schedule_end, s.schedule_max_count, s.schedule_missed, s.schedule_missed_max)
            IS DISTINCT FROM
            (EXCLUDED.schedule_action, EXCLUDED.schedule_job, EXCLUDED.schedule_cron, EXCLUDED.schedule_every_n,
@@ -126,7 +133,7 @@ export async function removeConfigSchedulesExcept(pool: Pool, names: string[]): 
       WHERE schedule_source = 'config' AND schedule_removed IS NULL AND NOT (schedule_name = ANY ($1::text[]))`,
     [names],
   );
-  for (const r of rows) await removeSchedule(pool, r.schedule_id);
+  for (const r of rows) await removeSchedule(pool, r.schedule_id, 'config');
   return rows.map((r) => r.schedule_name);
 }
 
@@ -173,9 +180,10 @@ export async function resumeSchedule(pool: Pool, id: number, now: Date = new Dat
 }
 
 /** Stops the series: no further occurrences, and those waiting are cancelled. The row stays, for the record. */
-export async function removeSchedule(pool: Pool, id: number): Promise<boolean> {
+export async function removeSchedule(pool: Pool, id: number, by: string | null = null): Promise<boolean> {
   const { rowCount } = await pool.query(
-    `UPDATE xtbatch.schedule SET schedule_removed = now(), schedule_next = NULL WHERE schedule_id = $1 AND schedule_removed IS NULL`, [id]);
+    `UPDATE xtbatch.schedule SET schedule_removed = now(), schedule_removed_by = coalesce($2, CURRENT_USER), schedule_next = NULL
+      WHERE schedule_id = $1 AND schedule_removed IS NULL`, [id, by]);
   if (!rowCount) return false;
   await cancelWaiting(pool, id, 'series removed');
   return true;
