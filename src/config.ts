@@ -271,11 +271,12 @@ function readSchedules(source: string, raw: unknown, purgeCron: string): Schedul
     throw new ConfigError(`${source}: schedules must be a list of entries (- name: ..., action: ..., cron: ...)`);
   }
   const defs = ((raw as unknown[] | undefined) ?? []).map((e, i) => scheduleFromConfig(e, i, source));
-  const names = new Set<string>();
-  for (const d of defs) {
-    if (names.has(d.name!)) throw new ConfigError(`${source}: schedules: the name "${d.name}" is used twice`);
-    names.add(d.name!);
-  }
+  const names = new Map<string, number>();
+  defs.forEach((d, i) => {
+    const first = names.get(d.name!);
+    if (first !== undefined) throw new ConfigError(`${source}: schedules[${i}].name "${d.name}" is used twice (also schedules[${first}])`);
+    names.set(d.name!, i);
+  });
   if (!names.has('purge')) {
     try {
       defs.push(scheduleFromConfig({ name: 'purge', action: 'Purge', cron: purgeCron }, defs.length, source));

@@ -41,7 +41,9 @@ function params(e: Entry, where: string): ParamInput[] {
   if (v === undefined || v === null) return [];
   if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${where}.params must be a section of name: value lines`);
   return Object.entries(v as Entry).map(([name, val]) => {
-    if (val !== null && typeof val === 'object' && !Array.isArray(val)) {
+    // `name:` with nothing after it: an empty value, not the text "null".
+    if (val === null || val === undefined) return { name, value: '', type: 'QString' };
+    if (typeof val === 'object' && !Array.isArray(val)) {
       const o = val as Entry;
       return { name, value: String(o.value ?? ''), type: String(o.type ?? 'QString') };
     }
@@ -67,10 +69,25 @@ export function scheduleFromConfig(raw: unknown, index: number, source: string):
   const tz = text(e, 'timezone', where) ?? localTimezone();
   const missed = (text(e, 'missed', where) ?? 'once') as MissedPolicy;
   if (!['once', 'all', 'skip'].includes(missed)) throw new ConfigError(`${where}.missed must be one of once, all, skip (got ${JSON.stringify(e.missed)})`);
+  /** A ScheduleError from checking one key, as a ConfigError naming that key. */
+  const keyed = <T>(key: string, check: () => T): T => {
+    try {
+      return check();
+    } catch (err) {
+      if (err instanceof ScheduleError) throw new ConfigError(`${where}.${key} (${name}): ${err.message}`);
+      throw err;
+    }
+  };
+  if (cron && every) throw new ConfigError(`${where} (${name}): give cron or every, not both`);
+  if (!cron && !every) throw new ConfigError(`${where} (${name}): give cron (a cron expression such as "30 2 * * *") or every (15m, 2h, 1d)`);
+  keyed('timezone', () => checkTimezone(tz));
+  const rule: Rule = {
+    cron, every: every ? keyed('every', () => parseEvery(every)) : null, timezone: tz,
+    start: time(e, 'start', where) ?? new Date(0), end: time(e, 'end', where),
+  };
+  if (rule.end && rule.end <= rule.start) throw new ConfigError(`${where}.end (${name}): end must be after start`);
+  keyed(cron ? 'cron' : 'every', () => validateRule(rule));
   try {
-    checkTimezone(tz);
-    const rule: Rule = { cron, every: every ? parseEvery(every) : null, timezone: tz, start: time(e, 'start', where) ?? new Date(0), end: time(e, 'end', where) };
-    validateRule(rule);
     const job: JobTemplate = {
       parameter: text(e, 'parameter', where), email: text(e, 'email', where), cc: text(e, 'cc', where), bcc: text(e, 'bcc', where),
       replyto: text(e, 'replyTo', where), fromemail: text(e, 'from', where), subject: text(e, 'subject', where), body: text(e, 'body', where),

@@ -14,12 +14,13 @@ const env = { HOME: '/home/erp' } as NodeJS.ProcessEnv;
 
 describe('loadConfig', () => {
   it('reads the sample file in the repo, which documents every key', () => {
-    const cfg = loadConfig({ config: path.join(__dirname, '..', '..', 'xtconnect.example.yaml') }, env);
+    const cfg = loadConfig({ config: path.join(__dirname, '..', '..', 'xtconnect.example.yaml') }, { ...env, XDG_STATE_HOME: '/home/erp/.state' });
     expect(cfg.daemon.concurrency).toBe(10);
     expect(cfg.smtp).toBeNull();
     expect(cfg.database.embedded).toBe(true);
-    expect(cfg.dataDir).toBe('/home/erp/.local/state/xtconnect');
-    expect(cfg.outboxDir).toBe('/home/erp/.local/state/xtconnect/outbox');
+    expect(cfg.dataDir).toBe('/home/erp/.state/xtconnect');
+    expect(cfg.outboxDir).toBe('/home/erp/.state/xtconnect/outbox');
+    expect(cfg.schedules.map((s) => s.name)).toEqual(['purge']);
   });
 
   it('takes the database from DATABASE_URL, then PG* variables, else embedded', () => {

@@ -22,7 +22,8 @@ function when(flag: string, v: string | undefined): Date | null {
 }
 
 function describe(r: ScheduleRow): string {
-  const rule = r.schedule_cron ? `cron "${r.schedule_cron}"` : `every ${r.schedule_every_n} ${r.schedule_every_unit}`;
+  const unit = r.schedule_every_n === 1 ? r.schedule_every_unit?.replace(/s$/, '') : r.schedule_every_unit;
+  const rule = r.schedule_cron ? `cron "${r.schedule_cron}"` : `every ${r.schedule_every_n} ${unit}`;
   const state = r.schedule_removed ? 'removed' : r.schedule_paused ? 'paused' : r.schedule_next ? 'active' : 'ended';
   const next = r.schedule_next && !r.schedule_paused ? formatInZone(r.schedule_next, r.schedule_timezone) : '-';
   const count = r.schedule_max_count ? `${r.schedule_count}/${r.schedule_max_count}` : String(r.schedule_count);
