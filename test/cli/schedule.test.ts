@@ -132,7 +132,7 @@ describe('schedule add, list and next', () => {
     expect(await seriesRow(id)).toMatchObject({ schedule_cron: null, schedule_every_n: n, schedule_every_unit: unit, schedule_timezone: 'UTC' });
     const [times, line] = await Promise.all([nextTimes(id, '--count', '3'), listLine(id)]);
     expect(times).toEqual(expected);
-    expect(line).toMatch(new RegExp(`^${id}\\s+Tick\\s+active\\s+0\\s+2027-01-01 00:00 UTC\\s+every ${n} ${unit} UTC$`));
+    expect(line).toMatch(new RegExp(`^${id}\\s+Tick\\s+active\\s+0\\s+2027-01-01 00:00 UTC\\s+every ${n} ${n === 1 ? unit.replace(/s$/, "") : unit} UTC$`));
   });
 
   it('--count caps the series: next shows no more than the occurrences left', async () => {
@@ -213,7 +213,7 @@ describe('schedule pause, resume and remove', () => {
        VALUES ('Tick', '2027-01-01 05:45', $1, '2027-01-01T00:00:00Z') RETURNING batch_id`, [id])).rows[0]!.batch_id;
 
     expect(ok(await xt('schedule', 'pause', String(id)))).toBe(`series ${id} paused; waiting occurrences cancelled\n`);
-    expect(await listLine(id)).toMatch(new RegExp(`^${id}\\s+hourly\\s+Tick\\s+paused\\s+0\\s+-\\s+every 1 hours UTC$`));
+    expect(await listLine(id)).toMatch(new RegExp(`^${id}\\s+hourly\\s+Tick\\s+paused\\s+0\\s+-\\s+every 1 hour UTC$`));
     expect((await seriesRow(id)).schedule_paused).toBe(true);
     const job = (await db.pool.query('SELECT state, batch_exitstatus FROM xtbatch.job WHERE batch_id = $1', [waiting])).rows[0];
     expect(job.state).toBe('cancelled');
@@ -222,7 +222,7 @@ describe('schedule pause, resume and remove', () => {
 
   it('resume: list shows it active again', async () => {
     expect(ok(await xt('schedule', 'resume', String(id)))).toBe(`series ${id} resumed from now\n`);
-    expect(await listLine(id)).toMatch(new RegExp(`^${id}\\s+hourly\\s+Tick\\s+active\\s+0\\s+2027-01-01 00:00 UTC\\s+every 1 hours UTC$`));
+    expect(await listLine(id)).toMatch(new RegExp(`^${id}\\s+hourly\\s+Tick\\s+active\\s+0\\s+2027-01-01 00:00 UTC\\s+every 1 hour UTC$`));
     expect(await seriesRow(id)).toMatchObject({ schedule_paused: false, schedule_removed: null });
   });
 
@@ -232,7 +232,7 @@ describe('schedule pause, resume and remove', () => {
       listLine(id), listLine(id, '--all'), xt('schedule', 'list', '--json'), xt('schedule', 'list', '--all', '--json'), xt('schedule', 'next', String(id)),
     ]);
     expect(active).toBeUndefined();
-    expect(all).toMatch(new RegExp(`^${id}\\s+hourly\\s+Tick\\s+removed\\s+0\\s+-\\s+every 1 hours UTC$`));
+    expect(all).toMatch(new RegExp(`^${id}\\s+hourly\\s+Tick\\s+removed\\s+0\\s+-\\s+every 1 hour UTC$`));
     const json = JSON.parse(ok(activeJson)) as Array<{ schedule_id: number }>;
     expect(json.map((r) => r.schedule_id)).not.toContain(id);
     const everything = JSON.parse(ok(allJson)) as Array<{ schedule_id: number; schedule_removed: string | null; schedule_next: string | null }>;
@@ -377,7 +377,7 @@ describe('the config file\'s schedules across daemon restarts', () => {
 
     // The CLI sees them too, marked as from the config file.
     const list = ok(await runXt(['--config', emptyConfig, '--database-url', cdb.url, 'schedule', 'list']));
-    expect(list).toMatch(/^\d+\s+mail\s+Email\s+active\s.*every 1 minutes America\/Denver \(config\)$/m);
+    expect(list).toMatch(/^\d+\s+mail\s+Email\s+active\s.*every 1 minute America\/Denver \(config\)$/m);
     // The purge runs at 03:17 where the daemon is.
     expect(list).toMatch(/^\d+\s+purge\s+Purge\s+active\s+0\s+\d{4}-\d\d-\d\d 03:17 M[SD]T\s+cron "17 3 \* \* \*" America\/Denver \(config\)$/m);
     firstRows = await rows();
