@@ -8,6 +8,9 @@ import { parseParams } from '../jobs/params';
 import type { Logger } from '../log';
 import { retryDelaySeconds } from './backoff';
 
+/** The registry key of the handler for actions no other handler names. */
+export const FALLBACK_ACTION = '*';
+
 /** Why the daemon itself stopped a job; each leads to a different write (or none). */
 export type StopReason = 'shutdown' | 'lost';
 
@@ -44,7 +47,9 @@ export async function executeJob(job: BatchRow, controller: AbortController, dep
   const seconds = timeoutSeconds(deps.cfg, job);
   const timer = setTimeout(() => controller.abort(new JobTimeoutError(seconds)), seconds * 1000);
   try {
-    const handler = deps.handlers.get(job.batch_action);
+    // '*' handles actions the registry does not name (ERP actions mapped to database functions); it throws
+    // UnknownActionError itself when nothing maps the action either.
+    const handler = deps.handlers.get(job.batch_action) ?? deps.handlers.get(FALLBACK_ACTION);
     if (!handler) throw new UnknownActionError(job.batch_action, [...deps.handlers.keys()]);
     const params = parseParams(job.batch_id, job.params);
     const aborted = new Promise<never>((_, reject) => {
