@@ -27,6 +27,8 @@ export interface Config {
   spoolDir: string;
   daemon: {
     concurrency: number;
+    /** Jobs claimed ahead of free slots, so that under load one claim serves many jobs. */
+    prefetch: number;
     actionConcurrency: Record<string, number>;
     pollIntervalMs: number;
     leaseSeconds: number;
@@ -134,7 +136,7 @@ class Reader {
 const KNOWN: Record<string, readonly string[]> = {
   '': ['database', 'dataDir', 'outboxDir', 'spoolDir', 'daemon', 'smtp', 'log', 'status', 'schedules'],
   database: ['url', 'poolSize', 'listen', 'listenUrl', 'statementTimeoutMs'],
-  daemon: ['concurrency', 'actionConcurrency', 'pollIntervalMs', 'leaseSeconds', 'maxAttempts', 'backoffBaseSeconds',
+  daemon: ['concurrency', 'prefetch', 'actionConcurrency', 'pollIntervalMs', 'leaseSeconds', 'maxAttempts', 'backoffBaseSeconds',
     'backoffMaxSeconds', 'jobTimeoutSeconds', 'actionTimeoutSeconds', 'drainTimeoutSeconds',
     'maintenanceIntervalSeconds', 'schedulerIntervalSeconds', 'purgeSchedule'],
   smtp: ['host', 'port', 'security', 'user', 'password', 'rejectUnauthorized', 'maxConnections', 'connectionTimeoutMs'],
@@ -216,8 +218,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     spoolDir: r.str(raw, 'spoolDir', '', null) ?? path.join(dataDir, 'spool'),
     daemon: {
       concurrency: r.int(daemon, 'concurrency', 'daemon.', 10, 1, 1000),
+      prefetch: r.int(daemon, 'prefetch', 'daemon.', -1, 0, 10_000),
       actionConcurrency: r.intMap(daemon, 'actionConcurrency', 'daemon.', 1, 1000),
-      pollIntervalMs: r.int(daemon, 'pollIntervalMs', 'daemon.', 3000, 100, 3_600_000),
+      pollIntervalMs: r.int(daemon, 'pollIntervalMs', 'daemon.', 5000, 100, 3_600_000),
       leaseSeconds: r.int(daemon, 'leaseSeconds', 'daemon.', 60, 1, 86_400),
       maxAttempts: r.int(daemon, 'maxAttempts', 'daemon.', 5, 1, 100),
       backoffBaseSeconds: r.int(daemon, 'backoffBaseSeconds', 'daemon.', 10, 0, 86_400),
@@ -255,6 +258,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   if (cfg.smtp && (cfg.smtp.user === null) !== (cfg.smtp.password === null)) {
     throw new ConfigError(`${source}: smtp.user and smtp.password go together (set both, or neither for an open relay)`);
   }
+  // Default: claim as many ahead as run at once (one claim per batch of jobs, and never more than that waiting).
+  if (cfg.daemon.prefetch < 0) cfg.daemon.prefetch = cfg.daemon.concurrency;
   cfg.schedules = readSchedules(source, raw.schedules, cfg.daemon.purgeSchedule);
   if (cfg.daemon.backoffMaxSeconds < cfg.daemon.backoffBaseSeconds) {
     throw new ConfigError(`${source}: daemon.backoffMaxSeconds must be at least daemon.backoffBaseSeconds`);

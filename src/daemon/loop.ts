@@ -61,10 +61,14 @@ export class Daemon {
   private readonly scheduler: Ticker;
 
   private readonly running = new Map<number, Running>();
+  /** Claimed ahead (daemon.prefetch) and waiting for a free slot; their leases are renewed like running ones. */
+  private readonly ready: BatchRow[] = [];
   private readonly perAction = new Map<string, number>();
   private settings: Settings = { enabled: false, defaultFrom: null, purgeDays: null, createContacts: false, exclusions: [] };
 
   private pollTimer: NodeJS.Timeout | null = null;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private readonly wakeTimes: number[] = [];
   private polling = false;
   private pollAgain = false;
   private wakeQueued = false;
@@ -195,7 +199,13 @@ export class Daemon {
     await this.startPromise?.catch(() => undefined);
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = null;
     await this.listener?.stop();
+    // Claimed but not started: back to the queue at once, without counting the attempt.
+    for (const j of this.ready.splice(0)) {
+      this.completer.push({ batchId: j.batch_id, attempt: j.batch_attempts, kind: 'release', message: null, delaySeconds: 0, result: null });
+    }
     const waiting = [...this.running.values()].map((r) => r.done);
     if (waiting.length > 0) {
       this.log.info(`stopping: waiting up to ${drainMs / 1000} s for ${waiting.length} running job(s)`, { scope: 'daemon' });
@@ -261,6 +271,35 @@ export class Daemon {
     void this.poll();
   }
 
+  /**
+   * Claims at `at` (an occurrence this daemon inserted ahead), so it starts on time without a faster poll. A
+   * small sorted list with one timer for the earliest; polling still covers anything else scheduled ahead.
+   */
+  private wakeAt(at: Date): void {
+    if (this.stopping || this.wakeTimes.length >= 1000) return;
+    const t = at.getTime();
+    const i = this.wakeTimes.findIndex((x) => x > t);
+    if (i === -1) this.wakeTimes.push(t);
+    else if (this.wakeTimes[i - 1] !== t) this.wakeTimes.splice(i, 0, t);
+    this.armWakeTimer();
+  }
+
+  private armWakeTimer(): void {
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = null;
+    const first = this.wakeTimes[0];
+    if (first === undefined || this.stopping) return;
+    // A few ms late on purpose: the database's clock decides when a job is due.
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      const now = Date.now();
+      while (this.wakeTimes.length && this.wakeTimes[0]! <= now) this.wakeTimes.shift();
+      this.mayHaveMore = true;
+      this.wake();
+      this.armWakeTimer();
+    }, Math.max(0, first - Date.now() + 20));
+  }
+
   private schedulePoll(ms: number): void {
     if (this.stopping) return;
     if (this.pollTimer) clearTimeout(this.pollTimer);
@@ -287,14 +326,21 @@ export class Daemon {
     // ±10 % so that daemons started together drift apart instead of polling in lockstep.
     let next = Math.round(this.cfg.daemon.pollIntervalMs * (0.9 + Math.random() * 0.2));
     try {
-      const free = this.cfg.daemon.concurrency - this.running.size;
+      const { concurrency, prefetch } = this.cfg.daemon;
+      // Outcomes not yet written keep their rows "running" and their leases renewed: never outrun the completer.
+      const backlog = Math.max(0, this.completer.size - 4 * concurrency);
+      const free = concurrency + prefetch - this.running.size - this.ready.length - backlog;
       if (free > 0 && this.settings.enabled) {
         const { full, limits } = this.limits();
         this.stats.claimQueries++;
         const rows = await claimDue(this.pool, this.id, free, this.cfg.daemon.leaseSeconds, full, limits);
         this.dbRecovered();
         this.mayHaveMore = rows.length === free;
-        for (const row of rows) this.run(row);
+        for (const row of rows) {
+          this.perAction.set(row.batch_action, (this.perAction.get(row.batch_action) ?? 0) + 1);
+          this.ready.push(row);
+        }
+        this.drainReady();
       } else if (free <= 0) {
         this.mayHaveMore = true;
       }
@@ -311,12 +357,17 @@ export class Daemon {
     }
   }
 
+  /** Starts claimed jobs while there are free slots; asks for more when the local queue runs low. */
+  private drainReady(): void {
+    while (this.running.size < this.cfg.daemon.concurrency && this.ready.length > 0 && !this.stopping) this.run(this.ready.shift()!);
+    if (this.mayHaveMore && this.ready.length <= this.cfg.daemon.prefetch / 2) this.wakeSoon();
+  }
+
   private run(job: BatchRow): void {
     this.stats.claimed++;
     const controller = new AbortController();
     const log = this.log.child({ scope: 'job', batchId: job.batch_id, action: job.batch_action });
     log.info(`claimed (attempt ${job.batch_attempts})`);
-    this.perAction.set(job.batch_action, (this.perAction.get(job.batch_action) ?? 0) + 1);
     const done = executeJob(job, controller, { cfg: this.cfg, pool: this.pool, handlers: this.handlers, services: this.services, settings: () => this.settings }, log)
       .then(({ finish, ms }) => {
         this.running.delete(job.batch_id);
@@ -327,6 +378,7 @@ export class Daemon {
         } else {
           log.warn('stopped: the job was cancelled or taken back by another daemon; nothing recorded');
         }
+        this.drainReady();
         if (this.mayHaveMore) this.wakeSoon();
       });
     this.running.set(job.batch_id, { job, controller, done });
@@ -354,6 +406,8 @@ export class Daemon {
   }
 
   private onWritten(batchId: number, written: boolean, f: Finish): void {
+    // A claim may have held back for the completer's backlog.
+    if (this.mayHaveMore) this.wakeSoon();
     if (!written && f.kind !== 'release') {
       this.log.warn(`outcome "${f.kind}" of job ${batchId} not recorded: it was cancelled, rescheduled or taken back meanwhile`, { scope: 'job', batchId });
     }
@@ -382,6 +436,7 @@ export class Daemon {
     try {
       const r = await scheduleOnce(this.pool, this.log, { horizonMs, graceMs: Math.max(60_000, 2 * interval) });
       this.dbRecovered();
+      for (const at of r.upcoming) this.wakeAt(at);
       if (!r.earliestNext) return SCHEDULER_IDLE_MS;
       return Math.min(SCHEDULER_IDLE_MS, Math.max(interval, r.earliestNext.getTime() - Date.now() - horizonMs / 2));
     } catch (err) {
@@ -393,7 +448,8 @@ export class Daemon {
   /** Renews the leases of every job this daemon holds; false when the database could not be reached. */
   private async extendLeases(): Promise<boolean> {
     const asked = new Map([...this.running].map(([id, r]) => [id, r.job.batch_attempts]));
-    const ids = [...asked.keys(), ...this.completer.pendingIds];
+    const queued = new Map(this.ready.map((j) => [j.batch_id, j.batch_attempts]));
+    const ids = [...asked.keys(), ...queued.keys(), ...this.completer.pendingIds];
     if (ids.length === 0) return true;
     let held: Set<number>;
     try {
@@ -407,6 +463,14 @@ export class Daemon {
     for (const [id, attempt] of asked) {
       const r = this.running.get(id);
       if (!held.has(id) && r?.job.batch_attempts === attempt) r.controller.abort(new JobStopped('lost'));
+    }
+    // A queued job cancelled meanwhile is simply not started.
+    for (let i = this.ready.length - 1; i >= 0; i--) {
+      const j = this.ready[i]!;
+      if (queued.get(j.batch_id) === j.batch_attempts && !held.has(j.batch_id)) {
+        this.ready.splice(i, 1);
+        this.perAction.set(j.batch_action, (this.perAction.get(j.batch_action) ?? 1) - 1);
+      }
     }
     return true;
   }

@@ -20,6 +20,8 @@ export interface SchedulerResult {
   skipped: number;
   /** The earliest next occurrence of any active series after this pass (for the daemon's own timing). */
   earliestNext: Date | null;
+  /** Occurrences this pass inserted for later than now: the daemon wakes its claim loop at each. */
+  upcoming: Date[];
 }
 
 const INSERT_OCCURRENCES = `
@@ -55,7 +57,7 @@ SELECT count(*)::int AS inserted FROM ins`;
  */
 export async function scheduleOnce(pool: Pool, log: Logger, opts: SchedulerOptions): Promise<SchedulerResult> {
   const batchSize = opts.batchSize ?? 500;
-  const result: SchedulerResult = { series: 0, inserted: 0, skipped: 0, earliestNext: null };
+  const result: SchedulerResult = { series: 0, inserted: 0, skipped: 0, earliestNext: null, upcoming: [] };
   const peek = await pool.query<{ next: Date | null; now: Date }>(
     `SELECT min(schedule_next) AS next, coalesce($1::timestamptz, now()) AS now FROM xtbatch.schedule
       WHERE schedule_next IS NOT NULL AND NOT schedule_paused AND schedule_removed IS NULL`,
@@ -99,6 +101,7 @@ export async function scheduleOnce(pool: Pool, log: Logger, opts: SchedulerOptio
       if (sids.length > 0) {
         const ins = await client.query<{ inserted: number }>(INSERT_OCCURRENCES, [sids, ats]);
         result.inserted += ins.rows[0]!.inserted;
+        result.upcoming.push(...ats.filter((at) => at > now));
       }
       if (updates.length > 0) {
         await client.query(

@@ -1,0 +1,240 @@
+import pg from 'pg';
+import type { Client } from '../db/pool';
+import { errorMessage, JobInputError, PermanentError, UnknownActionError } from '../errors';
+import type { ParamValue } from '../jobs/params';
+import { dbFailure, jobTimeoutSeconds, setStatementTimeout, withDedicatedClient } from './maintenance';
+import type { Handler, JobContext } from './types';
+
+/*
+ * ERP actions as calls of database functions, mapped in xtbatch.action (sql/0006_actions.sql). Registered as the
+ * '*' handler: the executor hands it every action no built-in handler names.
+ */
+
+export interface ArgSpec {
+  param: string;
+  type: string;
+  required: boolean;
+  default: string | null;
+}
+
+interface ActionRow {
+  action_name: string;
+  action_schema: string;
+  action_function: string;
+  action_args: unknown;
+  action_timeout_seconds: number | null;
+  action_enabled: boolean;
+}
+
+interface ResolvedType {
+  /** format_type's spelling: a valid SQL type name, safe to write into the statement. */
+  sql: string;
+  isArray: boolean;
+  isText: boolean;
+}
+
+interface PgError {
+  code?: string;
+  message?: string;
+}
+
+/** Reads action_args, which the ERP side writes by hand: every fault names the action and the argument. */
+export function parseArgSpec(action: string, raw: unknown): ArgSpec[] {
+  const bad = (what: string): never => {
+    throw new PermanentError(`xtbatch.action "${action}": action_args ${what}; ` +
+      'each argument is {"param": "<batchparam name>", "type": "<SQL type>", "required": true|false, "default": "<text>"|null}');
+  };
+  if (!Array.isArray(raw)) return bad('is not a JSON array');
+  return raw.map((a: unknown, i) => {
+    const n = `argument ${i + 1}`;
+    if (!a || typeof a !== 'object' || Array.isArray(a)) return bad(`${n} is not an object`);
+    const o = a as Record<string, unknown>;
+    if (typeof o.param !== 'string' || o.param.trim() === '') return bad(`${n} has no "param"`);
+    if (typeof o.type !== 'string' || o.type.trim() === '') return bad(`${n} ("${o.param}") has no "type"`);
+    if (o.required !== undefined && typeof o.required !== 'boolean') return bad(`${n} ("${o.param}"): "required" is not true or false`);
+    const d = o.default;
+    if (d !== undefined && d !== null && !['string', 'number', 'boolean'].includes(typeof d)) {
+      return bad(`${n} ("${o.param}"): "default" is not text or null`);
+    }
+    return { param: o.param, type: o.type.trim(), required: o.required === true, default: d === undefined || d === null ? null : String(d) };
+  });
+}
+
+/** A PostgreSQL array literal of the elements as text: the server casts it to the argument's array type. */
+function arrayLiteral(items: string[]): string {
+  return `{${items.map((s) => `"${s.replace(/(["\\])/g, '\\$1')}"`).join(',')}}`;
+}
+
+/** What a batchparam value becomes for one argument: text for the server to cast, or null. */
+function argText(value: ParamValue | undefined, type: ResolvedType): string | null {
+  if (value === undefined || value === null) return null;
+  const s = typeof value === 'string' ? value : String(value);
+  // An empty field is "not given" for every type but text: '' is no number, date or boolean.
+  if (s.trim() === '' && !type.isText) return null;
+  if (type.isArray && !s.trim().startsWith('{')) return arrayLiteral(s.split(',').map((x) => x.trim()));
+  return s;
+}
+
+async function resolveType(client: Client, action: string, spec: ArgSpec, i: number): Promise<ResolvedType> {
+  try {
+    const { rows } = await client.query<{ sql: string | null; category: string | null }>(
+      `SELECT format_type(t.oid, NULL) AS sql, t.typcategory::text AS category
+         FROM (SELECT to_regtype($1) AS oid) r LEFT JOIN pg_type t ON t.oid = r.oid`,
+      [spec.type],
+    );
+    const r = rows[0]!;
+    if (r.sql === null) throw new Error(`no type "${spec.type}" in this database`);
+    return { sql: r.sql, isArray: r.category === 'A', isText: r.category === 'S' };
+  } catch (err) {
+    throw new PermanentError(`xtbatch.action "${action}": argument ${i + 1} ("${spec.param}") has type ` +
+      `${JSON.stringify(spec.type)}, which is not a type: ${errorMessage(err)}`);
+  }
+}
+
+interface FunctionInfo {
+  schema: string;
+  name: string;
+  kind: string;
+  retset: boolean;
+  void: boolean;
+  anonRecord: boolean;
+  canExecute: boolean;
+}
+
+/** The function with exactly these argument types, by its catalog name (or, failing that, the name folded to lower case). */
+async function findFunction(client: Client, schema: string, name: string, types: string[]): Promise<FunctionInfo | null> {
+  for (const n of name === name.toLowerCase() ? [name] : [name, name.toLowerCase()]) {
+    const signature = `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(n)}(${types.join(', ')})`;
+    const { rows } = await client.query<FunctionInfo>(
+      `SELECT n.nspname AS schema, p.proname AS name, p.prokind::text AS kind, p.proretset AS retset,
+              p.prorettype = 'void'::regtype AS void,
+              p.prorettype = 'record'::regtype AND p.proallargtypes IS NULL AS "anonRecord",
+              has_function_privilege(p.oid, 'EXECUTE') AS "canExecute"
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = to_regprocedure($1)`,
+      [signature],
+    );
+    if (rows[0]) return rows[0];
+  }
+  return null;
+}
+
+/** The statement that calls the function and gives back its result as JSON (rows for a set-returning one). */
+function callSql(fn: string, info: FunctionInfo, args: string): string {
+  const call = `${fn}(${args})`;
+  if (info.void) return `SELECT ${call}, NULL::jsonb AS result, NULL::int AS n`;
+  // A bare "record" has no column list to expand it by: its text form is what there is.
+  const value = info.anonRecord ? `to_jsonb(${call}::text)` : null;
+  if (!info.retset) {
+    return value ? `SELECT ${value} AS result, 1 AS n` : `SELECT to_jsonb(r) AS result, 1 AS n FROM ${call} AS r`;
+  }
+  // Every row is produced (the function's work must all be done); only the first ones are kept for the job row.
+  const rows = value ? `SELECT ${value} AS j` : `SELECT to_jsonb(r) AS j FROM ${call} AS r`;
+  return `SELECT coalesce(jsonb_agg(j) FILTER (WHERE k <= ${MAX_ROWS}), '[]'::jsonb) AS result, count(*)::int AS n
+            FROM (SELECT j, row_number() OVER () AS k FROM (${rows}) s0) s`;
+}
+
+const MAX_ROWS = 1000;
+
+export interface ErpActionResult {
+  function: string;
+  result: unknown;
+  /** For a set-returning function: how many rows it returned (result holds the first 1000). */
+  rowCount?: number;
+}
+
+/**
+ * The '*' handler. `builtIns` lists the daemon's own action names for the "no handler" message (the registry is
+ * not in the job's context); the actions mapped in xtbatch.action are listed with them.
+ */
+export function makeErpActionHandler(builtIns: () => Iterable<string> = () => []): Handler {
+  return (ctx) => runErpAction(ctx, builtIns);
+}
+
+export const erpActionHandler: Handler = makeErpActionHandler();
+
+async function runErpAction(ctx: JobContext, builtIns: () => Iterable<string>): Promise<ErpActionResult> {
+  const { job, log } = ctx;
+  const action = job.batch_action;
+  return withDedicatedClient(ctx, async (client) => {
+    let found: { row: ActionRow | null; mapped: string[] };
+    try {
+      const { rows } = await client.query<{ row: ActionRow | null; mapped: string[] | null }>(
+        `SELECT (SELECT to_jsonb(a) FROM xtbatch.action a WHERE a.action_name = $1) AS row,
+                (SELECT array_agg(action_name ORDER BY action_name) FROM xtbatch.action WHERE action_enabled) AS mapped`,
+        [action],
+      );
+      found = { row: rows[0]!.row, mapped: rows[0]!.mapped ?? [] };
+    } catch (err) {
+      if ((err as PgError).code === '42P01') {
+        throw new PermanentError(`no handler for action "${action}": this database has no xtbatch.action table (run xtconnect migrate)`);
+      }
+      throw dbFailure(`reading xtbatch.action for "${action}"`, err);
+    }
+    const known = [...new Set([...builtIns()].filter((a) => a !== '*').concat(found.mapped))].sort();
+    const row = found.row;
+    if (!row || !row.action_enabled) {
+      const err = new UnknownActionError(action, known);
+      if (row) err.message += `; xtbatch.action maps it to ${row.action_schema}.${row.action_function} but action_enabled is false`;
+      throw err;
+    }
+
+    const specs = parseArgSpec(action, row.action_args);
+    const types: ResolvedType[] = [];
+    for (const [i, s] of specs.entries()) types.push(await resolveType(client, action, s, i));
+    const fnName = `${row.action_schema}.${row.action_function}`;
+    const signature = `${fnName}(${types.map((t) => t.sql).join(', ')})`;
+    const info = await findFunction(client, row.action_schema, row.action_function, types.map((t) => t.sql));
+    if (!info) throw new PermanentError(`action "${action}" is mapped to function ${signature}, which does not exist in this database`);
+    if (info.kind !== 'f') throw new PermanentError(`action "${action}" is mapped to ${signature}, which is not a function (a procedure or aggregate)`);
+    if (!info.canExecute) {
+      throw new PermanentError(`action "${action}": xtconnect's database role may not execute ${signature} ` +
+        `(GRANT EXECUTE ON FUNCTION ${signature} TO <the daemon's role>)`);
+    }
+
+    // Arguments by name, in the mapping's order, each checked against its type before the call so that a bad
+    // value fails the job naming the parameter, not with a cast error from inside the call.
+    const values: Array<string | null> = [];
+    for (const [i, s] of specs.entries()) {
+      const t = types[i]!;
+      let v = argText(ctx.params.get(s.param), t);
+      if (v === null && s.default !== null) v = argText(s.default, t);
+      if (v === null && s.required) {
+        throw new JobInputError(job.batch_id, `parameter "${s.param}"`,
+          `is required by action ${action} (argument ${i + 1} of ${signature}) but the job has no value for it`);
+      }
+      if (v !== null) {
+        try {
+          await client.query(`SELECT $1::${t.sql}`, [v]);
+        } catch (err) {
+          if (!(err as PgError).code?.startsWith('22')) throw dbFailure(`checking parameter "${s.param}"`, err);
+          throw new JobInputError(job.batch_id, `parameter "${s.param}"`,
+            `is ${JSON.stringify(v)}, which is not a valid ${t.sql} for argument ${i + 1} of ${signature}: ${errorMessage(err)}`);
+        }
+      }
+      values.push(v);
+    }
+
+    const qualified = `${pg.escapeIdentifier(info.schema)}.${pg.escapeIdentifier(info.name)}`;
+    const sql = callSql(qualified, info, types.map((t, i) => `$${i + 1}::${t.sql}`).join(', '));
+    const timeout = row.action_timeout_seconds ?? jobTimeoutSeconds(ctx.cfg, job);
+    log.info(`calling ${signature} (statement timeout ${timeout} s)`);
+    // Its own transaction: the function's work commits whole or not at all, and SET LOCAL ends with it.
+    await client.query('BEGIN');
+    try {
+      await setStatementTimeout(client, timeout, true);
+      const { rows } = await client.query<{ result: unknown; n: number }>(sql, values);
+      await client.query('COMMIT');
+      const out: ErpActionResult = { function: fnName, result: rows[0]?.result ?? null };
+      if (info.retset) out.rowCount = rows[0]?.n ?? 0;
+      return out;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      const e = dbFailure(`function ${fnName}`, err);
+      if ((err as PgError).code === '57014') {
+        e.message += ` (its statement timeout is ${timeout} s: raise action_timeout_seconds in xtbatch.action, or the job's timeout)`;
+      }
+      throw e;
+    }
+  });
+}

@@ -1,0 +1,199 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
+import { Client, FileType, FTPError, type FileInfo } from 'basic-ftp';
+import { errorMessage, PermanentError, TransientError } from '../errors';
+import { describeEndpoint, type Endpoint } from './endpoints';
+import { downloadVia, uploadVia, type DownloadRequest, type DownloadResult, type MovedFile, type RemoteEntry, type RemoteSession, type UploadRequest } from './paths';
+
+/** Network failures that another attempt may well get past. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH',
+  'ENETUNREACH', 'ENETDOWN', 'EHOSTDOWN', 'EAI_AGAIN', 'ENOTFOUND', 'ERR_SOCKET_CLOSED', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/** Node's certificate verification codes: the server is not who the config says, and retrying will not change that. */
+const TLS_TRUST = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|HOSTNAME_MISMATCH/;
+
+/** basic-ftp reports its own socket trouble as plain Errors with these words. */
+const FTP_SOCKET_TROUBLE = /Timeout \(|FIN packet|closed connection unexpectedly|transmission error|Client is closed|socket hang up|User closed client/i;
+
+/** The server's reply without the line breaks of a multi-line answer. */
+function words(err: FTPError): string {
+  return err.message.replace(/\s*\r?\n\s*/g, ' ').trim();
+}
+
+/**
+ * Turns what basic-ftp throws into PermanentError (login refused, no such folder, any other 5xx, an untrusted
+ * certificate, a local file that cannot be written) or TransientError (4xx, refused or broken connections,
+ * timeouts), keeping the server's own words.
+ */
+export function classifyFtpError(err: unknown, where: string, doing: string): Error {
+  if (err instanceof PermanentError || err instanceof TransientError) return err;
+  if (err instanceof FTPError) {
+    const code = err.code;
+    if (code === 530) return new PermanentError(`${where}: login refused: ${words(err)}`);
+    if (code >= 500) return new PermanentError(`${where}: ${doing} refused by the server: ${words(err)}`);
+    return new TransientError(`${where}: ${doing}: the server answered ${words(err)}`);
+  }
+  const msg = errorMessage(err);
+  const e = err as NodeJS.ErrnoException;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  if (code && TLS_TRUST.test(code)) {
+    return new PermanentError(`${where}: the server's TLS certificate is not trusted (${code}: ${msg}); ` +
+      'set tls.caPath to the CA or self-signed certificate that signs it, or tls.servername to the name it carries');
+  }
+  if (NETWORK_CODES.has(code) || FTP_SOCKET_TROUBLE.test(msg)) return new TransientError(`${where}: ${doing}: ${msg}`);
+  if (e?.syscall && e.path) {
+    // The local side: a full disk may clear up, a missing or read-only folder will not.
+    if (code === 'ENOSPC' || code === 'EMFILE' || code === 'ENFILE') return new TransientError(`${doing}: ${msg}`);
+    return new PermanentError(`${doing}: ${msg}`);
+  }
+  return new TransientError(`${where}: ${doing}: ${msg}`);
+}
+
+function tlsOptions(ep: Endpoint, where: string): ConnectionOptions {
+  const o: ConnectionOptions = {};
+  if (ep.tls.caPath) {
+    try {
+      o.ca = fs.readFileSync(ep.tls.caPath);
+    } catch (err) {
+      throw new PermanentError(`${where}: cannot read tls.caPath ${ep.tls.caPath}: ${errorMessage(err)}`);
+    }
+  }
+  if (ep.tls.servername) o.servername = ep.tls.servername;
+  return o;
+}
+
+function kindOf(f: FileInfo): RemoteEntry['kind'] {
+  switch (f.type) {
+    case FileType.File:
+      return 'file';
+    case FileType.Directory:
+      return 'dir';
+    case FileType.SymbolicLink:
+      return 'link';
+    default:
+      return 'other';
+  }
+}
+
+class FtpSession implements RemoteSession {
+  constructor(
+    private readonly client: Client,
+    readonly where: string,
+    private readonly release: () => void,
+  ) {}
+
+  private async op<T>(doing: string, f: () => Promise<T>): Promise<T> {
+    try {
+      return await f();
+    } catch (err) {
+      throw classifyFtpError(err, this.where, doing);
+    }
+  }
+
+  list(): Promise<RemoteEntry[]> {
+    return this.op('list the remote folder', async () =>
+      (await this.client.list()).map((f) => ({ name: f.name, size: f.size, kind: kindOf(f) })));
+  }
+
+  async size(remotePath: string): Promise<number | null> {
+    try {
+      return await this.client.size(remotePath);
+    } catch (err) {
+      if (err instanceof FTPError && err.code === 550) return null;
+      // SIZE is an extension (RFC 3659); a server without it still lists.
+      if (err instanceof FTPError && (err.code === 500 || err.code === 502 || err.code === 504)) return this.sizeFromListing(remotePath);
+      throw classifyFtpError(err, this.where, `ask the size of "${remotePath}"`);
+    }
+  }
+
+  private async sizeFromListing(remotePath: string): Promise<number | null> {
+    const dir = path.posix.dirname(remotePath);
+    const base = path.posix.basename(remotePath);
+    const list = await this.op(`list "${dir}"`, () => this.client.list(dir === '.' ? '' : dir));
+    const hit = list.find((f) => f.name === base && f.type === FileType.File);
+    return hit ? hit.size : null;
+  }
+
+  async get(remotePath: string, localPath: string): Promise<void> {
+    await this.op(`download "${remotePath}"`, () => this.client.downloadTo(localPath, remotePath));
+  }
+
+  async put(localPath: string, remotePath: string): Promise<void> {
+    await this.op(`upload "${remotePath}"`, () => this.client.uploadFrom(localPath, remotePath));
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    // RNTO replaces an existing file on the servers we know (vsftpd, ProFTPD, Pure-FTPd, IIS); callers that must
+    // not replace check first.
+    await this.op(`rename "${from}" to "${to}"`, () => this.client.rename(from, to));
+  }
+
+  async remove(remotePath: string): Promise<void> {
+    await this.op(`delete "${remotePath}"`, () => this.client.remove(remotePath));
+  }
+
+  async close(): Promise<void> {
+    this.release();
+    // No QUIT: waiting for its reply from a server that has gone quiet would hold the job for a whole timeout.
+    this.client.close();
+  }
+}
+
+/**
+ * Connects, logs in (explicit TLS with AUTH TLS for ftps, TLS from the first byte for ftps-implicit; data
+ * connections are protected too) and changes to the remote folder. The job's signal closes the client, which
+ * fails whatever it was doing at once.
+ */
+export async function openFtp(ep: Endpoint, remoteDir: string, signal: AbortSignal): Promise<RemoteSession> {
+  const where = describeEndpoint(ep, remoteDir);
+  const client = new Client(ep.timeoutMs);
+  const onAbort = (): void => client.close();
+  signal.addEventListener('abort', onAbort, { once: true });
+  const release = (): void => signal.removeEventListener('abort', onAbort);
+  try {
+    if (signal.aborted) throw signal.reason;
+    const secure = ep.protocol === 'ftps' ? true : ep.protocol === 'ftps-implicit' ? 'implicit' : false;
+    await client.access({
+      host: ep.host,
+      port: ep.port,
+      user: ep.user,
+      password: ep.password ?? '',
+      secure,
+      secureOptions: secure ? tlsOptions(ep, where) : undefined,
+    });
+    if (remoteDir) {
+      try {
+        await client.cd(remoteDir);
+      } catch (err) {
+        if (err instanceof FTPError && err.code === 550) {
+          throw new PermanentError(`${where}: no such remote folder "${remoteDir}" (the server said: ${words(err)})`);
+        }
+        throw err;
+      }
+    }
+  } catch (err) {
+    release();
+    client.close();
+    throw classifyFtpError(err, where, 'connect and log in');
+  }
+  return new FtpSession(client, where, release);
+}
+
+export async function ftpUpload(ep: Endpoint, remoteDir: string, req: UploadRequest): Promise<MovedFile> {
+  const s = await openFtp(ep, remoteDir, req.signal);
+  try {
+    return await uploadVia(s, req);
+  } finally {
+    await s.close();
+  }
+}
+
+export async function ftpDownload(ep: Endpoint, remoteDir: string, req: DownloadRequest): Promise<DownloadResult> {
+  const s = await openFtp(ep, remoteDir, req.signal);
+  try {
+    return await downloadVia(s, req);
+  } finally {
+    await s.close();
+  }
+}
