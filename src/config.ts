@@ -27,7 +27,7 @@ export interface Config {
   spoolDir: string;
   daemon: {
     concurrency: number;
-    /** Jobs claimed ahead of free slots, so that under load one claim serves many jobs. */
+    /** At most this many jobs claimed ahead of free slots (only as many as fast jobs need; none for slow ones). */
     prefetch: number;
     actionConcurrency: Record<string, number>;
     pollIntervalMs: number;
@@ -218,7 +218,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     spoolDir: r.str(raw, 'spoolDir', '', null) ?? path.join(dataDir, 'spool'),
     daemon: {
       concurrency: r.int(daemon, 'concurrency', 'daemon.', 10, 1, 1000),
-      prefetch: r.int(daemon, 'prefetch', 'daemon.', -1, 0, 10_000),
+      prefetch: r.int(daemon, 'prefetch', 'daemon.', 500, 0, 10_000),
       actionConcurrency: r.intMap(daemon, 'actionConcurrency', 'daemon.', 1, 1000),
       pollIntervalMs: r.int(daemon, 'pollIntervalMs', 'daemon.', 5000, 100, 3_600_000),
       leaseSeconds: r.int(daemon, 'leaseSeconds', 'daemon.', 60, 1, 86_400),
@@ -258,8 +258,6 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   if (cfg.smtp && (cfg.smtp.user === null) !== (cfg.smtp.password === null)) {
     throw new ConfigError(`${source}: smtp.user and smtp.password go together (set both, or neither for an open relay)`);
   }
-  // Default: claim as many ahead as run at once (one claim per batch of jobs, and never more than that waiting).
-  if (cfg.daemon.prefetch < 0) cfg.daemon.prefetch = cfg.daemon.concurrency;
   cfg.schedules = readSchedules(source, raw.schedules, cfg.daemon.purgeSchedule);
   if (cfg.daemon.backoffMaxSeconds < cfg.daemon.backoffBaseSeconds) {
     throw new ConfigError(`${source}: daemon.backoffMaxSeconds must be at least daemon.backoffBaseSeconds`);

@@ -74,8 +74,9 @@ export class Completer {
         if (!isConnectionError(err) && batch.length === 1) {
           // Not the network and not the batch: this one write cannot succeed. Its lease will expire and the job
           // will be taken back, so it is not lost; keeping it would block every outcome behind it.
-          this.queue.shift();
-          this.log.error(`could not record the outcome of job ${batch[0]!.batchId}: ${errorMessage(err)}`, { scope: 'completer' });
+          const dropped = this.queue.shift()!;
+          this.log.error(`could not record the outcome of job ${dropped.batchId}: ${errorMessage(err)}`, { scope: 'completer' });
+          this.onWritten(dropped.batchId, false, dropped);
           continue;
         }
         if (!isConnectionError(err)) {
@@ -110,6 +111,7 @@ export class Completer {
         if (isConnectionError(err)) return;
         this.queue.shift();
         this.log.error(`could not record the outcome of job ${f.batchId}: ${errorMessage(err)}`, { scope: 'completer' });
+        this.onWritten(f.batchId, false, f);
       }
     }
   }

@@ -33,7 +33,8 @@ export interface Outcome {
   ms: number;
 }
 
-function timeoutSeconds(cfg: Config, job: BatchRow): number {
+/** The job's own timeout, else its action's, else the daemon's. */
+export function timeoutSeconds(cfg: Config, job: BatchRow): number {
   return job.batch_timeout_seconds ?? cfg.daemon.actionTimeoutSeconds[job.batch_action] ?? cfg.daemon.jobTimeoutSeconds;
 }
 

@@ -1,4 +1,5 @@
 import os from 'node:os';
+import { performance } from 'node:perf_hooks';
 import crypto from 'node:crypto';
 import type { Config } from '../config';
 import { isConnectionError, type Pool } from '../db/pool';
@@ -9,6 +10,7 @@ import { errorMessage } from '../errors';
 import { defaultHandlers, type HandlerRegistry, type Services } from '../handlers';
 import type { Logger } from '../log';
 import { createMailer } from '../mail/transport';
+import { noticeFor } from '../mail/notice';
 import { VERSION } from '../version';
 import { reconnectDelayMs } from './backoff';
 import { Completer } from './completer';
@@ -61,8 +63,14 @@ export class Daemon {
   private readonly scheduler: Ticker;
 
   private readonly running = new Map<number, Running>();
+  /** Jobs whose outcome awaits writing, kept for the "done"/"failed" notice sent once it is written. */
+  private readonly noticeJobs = new Map<number, BatchRow>();
+  private readonly noticesInFlight = new Set<Promise<void>>();
   /** Claimed ahead (daemon.prefetch) and waiting for a free slot; their leases are renewed like running ones. */
   private readonly ready: BatchRow[] = [];
+  /** Moving averages, in ms, that size the claim-ahead: a new daemon assumes slow jobs (no claim-ahead). */
+  private jobMs = 1000;
+  private claimMs = 2;
   private readonly perAction = new Map<string, number>();
   private settings: Settings = { enabled: false, defaultFrom: null, purgeDays: null, createContacts: false, exclusions: [] };
 
@@ -171,7 +179,7 @@ export class Daemon {
     this.log.info(
       `daemon ${this.id} started: concurrency ${this.cfg.daemon.concurrency}${limits ? ` (${limits})` : ''}, ` +
         `mail via ${this.services.mailer.description}, ${this.listener ? 'LISTEN/NOTIFY with polling' : 'polling only'} ` +
-        `every ${this.cfg.daemon.pollIntervalMs} ms, actions: ${[...this.handlers.keys()].join(', ')}`,
+        `every ${this.cfg.daemon.pollIntervalMs} ms, actions: ${[...this.handlers.keys()].filter((k) => k !== '*').join(', ')} and those mapped in xtbatch.action`,
       { scope: 'daemon' },
     );
     if (!this.settings.enabled) this.logDisabled();
@@ -222,6 +230,11 @@ export class Daemon {
     const written = await this.completer.drain(Math.max(5_000, drainMs));
     if (!written) this.log.warn(`could not record ${this.completer.size} outcome(s) before exit; their leases will expire and they will run again`, { scope: 'daemon' });
     this.completer.stop();
+    if (this.noticesInFlight.size > 0) {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(this.noticesInFlight), new Promise((r) => { t = setTimeout(r, 10_000); })]);
+      clearTimeout(t);
+    }
     await Promise.all(this.tickers.map((t) => t.stop()));
     await removeDaemon(this.pool, this.id).catch(() => undefined);
     this.services.mailer.close();
@@ -326,14 +339,16 @@ export class Daemon {
     // ±10 % so that daemons started together drift apart instead of polling in lockstep.
     let next = Math.round(this.cfg.daemon.pollIntervalMs * (0.9 + Math.random() * 0.2));
     try {
-      const { concurrency, prefetch } = this.cfg.daemon;
+      const { concurrency } = this.cfg.daemon;
       // Outcomes not yet written keep their rows "running" and their leases renewed: never outrun the completer.
       const backlog = Math.max(0, this.completer.size - 4 * concurrency);
-      const free = concurrency + prefetch - this.running.size - this.ready.length - backlog;
+      const free = concurrency + this.prefetch() - this.running.size - this.ready.length - backlog;
       if (free > 0 && this.settings.enabled) {
         const { full, limits } = this.limits();
         this.stats.claimQueries++;
+        const t0 = performance.now();
         const rows = await claimDue(this.pool, this.id, free, this.cfg.daemon.leaseSeconds, full, limits);
+        this.claimMs = 0.8 * this.claimMs + 0.2 * (performance.now() - t0);
         this.dbRecovered();
         this.mayHaveMore = rows.length === free;
         for (const row of rows) {
@@ -357,10 +372,22 @@ export class Daemon {
     }
   }
 
+  /**
+   * How many jobs to claim ahead of free slots: enough to keep every slot busy for one claim's round trip, from
+   * the measured job and claim times, capped by daemon.prefetch. Fast jobs (no-ops, short actions) are claimed
+   * hundreds at a time; slow ones (mail, reports) are not claimed ahead at all, so that other daemons can take
+   * them and no job shows as started long before it runs.
+   */
+  private prefetch(): number {
+    const { concurrency, prefetch } = this.cfg.daemon;
+    const want = Math.ceil((concurrency * this.claimMs) / Math.max(this.jobMs, 0.01));
+    return Math.min(prefetch, want);
+  }
+
   /** Starts claimed jobs while there are free slots; asks for more when the local queue runs low. */
   private drainReady(): void {
     while (this.running.size < this.cfg.daemon.concurrency && this.ready.length > 0 && !this.stopping) this.run(this.ready.shift()!);
-    if (this.mayHaveMore && this.ready.length <= this.cfg.daemon.prefetch / 2) this.wakeSoon();
+    if (this.mayHaveMore && this.ready.length <= this.prefetch() / 2) this.wakeSoon();
   }
 
   private run(job: BatchRow): void {
@@ -370,10 +397,12 @@ export class Daemon {
     log.info(`claimed (attempt ${job.batch_attempts})`);
     const done = executeJob(job, controller, { cfg: this.cfg, pool: this.pool, handlers: this.handlers, services: this.services, settings: () => this.settings }, log)
       .then(({ finish, ms }) => {
+        this.jobMs = 0.9 * this.jobMs + 0.1 * ms;
         this.running.delete(job.batch_id);
         this.perAction.set(job.batch_action, (this.perAction.get(job.batch_action) ?? 1) - 1);
         if (finish) {
           this.logOutcome(log, finish, ms);
+          if ((finish.kind === 'done' || finish.kind === 'failed') && job.batch_email) this.noticeJobs.set(job.batch_id, job);
           this.completer.push(finish);
         } else {
           log.warn('stopped: the job was cancelled or taken back by another daemon; nothing recorded');
@@ -406,11 +435,27 @@ export class Daemon {
   }
 
   private onWritten(batchId: number, written: boolean, f: Finish): void {
+    // The notice goes only once the outcome is recorded: a job cancelled meanwhile gets none.
+    const job = this.noticeJobs.get(batchId);
+    this.noticeJobs.delete(batchId);
+    if (written && job && (f.kind === 'done' || f.kind === 'failed')) this.sendNotice(job, f);
     // A claim may have held back for the completer's backlog.
     if (this.mayHaveMore) this.wakeSoon();
     if (!written && f.kind !== 'release') {
       this.log.warn(`outcome "${f.kind}" of job ${batchId} not recorded: it was cancelled, rescheduled or taken back meanwhile`, { scope: 'job', batchId });
     }
+  }
+
+  /** xTuple's short "done"/"failed" email to the submitter of an action job (batch_email). */
+  private sendNotice(job: BatchRow, f: Finish): void {
+    const mail = noticeFor(job, { kind: f.kind as 'done' | 'failed', message: f.message, result: f.result, completed: new Date() }, this.settings.defaultFrom);
+    if (!mail) return;
+    const p = this.services.mailer.send(mail, `notice-${job.batch_id}`).then(
+      () => void this.log.info(`sent the ${f.kind} notice of job ${job.batch_id} to ${job.batch_email}`, { scope: 'job', batchId: job.batch_id }),
+      (err) => void this.log.warn(`could not send the ${f.kind} notice of job ${job.batch_id}: ${errorMessage(err)}`, { scope: 'job', batchId: job.batch_id }),
+    );
+    this.noticesInFlight.add(p);
+    void p.finally(() => this.noticesInFlight.delete(p));
   }
 
   // --- maintenance ----------------------------------------------------------------------------------------

@@ -1,14 +1,26 @@
 import type { Handler, HandlerRegistry } from './types';
 import { emailHandler } from './email';
+import { makeErpActionHandler } from './erpAction';
+import { analyzeHandler, reindexHandler, serverMaintenanceHandler, vacuumHandler } from './maintenance';
 import { purgeHandler } from './purge';
+import { FALLBACK_ACTION } from '../daemon/execute';
 
 export type { Handler, HandlerRegistry, JobContext, Services } from './types';
 
-/** batch_action → handler. Action names are xTuple's. */
+/**
+ * batch_action → handler. Action names are xTuple's. Any other action goes to the fallback, which runs it when
+ * xtbatch.action maps it to a database function (the ERP's own actions: PostInvoices, CreateRecurringInvoices, ...).
+ */
 export function defaultHandlers(extra: Record<string, Handler> = {}): HandlerRegistry {
-  return new Map<string, Handler>([
+  const registry = new Map<string, Handler>([
     ['Email', emailHandler],
     ['Purge', purgeHandler],
-    ...Object.entries(extra),
+    ['ServerMaintenance', serverMaintenanceHandler],
+    ['Vacuum', vacuumHandler],
+    ['Analyze', analyzeHandler],
+    ['Reindex', reindexHandler],
   ]);
+  registry.set(FALLBACK_ACTION, makeErpActionHandler(() => [...registry.keys()].filter((k) => k !== FALLBACK_ACTION)));
+  for (const [k, v] of Object.entries(extra)) registry.set(k, v);
+  return registry;
 }

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Config } from '../config';
+import { timeoutSeconds as jobTimeoutSeconds } from '../daemon/execute';
 import type { BatchRow } from '../db/queries/batch';
 import { isConnectionError, type Client, type Pool } from '../db/pool';
 import { errorMessage, JobInputError, PermanentError, TransientError } from '../errors';
@@ -30,9 +30,7 @@ import type { Handler, JobContext } from './types';
 // --- running statements on a connection of their own ------------------------------------------------------
 
 /** The job's timeout as the executor computes it (src/daemon/execute.ts). */
-export function jobTimeoutSeconds(cfg: Config, job: BatchRow): number {
-  return job.batch_timeout_seconds ?? cfg.daemon.actionTimeoutSeconds[job.batch_action] ?? cfg.daemon.jobTimeoutSeconds;
-}
+export { jobTimeoutSeconds };
 
 /**
  * Asks the server to cancel what backend `pid` is running. It goes over a connection of its own, not the pool:

@@ -171,7 +171,8 @@ export function parseEndpoints(raw: unknown, source: string, env: NodeJS.Process
     const user = r.text(e, 'user');
     if (!user) throw r.error('user', 'the login name', e.user);
 
-    const password = env[endpointEnvVar(name, 'PASSWORD')] ?? r.text(e, 'password');
+    // An explicit empty password is a real one (anonymous FTP); only a missing one is "none".
+    const password = env[endpointEnvVar(name, 'PASSWORD')] ?? (e.password === '' ? '' : r.text(e, 'password'));
     const passphrase = env[endpointEnvVar(name, 'PASSPHRASE')] ?? r.text(e, 'passphrase');
     const privateKeyPath = r.absolutePath(e, 'privateKeyPath');
     const hostKey = readHostKey(r, where, e);
