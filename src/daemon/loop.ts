@@ -31,7 +31,13 @@ export interface DaemonOptions {
   id?: string;
   /** The connection string for LISTEN; defaults to database.listenUrl, then database.url. */
   listenUrl?: string | null;
-  /** Whether stop() ends the pool (true when the daemon owns it). */
+  /**
+   * The pool handlers use (maintenance, ERP actions, reports hold a connection for a whole job). Kept apart from
+   * `pool`, which carries the daemon's own claims, outcomes and lease renewals: busy handlers must never starve
+   * those, or leases would expire and jobs run twice. Defaults to `pool`.
+   */
+  jobPool?: Pool;
+  /** Whether stop() ends the pools (true when the daemon owns them). */
   ownsPool?: boolean;
 }
 
@@ -96,6 +102,7 @@ export class Daemon {
   constructor(opts: DaemonOptions) {
     this.cfg = opts.cfg;
     this.pool = opts.pool;
+    this.jobPool = opts.jobPool ?? opts.pool;
     this.log = opts.log;
     this.handlers = opts.handlers ?? defaultHandlers();
     this.services = opts.services ?? { mailer: createMailer(opts.cfg) };
@@ -124,6 +131,7 @@ export class Daemon {
   }
 
   private readonly ownsPool: boolean;
+  private readonly jobPool: Pool;
 
   get runningCount(): number {
     return this.running.size;
@@ -238,7 +246,10 @@ export class Daemon {
     await Promise.all(this.tickers.map((t) => t.stop()));
     await removeDaemon(this.pool, this.id).catch(() => undefined);
     this.services.mailer.close();
-    if (this.ownsPool) await this.pool.end().catch(() => undefined);
+    if (this.ownsPool) {
+      await this.pool.end().catch(() => undefined);
+      if (this.jobPool !== this.pool) await this.jobPool.end().catch(() => undefined);
+    }
     this.log.info(`daemon ${this.id} stopped`, { scope: 'daemon' });
   }
 
@@ -395,7 +406,7 @@ export class Daemon {
     const controller = new AbortController();
     const log = this.log.child({ scope: 'job', batchId: job.batch_id, action: job.batch_action });
     log.info(`claimed (attempt ${job.batch_attempts})`);
-    const done = executeJob(job, controller, { cfg: this.cfg, pool: this.pool, handlers: this.handlers, services: this.services, settings: () => this.settings }, log)
+    const done = executeJob(job, controller, { cfg: this.cfg, pool: this.jobPool, handlers: this.handlers, services: this.services, settings: () => this.settings }, log)
       .then(({ finish, ms }) => {
         this.jobMs = 0.9 * this.jobMs + 0.1 * ms;
         this.running.delete(job.batch_id);

@@ -128,6 +128,31 @@ describe('leases', () => {
     expect((await row(id)).batch_attempts).toBe(1);
   });
 
+  it('handlers holding every job connection cannot starve the lease renewals (no job taken back)', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let holding = 0;
+    const d = await startDaemon(testConfig(db.url, { database: { poolSize: 2 }, daemon: { concurrency: 2, leaseSeconds: 1 } }), {
+      Hog: async (ctx) => {
+        const c = await ctx.pool.connect();
+        holding++;
+        try {
+          await gate;
+        } finally {
+          c.release();
+        }
+      },
+    });
+    daemons.push(d);
+    const ids = [await insert('Hog'), await insert('Hog')];
+    await waitFor('both hold a connection', () => holding === 2);
+    const t0 = Date.now();
+    await waitFor('three lease periods with the job pool exhausted', async () => Date.now() - t0 > 3000 && (await rescueOnce(db.pool, 5, log)) === 0, 10_000, 200);
+    release();
+    await waitFor('both done', async () => (await Promise.all(ids.map(row))).every((r) => r.state === 'done'));
+    expect((await Promise.all(ids.map(row))).map((r) => r.batch_attempts)).toEqual([1, 1]);
+  });
+
   it('takes back a job whose lease expired and runs it again; fails it when no attempts are left', async () => {
     const a = await insert('Email');
     const b = await insert('Email', 'batch_max_attempts=1');

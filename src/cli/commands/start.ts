@@ -38,7 +38,10 @@ export async function startCommand(ctx: CommandContext, opts: { migrate: boolean
   } else {
     log.info(`database: ${url ? redactUrl(url) : 'from PG* environment variables'}`, { scope: 'daemon' });
   }
-  const pool = createPool(poolOptionsFrom(cfg, 'xtconnect daemon', url), log);
+  // The daemon's own statements (claims, outcomes, leases) get a small pool of their own; handlers get
+  // database.poolSize connections, so that long jobs holding connections can never starve lease renewal.
+  const pool = createPool({ ...poolOptionsFrom(cfg, 'xtconnect daemon', url), max: 4 }, log);
+  const jobPool = createPool(poolOptionsFrom(cfg, 'xtconnect jobs', url), log);
   let signalled = 0;
   let daemon: Daemon | null = null;
   let resolveExit!: (code: number) => void;
@@ -76,7 +79,7 @@ export async function startCommand(ctx: CommandContext, opts: { migrate: boolean
       log.error(`the database schema lacks ${schema.pending} migration(s): run "xtconnect migrate" (or start without --no-migrate)`, { scope: 'daemon' });
       return 1;
     }
-    daemon = new Daemon({ cfg, pool, log, ownsPool: true, listenUrl: cfg.database.listenUrl ?? url });
+    daemon = new Daemon({ cfg, pool, jobPool, log, ownsPool: true, listenUrl: cfg.database.listenUrl ?? url });
     await daemon.start();
     if (signalled > 0) await daemon.stop();
     const code = await exited;
@@ -84,7 +87,10 @@ export async function startCommand(ctx: CommandContext, opts: { migrate: boolean
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
-    if (!daemon) await pool.end().catch(() => undefined);
+    if (!daemon) {
+      await pool.end().catch(() => undefined);
+      await jobPool.end().catch(() => undefined);
+    }
     await embedded?.stop().catch((err) => log.warn(`embedded PostgreSQL did not stop cleanly: ${errorMessage(err)}`));
   }
 }
