@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const info = await serverInfo();
   heading('xtconnect benchmarks');
   console.log(`server: ${info.version}; fsync=${info.fsync} synchronous_commit=${info.syncCommit} max_connections=${info.maxConnections} shared_preload_libraries='${info.preload}'`);
-  console.log(`node ${process.version}, ${os.cpus().length} CPU(s); database ${BENCH_DB} (created and dropped for every run)`);
+  console.log(`node ${process.version}, ${os.cpus().length} CPU(s), load average ${os.loadavg().map((l) => fmt(l, 2)).join(' ')}; database ${BENCH_DB} (created and dropped for every run)`);
 
   const tp = await runThroughput();
   const lat = await runLatency();
@@ -27,9 +27,11 @@ async function main(): Promise<void> {
   heading('SUMMARY against targets');
   const rows: string[][] = [];
   for (const c of [...new Set(tp.map((r) => r.concurrency))]) {
-    const x = tp.find((r) => r.system === 'xtconnect' && r.concurrency === c)!;
-    const g = tp.find((r) => r.system === 'graphile-worker' && r.concurrency === c)!;
-    rows.push([`throughput, concurrency ${c} (jobs/s)`, `> GW fast (${fmt(g.jobsPerSec)})`, fmt(x.jobsPerSec), `${fmt(x.jobsPerSec / g.jobsPerSec, 2)}x GW`, x.jobsPerSec > g.jobsPerSec ? 'MET' : 'MISSED']);
+    const x = tp.find((r) => r.system === 'xtconnect' && r.concurrency === c);
+    const g = tp.find((r) => r.system === 'graphile-worker' && r.concurrency === c);
+    if (!x || !g) continue;
+    const note = `${fmt(x.jobsPerSec / g.jobsPerSec, 2)}x GW${x.timedOut ? ' (xtconnect TIMED OUT)' : ''}`;
+    rows.push([`throughput, concurrency ${c} (jobs/s)`, `> GW fast (${fmt(g.jobsPerSec)})`, fmt(x.jobsPerSec), note, !x.timedOut && x.jobsPerSec > g.jobsPerSec ? 'MET' : 'MISSED']);
   }
   const floor = lat[0]!;
   const xl = lat[1]!;
@@ -38,6 +40,7 @@ async function main(): Promise<void> {
   rows.push(['idle statements/s (client count)', '<= 0.5', fmt(xi.perSecond.client, 3), `server xact/s ${fmt(xi.perSecond.server, 3)}; GW default ${fmt(idle[1]!.perSecond.client, 3)}, GW fast ${fmt(idle[2]!.perSecond.client, 3)}`, xi.perSecond.client <= 0.5 ? 'MET' : 'MISSED']);
   console.log(table(['measure (xtconnect)', 'target', 'measured', 'context', 'result'], rows));
   console.log('\nxtconnect keeps every finished job row (xTuple needs them); graphile-worker deletes its finished jobs.');
+  console.log(`load average at the end ${os.loadavg().map((l) => fmt(l, 2)).join(' ')} (figures are only comparable between runs on an otherwise idle machine)`);
   console.log(`total bench time ${fmt((performance.now() - t0) / 1000, 1)} s`);
 }
 

@@ -6,15 +6,19 @@
  * every job is finished: for xtconnect every row has batch_completed set (the rows are kept: xTuple reads them),
  * for graphile-worker the job table is empty (finished jobs are deleted).
  */
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { benchPool, benchQuery, dropBenchDb, migrateXt, recreateBenchDb } from './lib/db';
-import { describeGw, migrateGw, startGw } from './lib/gw';
-import { startXt } from './lib/xt';
+import { describeGw, GW_APP, migrateGw, startGw } from './lib/gw';
+import { startXt, XT_APP } from './lib/xt';
+import { backendCpuMs, nodeCpuMs } from './lib/cpu';
 import { fmt, heading, signal, table, until, within } from './lib/util';
-import type { KindStats } from './lib/count';
+import { clientQueryCounts, countClientQueries, countsDelta, type KindStats } from './lib/count';
 
 export const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 export const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '10,50').split(',').map(Number);
+/** Which systems to run: BENCH_SYSTEMS=xtconnect or =graphile-worker to run only one. */
+const SYSTEMS = (process.env.BENCH_SYSTEMS ?? 'xtconnect,graphile-worker').split(',');
 /** Upper bound for one run (start to all finished). */
 const RUN_LIMIT_MS = Number(process.env.BENCH_RUN_LIMIT_MS ?? 120_000);
 
@@ -35,6 +39,15 @@ export interface ThroughputResult {
   timedOut: boolean;
   duplicates: number;
   detail: string[];
+}
+
+function cpuLine(nodeMs: number, db: { ms: number; backends: number }, jobs: number): string {
+  return `  CPU: this Node process ${fmt(nodeMs)} ms (${fmt((nodeMs * 1000) / jobs, 1)} µs/job); ` +
+    `its ${db.backends} PostgreSQL backends ${fmt(db.ms)} ms (${fmt((db.ms * 1000) / jobs, 1)} µs/job, /proc, 10 ms ticks)`;
+}
+
+function stmtLine(sent: number, jobs: number): string {
+  return `  statements sent (all its connections, counted in pg.Client): ${fmt(sent)} = ${fmt((sent * 1000) / jobs, 1)} per 1,000 jobs`;
 }
 
 function describeKinds(kinds: Record<string, KindStats>, jobs: number): string[] {
@@ -63,6 +76,9 @@ export async function xtThroughput(concurrency: number): Promise<ThroughputResul
   const observer = benchPool('xtconnect bench observer', 1);
   let xt: Awaited<ReturnType<typeof startXt>> | null = null;
   try {
+    countClientQueries();
+    const q0 = clientQueryCounts();
+    const cpu0 = process.cpuUsage();
     const start = performance.now();
     xt = await startXt(concurrency, {
       Noop: async (ctx) => {
@@ -81,6 +97,9 @@ export async function xtThroughput(concurrency: number): Promise<ThroughputResul
       return unfinished === 0;
     }, deadline, 2));
     const end = performance.now();
+    const nodeMs = nodeCpuMs(cpu0);
+    const db = await backendCpuMs((a) => a === XT_APP || a === 'xtconnect listener');
+    const sent = countsDelta(q0, clientQueryCounts(), (a) => a === XT_APP || a === 'xtconnect listener').total;
     const kinds = xt.inst.snapshot();
     const stats = { ...xt.daemon.stats };
     const { rows } = await observer.query<{ n: number; ok: number }>(
@@ -100,6 +119,8 @@ export async function xtThroughput(concurrency: number): Promise<ThroughputResul
       timedOut: !ok,
       duplicates,
       detail: [
+        cpuLine(nodeMs, db, JOBS),
+        stmtLine(sent, JOBS),
         `  daemon.stats: ${JSON.stringify(stats)}`,
         `  statements sent by the daemon's pool during the run (instrumented pool.query):`,
         ...describeKinds(kinds, JOBS),
@@ -133,6 +154,9 @@ export async function gwThroughput(concurrency: number): Promise<ThroughputResul
   const observer = benchPool('graphile-worker bench observer', 1);
   let gw: Awaited<ReturnType<typeof startGw>> | null = null;
   try {
+    countClientQueries();
+    const q0 = clientQueryCounts();
+    const cpu0 = process.cpuUsage();
     const start = performance.now();
     gw = await startGw('fast', concurrency, {
       noop: async (_payload, helpers) => {
@@ -151,6 +175,9 @@ export async function gwThroughput(concurrency: number): Promise<ThroughputResul
       return left === 0;
     }, deadline, 2));
     const end = performance.now();
+    const nodeMs = nodeCpuMs(cpu0);
+    const db = await backendCpuMs((a) => a === GW_APP);
+    const sent = countsDelta(q0, clientQueryCounts(), (a) => a === GW_APP).total;
     const totalMs = end - start;
     const { rows } = await observer.query<{ n: number }>(`SELECT count(*)::int AS n FROM graphile_worker._private_jobs`);
     return {
@@ -165,7 +192,7 @@ export async function gwThroughput(concurrency: number): Promise<ThroughputResul
       jobsPerSec: ok ? JOBS / (totalMs / 1000) : (JOBS - rows[0]!.n) / (totalMs / 1000),
       timedOut: !ok,
       duplicates,
-      detail: [`  ${describeGw('fast', concurrency)}`, `  job rows left in graphile_worker._private_jobs: ${rows[0]!.n} (finished jobs are deleted)`],
+      detail: [`  ${describeGw('fast', concurrency)}`, cpuLine(nodeMs, db, JOBS), stmtLine(sent, JOBS), `  job rows left in graphile_worker._private_jobs: ${rows[0]!.n} (finished jobs are deleted)`],
     };
   } finally {
     await gw?.stop().catch(() => undefined);
@@ -180,12 +207,15 @@ export async function runThroughput(): Promise<ThroughputResult[]> {
   const results: ThroughputResult[] = [];
   for (const c of CONCURRENCIES) {
     for (const fn of [xtThroughput, gwThroughput]) {
+      if (!SYSTEMS.includes(fn === xtThroughput ? 'xtconnect' : 'graphile-worker')) continue;
+      const load = os.loadavg()[0]!;
       const r = await fn(c);
       results.push(r);
       console.log(
         `\n${r.system} @ concurrency ${c}: ${fmt(r.jobsPerSec)} jobs/s` +
           `  (all ${fmt(r.jobs)} finished in the DB after ${fmt(r.totalMs)} ms; last handler at ${fmt(r.handlersMs)} ms;` +
-          ` bulk insert ${fmt(r.insertMs)} ms; handled ${fmt(r.handled)}, duplicates ${r.duplicates}${r.timedOut ? '; TIMED OUT' : ''})`,
+          ` bulk insert ${fmt(r.insertMs)} ms; handled ${fmt(r.handled)}, duplicates ${r.duplicates}${r.timedOut ? '; TIMED OUT' : ''};` +
+          ` load average before ${fmt(load, 2)})`,
       );
       for (const d of r.detail) console.log(d);
     }
@@ -195,9 +225,10 @@ export async function runThroughput(): Promise<ThroughputResult[]> {
     table(
       ['concurrency', 'xtconnect', 'graphile-worker (fast)', 'xtconnect / GW'],
       CONCURRENCIES.map((c) => {
-        const x = results.find((r) => r.system === 'xtconnect' && r.concurrency === c)!;
-        const g = results.find((r) => r.system === 'graphile-worker' && r.concurrency === c)!;
-        return [String(c), fmt(x.jobsPerSec), fmt(g.jobsPerSec), `${fmt(x.jobsPerSec / g.jobsPerSec, 2)}x`];
+        const x = results.find((r) => r.system === 'xtconnect' && r.concurrency === c);
+        const g = results.find((r) => r.system === 'graphile-worker' && r.concurrency === c);
+        const ratio = x && g ? `${fmt(x.jobsPerSec / g.jobsPerSec, 2)}x` : 'n/a';
+        return [String(c), x ? fmt(x.jobsPerSec) : 'n/a', g ? fmt(g.jobsPerSec) : 'n/a', ratio];
       }),
     ),
   );
