@@ -80,7 +80,10 @@ CREATE TRIGGER xtconnect_settings_changed AFTER INSERT OR UPDATE OR DELETE ON xt
 -- Job notifications --------------------------------------------------------------------------------------
 
 -- One NOTIFY per statement, and only when the statement made a job due now: a bulk insert of 10,000 rows
--- sends one notification, and claims (which set batch_started) send none. It is a hint; polling stays.
+-- sends one notification. It is a hint; polling stays. Inserts only: an UPDATE trigger would build a transition
+-- table for every claim and every batch of outcomes (the daemon's hottest statements) to find, nearly always,
+-- nothing. The updates that make a job due now notify themselves: rescheduleBatchItem, the rescuer, and the
+-- daemon putting jobs back; an ERP screen that updates rows directly is seen at the next poll.
 CREATE OR REPLACE FUNCTION xtbatch.notify_due() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -96,8 +99,6 @@ DROP TRIGGER IF EXISTS xtconnect_due_insert ON xtbatch.batch;
 CREATE TRIGGER xtconnect_due_insert AFTER INSERT ON xtbatch.batch
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION xtbatch.notify_due();
 DROP TRIGGER IF EXISTS xtconnect_due_update ON xtbatch.batch;
-CREATE TRIGGER xtconnect_due_update AFTER UPDATE ON xtbatch.batch
-  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION xtbatch.notify_due();
 
 -- xTuple's functions ----------------------------------------------------------------------------------------
 -- Signatures as ERP code calls them. Any earlier definitions (the commercial package's) are dropped first so
@@ -261,6 +262,9 @@ BEGIN
          batch_attempts = 0, batch_locked_by = NULL, batch_lease_expires = NULL, batch_last_error = NULL,
          batch_result = NULL
    WHERE batch_id = p_batch_id;
+  IF coalesce(p_scheduled, localtimestamp) <= localtimestamp THEN
+    PERFORM pg_notify('xtconnect_jobs', '');
+  END IF;
   RETURN 1;
 END
 $$;

@@ -116,7 +116,16 @@ class FtpSession implements RemoteSession {
   }
 
   async get(remotePath: string, localPath: string): Promise<void> {
-    await this.op(`download "${remotePath}"`, () => this.client.downloadTo(localPath, remotePath));
+    // A deep write buffer lets fs.WriteStream hand the disk many socket chunks per write (writev): with the
+    // default 16 KiB, writing, not the network, limited a loopback download to about half of curl's rate.
+    const out = fs.createWriteStream(localPath, { highWaterMark: 8 * 1024 * 1024 });
+    const closed = new Promise<void>((resolve) => out.once('close', () => resolve()));
+    try {
+      await this.op(`download "${remotePath}"`, () => this.client.downloadTo(out, remotePath));
+    } finally {
+      out.destroy();
+      await closed;
+    }
   }
 
   async put(localPath: string, remotePath: string): Promise<void> {

@@ -189,9 +189,15 @@ export function classifySftpError(err: unknown, where: string, doing: string, ho
   return new TransientError(`${where}: ${doing}: ${msg}`);
 }
 
-/** fastGet/fastPut reads and writes this much per request, this many at a time (ssh2 caps it at what the server allows). */
-const CHUNK = 256 * 1024;
-const CONCURRENCY = 64;
+/**
+ * fastGet/fastPut move this much per request (ssh2 splits it into what the server accepts: 32 KiB for most
+ * servers, up to 255 KiB for OpenSSH's), with this many requests in flight. Uploads wait for each write's
+ * acknowledgement, so they need more in flight than downloads to keep the line full: with 64 an upload to the
+ * loopback test server ran at about 70 % of OpenSSH's sftp, with 128 at par. Buffers: 4 and 8 MiB per transfer.
+ */
+const CHUNK = 64 * 1024;
+const GET_CONCURRENCY = 64;
+const PUT_CONCURRENCY = 128;
 
 function sshOf(c: SftpClient): SshClient {
   return (c as unknown as { client: SshClient }).client;
@@ -236,11 +242,11 @@ class SftpSession implements RemoteSession {
   }
 
   async get(p: string, localPath: string): Promise<void> {
-    await this.op(`download "${p}"`, () => this.c.fastGet(this.abs(p), localPath, { concurrency: CONCURRENCY, chunkSize: CHUNK }));
+    await this.op(`download "${p}"`, () => this.c.fastGet(this.abs(p), localPath, { concurrency: GET_CONCURRENCY, chunkSize: CHUNK }));
   }
 
   async put(localPath: string, p: string): Promise<void> {
-    await this.op(`upload "${p}"`, () => this.c.fastPut(localPath, this.abs(p), { concurrency: CONCURRENCY, chunkSize: CHUNK }));
+    await this.op(`upload "${p}"`, () => this.c.fastPut(localPath, this.abs(p), { concurrency: PUT_CONCURRENCY, chunkSize: CHUNK }));
   }
 
   async rename(from: string, to: string, opts: { replace: boolean }): Promise<void> {
