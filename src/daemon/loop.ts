@@ -352,7 +352,7 @@ export class Daemon {
     try {
       const { concurrency } = this.cfg.daemon;
       // Outcomes not yet written keep their rows "running" and their leases renewed: never outrun the completer.
-      const backlog = Math.max(0, this.completer.size - 4 * concurrency);
+      const backlog = Math.max(0, this.completer.size - Math.max(4 * concurrency, this.cfg.daemon.prefetch));
       const free = concurrency + this.prefetch() - this.running.size - this.ready.length - backlog;
       if (free > 0 && this.settings.enabled) {
         const { full, limits } = this.limits();

@@ -349,9 +349,17 @@ export async function openSftp(ep: Endpoint, remoteDir: string, signal: AbortSig
     await c.connect(config);
     const target = remoteDir || '.';
     const resolved = await c.realPath(target);
-    const kind = resolved ? await c.exists(resolved) : false;
-    if (!resolved || kind !== 'd') {
-      throw new PermanentError(`${where}: no such remote folder "${target}"${resolved && kind ? ` (${resolved} is not a folder)` : ''}`);
+    let isDir: boolean | null = null;
+    if (resolved) {
+      try {
+        // stat, not lstat: a folder reached through a symbolic link is still a folder.
+        isDir = (await c.stat(resolved)).isDirectory;
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== 'ENOENT') throw err;
+      }
+    }
+    if (!resolved || !isDir) {
+      throw new PermanentError(`${where}: no such remote folder "${target}"${isDir === false ? ` (${resolved} is not a folder)` : ''}`);
     }
     base = resolved;
   } catch (err) {
