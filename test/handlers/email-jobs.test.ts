@@ -61,7 +61,7 @@ async function inTransaction<T>(fn: (c: Queryable) => Promise<T>): Promise<T> {
 describe('malformed Email jobs', () => {
   it('each fails at once with a message naming the job and the field, while good jobs in the same batch are delivered', async () => {
     const { smtp, cfg } = await smtpAndDaemon();
-    const bad: Array<{ fields: EmailFields; param?: [string, string, string]; expect: (id: number) => string | RegExp }> = [
+    const bad: Array<{ fields: EmailFields; param?: [string, string, string]; notice?: boolean; expect: (id: number) => string | RegExp }> = [
       { fields: { batch_email: null }, expect: (id) => `job ${id}: batch_email is empty: an Email job needs at least one recipient` },
       { fields: { batch_email: '  ' }, expect: (id) => `job ${id}: batch_email is empty: an Email job needs at least one recipient` },
       { fields: { batch_email: 'not-an-address' }, expect: (id) => `job ${id}: batch_email holds "not-an-address", which is not a valid email address` },
@@ -72,7 +72,8 @@ describe('malformed Email jobs', () => {
       { fields: { batch_email: 'ok@example.com', batch_fromemail: null }, expect: (id) => new RegExp(`^job ${id}: batch_fromemail is empty and DefaultBatchFromEmailAddress is not set`) },
       { fields: { batch_email: 'ok@example.com', batch_fromemail: 'sales@' }, expect: (id) => `job ${id}: batch_fromemail holds "sales@", which is not a valid email address` },
       { fields: { batch_email: 'ok@example.com' }, param: ['copies', 'abc', 'int'], expect: (id) => `job ${id}: parameter "copies" has type int but its value "abc" is not a whole number` },
-      { fields: { batch_email: 'ok@example.com', batch_action: 'FrobnicateWidgets' }, expect: () => /^no handler for action "FrobnicateWidgets" in this xtconnect \(it handles: (.*, )?Email(, .*)?\)$/ },
+      // Not an Email job: its batch_email is the submitter, who gets xTuple's "failed" notice.
+      { fields: { batch_email: 'ok@example.com', batch_action: 'FrobnicateWidgets' }, notice: true, expect: () => /^no handler for action "FrobnicateWidgets" in this xtconnect \(it handles: (.*, )?Email(, .*)?\)$/ },
       { fields: { batch_email: 'ok@example.com', batch_filename: 'IN60096.pdf' }, expect: (id) => `job ${id}: batch_filename names "IN60096.pdf" but there is no such file (looked in ${path.join(cfg.spoolDir, String(id), 'IN60096.pdf')}, ${path.join(cfg.spoolDir, 'IN60096.pdf')})` },
       { fields: { batch_email: 'ok@example.com', batch_filename: '/nonexistent/xtconnect/IN1.pdf' }, expect: (id) => `job ${id}: batch_filename names "/nonexistent/xtconnect/IN1.pdf" but there is no such file (looked in /nonexistent/xtconnect/IN1.pdf)` },
     ];
@@ -95,6 +96,8 @@ describe('malformed Email jobs', () => {
 
     const goodRows = await allFinished(db, goodIds);
     const badRows = await allFinished(db, badIds);
+    const notices = bad.filter((b) => b.notice).length;
+    await smtp.waitForMessages(goodIds.length + notices);
     for (const r of goodRows) {
       expect(r.batch_exitstatus).toBe('');
       expect(messagesFor(smtp, r.batch_id)).toHaveLength(1);
@@ -105,9 +108,14 @@ describe('malformed Email jobs', () => {
       if (typeof want === 'string') expect(r.batch_exitstatus).toBe(want);
       else expect(r.batch_exitstatus).toMatch(want);
       expect(r.batch_attempts).toBe(1);
-      expect(messagesFor(smtp, r.batch_id)).toHaveLength(0);
+      const got = messagesFor(smtp, r.batch_id);
+      if (bad[i]!.notice) {
+        expect(got.map((m) => m.parsed.subject)).toEqual([`xTuple Connect: FrobnicateWidgets (job ${r.batch_id}) failed`]);
+      } else {
+        expect(got).toHaveLength(0);
+      }
     });
-    expect(smtp.messages).toHaveLength(goodIds.length);
+    expect(smtp.messages).toHaveLength(goodIds.length + notices);
   });
 });
 
