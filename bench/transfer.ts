@@ -2,14 +2,14 @@
  * File transfer throughput (issue 4): a 100 MB file down and up over loopback, FTP and SFTP, by xtconnect's own
  * transfer code (ftpDownload/ftpUpload, sftpDownload/sftpUpload: connect, log in, temporary name, size check,
  * rename) beside the system's curl (FTP) and OpenSSH sftp (SFTP) against the same server. Printed as MB/s and
- * the ratio xtconnect / system client; target: at least 0.8.
+ * the ratio xtconnect / system client (of the medians and of the best runs); target: at least 0.8.
  *
  * The servers are the test servers (test/transfer/servers.ts: ftp-srv, and ssh2's Server over a folder), run in
- * a child process so that the client being measured does not share its event loop with the server. Each
- * figure is the median of BENCH_TRANSFER_RUNS runs; each run has a time limit.
+ * a child process so that the client being measured does not share its event loop with the server. The two
+ * clients take turns, and each figure is the median of BENCH_TRANSFER_RUNS runs; each run has a time limit.
  *
  * Run: npx tsc -p bench/tsconfig.json && node dist-bench/bench/transfer.js
- *   BENCH_TRANSFER_MB (100), BENCH_TRANSFER_RUNS (3), BENCH_TRANSFER_LIMIT_MS (120000 per transfer)
+ *   BENCH_TRANSFER_MB (100), BENCH_TRANSFER_RUNS (7), BENCH_TRANSFER_LIMIT_MS (120000 per transfer)
  */
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,7 +25,7 @@ import { knownHostsLine, startFtp, startSftp, writePatternFile } from '../test/t
 import { fmt, heading, table } from './lib/util';
 
 const MB = Number(process.env.BENCH_TRANSFER_MB ?? 100);
-const RUNS = Math.max(1, Math.min(20, Number(process.env.BENCH_TRANSFER_RUNS ?? 3)));
+const RUNS = Math.max(1, Math.min(20, Number(process.env.BENCH_TRANSFER_RUNS ?? 7)));
 const LIMIT_MS = Number(process.env.BENCH_TRANSFER_LIMIT_MS ?? 120_000);
 const BYTES = MB * 1024 * 1024;
 const FILE = 'bench.bin';
@@ -136,20 +136,38 @@ function mbps(ms: number): number {
 
 type Transfer = (run: number) => Promise<void>;
 
+interface Stat {
+  median: number;
+  best: number;
+}
+
 interface Row {
   protocol: string;
   direction: string;
-  ours: number;
-  theirs: number | null;
+  ours: Stat;
+  theirs: Stat | null;
   tool: string;
 }
 
-async function measure(label: string, t: Transfer): Promise<number> {
-  const times: number[] = [];
-  for (let i = 0; i < RUNS; i++) times.push(await timed(() => t(i)));
-  const m = median(times);
-  console.log(`  ${label.padEnd(28)} ${times.map((x) => `${fmt(mbps(x), 1)}`).join(' / ')} MB/s, median ${fmt(mbps(m), 1)}`);
-  return m;
+/**
+ * Runs xtconnect's transfer and the system client's in turn, RUNS times each, so that a change in the machine's
+ * load during the benchmark hits both alike. Returns the median and the best MB/s of each: on a shared machine
+ * other work only ever slows a run down, so the best run is the cleaner comparison, the median the typical one.
+ */
+async function measurePair(what: string, ours: Transfer, tool: string, theirs: Transfer | null): Promise<{ ours: Stat; theirs: Stat | null }> {
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    // Who goes first alternates too: a run right after the other's 100 MB file was deleted is not the same run.
+    if (theirs && i % 2 === 1) b.push(mbps(await timed(() => theirs(i))));
+    a.push(mbps(await timed(() => ours(i))));
+    if (theirs && i % 2 === 0) b.push(mbps(await timed(() => theirs(i))));
+  }
+  const stat = (xs: number[]): Stat => ({ median: median(xs), best: Math.max(...xs) });
+  const show = (xs: number[]): string => `${xs.map((x) => fmt(x, 1)).join(' / ')} MB/s`;
+  console.log(`  ${what}, xtconnect: ${show(a)}`);
+  if (theirs) console.log(`  ${what}, ${tool}: ${show(b)}`);
+  return { ours: stat(a), theirs: theirs ? stat(b) : null };
 }
 
 function endpointFor(info: ServerInfo): Endpoint {
@@ -168,36 +186,34 @@ async function benchProtocol(protocol: 'ftp' | 'sftp', local: string, work: stri
     const inbox = path.join(work, `inbox-${protocol}`);
     const signal = (): AbortSignal => AbortSignal.timeout(LIMIT_MS);
     const ours = protocol === 'ftp' ? { down: ftpDownload, up: ftpUpload } : { down: sftpDownload, up: sftpUpload };
-    const rows: Row[] = [];
-
-    const downOurs = await measure(`${protocol} download, xtconnect`, async (i) => {
+    const oursDown: Transfer = async (i) => {
       const r = await ours.down(ep, '', { batchId: i + 1, pattern: FILE, inbox, ifExists: 'rename', afterDownload: 'keep', archiveDir: null, signal: signal(), log });
       if (r.files[0]?.bytes !== BYTES) throw new Error(`downloaded ${JSON.stringify(r.files)}, wanted ${BYTES} bytes`);
       fs.rmSync(inbox, { recursive: true, force: true });
-    });
-    const upOurs = await measure(`${protocol} upload, xtconnect`, async (i) => {
+    };
+    const oursUp: Transfer = async (i) => {
       const r = await ours.up(ep, '', { batchId: i + 1, localPath: local, remoteName: `up-xt-${i}.bin`, signal: signal() });
       if (r.bytes !== BYTES) throw new Error(`uploaded ${r.bytes} bytes, wanted ${BYTES}`);
       fs.rmSync(path.join(info.root, `up-xt-${i}.bin`), { force: true });
-    });
+    };
 
-    let downTheirs: number | null = null;
-    let upTheirs: number | null = null;
     let tool: string;
+    let theirsDown: Transfer | null = null;
+    let theirsUp: Transfer | null = null;
     if (protocol === 'ftp') {
       tool = 'curl';
       if (has('curl')) {
         const url = `ftp://${info.user}:${info.password}@127.0.0.1:${info.port}`;
         const out = path.join(work, 'curl.bin');
-        downTheirs = await measure('ftp download, curl', async () => {
+        theirsDown = async () => {
           await run('curl', ['-sS', '--fail', '--max-time', String(LIMIT_MS / 1000), '-o', out, `${url}/${FILE}`]);
           if (fs.statSync(out).size !== BYTES) throw new Error('curl downloaded a short file');
           fs.rmSync(out);
-        });
-        upTheirs = await measure('ftp upload, curl', async (i) => {
+        };
+        theirsUp = async (i) => {
           await run('curl', ['-sS', '--fail', '--max-time', String(LIMIT_MS / 1000), '-T', local, `${url}/up-curl-${i}.bin`]);
           fs.rmSync(path.join(info.root, `up-curl-${i}.bin`));
-        });
+        };
       } else {
         console.log('  curl is not installed: no FTP reference figure');
       }
@@ -210,22 +226,25 @@ async function benchProtocol(protocol: 'ftp' | 'sftp', local: string, work: stri
           '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'IdentitiesOnly=yes', '-o', `ConnectTimeout=${LIMIT_MS / 1000}`,
           `${info.user}@127.0.0.1`];
         const out = path.join(work, 'sftp.bin');
-        downTheirs = await measure('sftp download, OpenSSH sftp', async () => {
+        theirsDown = async () => {
           await run('sftp', args, `get ${FILE} ${out}\n`);
           if (fs.statSync(out).size !== BYTES) throw new Error('sftp downloaded a short file');
           fs.rmSync(out);
-        });
-        upTheirs = await measure('sftp upload, OpenSSH sftp', async (i) => {
+        };
+        theirsUp = async (i) => {
           await run('sftp', args, `put ${local} up-ossh-${i}.bin\n`);
           fs.rmSync(path.join(info.root, `up-ossh-${i}.bin`));
-        });
+        };
       } else {
         console.log('  OpenSSH sftp is not installed (apt-get install openssh-client): no SFTP reference figure');
       }
     }
-    rows.push({ protocol, direction: 'download', ours: mbps(downOurs), theirs: downTheirs === null ? null : mbps(downTheirs), tool });
-    rows.push({ protocol, direction: 'upload', ours: mbps(upOurs), theirs: upTheirs === null ? null : mbps(upTheirs), tool });
-    return rows;
+    const down = await measurePair(`${protocol} download`, oursDown, tool, theirsDown);
+    const up = await measurePair(`${protocol} upload`, oursUp, tool, theirsUp);
+    return [
+      { protocol, direction: 'download', ours: down.ours, theirs: down.theirs, tool },
+      { protocol, direction: 'upload', ours: up.ours, theirs: up.theirs, tool },
+    ];
   } finally {
     await stopServer(child);
   }
@@ -239,12 +258,12 @@ export async function runTransfer(): Promise<Row[]> {
     await writePatternFile(local, BYTES, 1);
     const rows = [...(await benchProtocol('ftp', local, work)), ...(await benchProtocol('sftp', local, work))];
     console.log();
-    console.log(table(['protocol', 'direction', 'xtconnect MB/s', 'system client', 'client MB/s', 'ratio', 'target 0.8'],
-      rows.map((r) => {
-        const ratio = r.theirs === null ? NaN : r.ours / r.theirs;
-        return [r.protocol, r.direction, fmt(r.ours, 1), r.tool, r.theirs === null ? 'n/a' : fmt(r.theirs, 1), fmt(ratio, 2),
-          Number.isNaN(ratio) ? 'n/a' : ratio >= 0.8 ? 'met' : 'MISSED'];
-      })));
+    const ratio = (r: Row, k: keyof Stat): number => (r.theirs === null ? NaN : r.ours[k] / r.theirs[k]);
+    console.log(table(['protocol', 'direction', 'xtconnect MB/s (median, best)', 'system client', 'client MB/s (median, best)',
+      'ratio (median)', 'ratio (best)', 'target 0.8'],
+    rows.map((r) => [r.protocol, r.direction, `${fmt(r.ours.median, 1)}, ${fmt(r.ours.best, 1)}`, r.tool,
+      r.theirs === null ? 'n/a' : `${fmt(r.theirs.median, 1)}, ${fmt(r.theirs.best, 1)}`, fmt(ratio(r, 'median'), 2), fmt(ratio(r, 'best'), 2),
+      Number.isNaN(ratio(r, 'median')) ? 'n/a' : ratio(r, 'median') >= 0.8 ? 'met' : ratio(r, 'best') >= 0.8 ? 'met by best run only' : 'MISSED'])));
     return rows;
   } finally {
     removeTempDirs();

@@ -5,6 +5,7 @@ import YAML from 'yaml';
 import { ConfigError } from './errors';
 import type { ScheduleDef } from './db/queries/schedules';
 import { scheduleFromConfig } from './schedule/fromConfig';
+import { parseEndpoints, type Endpoint } from './transfer/endpoints';
 
 /** Every setting the daemon reads from its file. xtconnect.example.yaml documents each key. */
 export interface Config {
@@ -25,6 +26,10 @@ export interface Config {
   dataDir: string;
   outboxDir: string;
   spoolDir: string;
+  /** Where FileDownload puts files when the job names no inbox. */
+  inboxDir: string;
+  /** Places FileUpload/FileDownload jobs name (`endpoints:`), checked at load. */
+  endpoints: Endpoint[];
   daemon: {
     concurrency: number;
     /** At most this many jobs claimed ahead of free slots (only as many as fast jobs need; none for slow ones). */
@@ -134,7 +139,7 @@ class Reader {
 }
 
 const KNOWN: Record<string, readonly string[]> = {
-  '': ['database', 'dataDir', 'outboxDir', 'spoolDir', 'daemon', 'smtp', 'log', 'status', 'schedules'],
+  '': ['database', 'dataDir', 'outboxDir', 'spoolDir', 'inboxDir', 'endpoints', 'daemon', 'smtp', 'log', 'status', 'schedules'],
   database: ['url', 'poolSize', 'listen', 'listenUrl', 'statementTimeoutMs'],
   daemon: ['concurrency', 'prefetch', 'actionConcurrency', 'pollIntervalMs', 'leaseSeconds', 'maxAttempts', 'backoffBaseSeconds',
     'backoffMaxSeconds', 'jobTimeoutSeconds', 'actionTimeoutSeconds', 'drainTimeoutSeconds',
@@ -216,6 +221,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     dataDir,
     outboxDir: r.str(raw, 'outboxDir', '', null) ?? path.join(dataDir, 'outbox'),
     spoolDir: r.str(raw, 'spoolDir', '', null) ?? path.join(dataDir, 'spool'),
+    inboxDir: r.str(raw, 'inboxDir', '', null) ?? path.join(dataDir, 'inbox'),
+    endpoints: parseEndpoints(raw.endpoints, source, env),
     daemon: {
       concurrency: r.int(daemon, 'concurrency', 'daemon.', 10, 1, 1000),
       prefetch: r.int(daemon, 'prefetch', 'daemon.', 500, 0, 10_000),

@@ -3,6 +3,7 @@ import { emailHandler } from './email';
 import { makeErpActionHandler } from './erpAction';
 import { analyzeHandler, reindexHandler, serverMaintenanceHandler, vacuumHandler } from './maintenance';
 import { purgeHandler } from './purge';
+import { downloadHandler, uploadHandler } from './transfer';
 import { FALLBACK_ACTION } from '../daemon/execute';
 
 export type { Handler, HandlerRegistry, JobContext, Services } from './types';
@@ -15,6 +16,8 @@ export function defaultHandlers(extra: Record<string, Handler> = {}): HandlerReg
   const registry = new Map<string, Handler>([
     ['Email', emailHandler],
     ['Purge', purgeHandler],
+    ['FileUpload', uploadHandler],
+    ['FileDownload', downloadHandler],
     ['ServerMaintenance', serverMaintenanceHandler],
     ['Vacuum', vacuumHandler],
     ['Analyze', analyzeHandler],

@@ -19,6 +19,7 @@ export function testConfig(url: string, over: DeepPartial<Config> = {}): Config 
     dataDir,
     outboxDir: path.join(dataDir, 'outbox'),
     spoolDir: path.join(dataDir, 'spool'),
+    inboxDir: path.join(dataDir, 'inbox'),
     database: { ...base.database, url, embedded: false, poolSize: 10 },
     daemon: { ...base.daemon, pollIntervalMs: 200, leaseSeconds: 5, backoffBaseSeconds: 0, backoffMaxSeconds: 0, drainTimeoutSeconds: 5, maintenanceIntervalSeconds: 1 },
   };

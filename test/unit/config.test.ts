@@ -1,10 +1,10 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, redactUrl } from '../../src/config';
 import { ConfigError } from '../../src/errors';
+import { tempDir } from '../support/tempDirs';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xtc-config-'));
+const dir = tempDir('xtc-config-');
 function file(yaml: string): string {
   const f = path.join(dir, `c${Math.random().toString(36).slice(2)}.yaml`);
   fs.writeFileSync(f, yaml);
