@@ -13,6 +13,8 @@ const port = await new Promise((resolve, reject) => {
   s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
 });
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xtconnect-test-pg-'));
+// As root, PostgreSQL runs as the 'postgres' user, which must be able to pass through this folder.
+if (os.userInfo().uid === 0) fs.chmodSync(dir, 0o711);
 const server = new EmbeddedPostgres({
   databaseDir: path.join(dir, 'data'), port, user: 'postgres', password: 'postgres', persistent: false,
   createPostgresUser: os.userInfo().uid === 0,
@@ -21,7 +23,7 @@ const server = new EmbeddedPostgres({
 });
 await server.initialise();
 await server.start();
-process.stdout.write(JSON.stringify({ url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres` }) + '\n');
+process.stdout.write(JSON.stringify({ url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`, dir }) + '\n');
 const stop = async () => { try { await server.stop(); } finally { fs.rmSync(dir, { recursive: true, force: true }); process.exit(0); } };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

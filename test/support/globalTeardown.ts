@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import pg from 'pg';
 import type { ChildProcess } from 'node:child_process';
 
@@ -17,4 +18,6 @@ export default async function globalTeardown(): Promise<void> {
       child.kill('SIGTERM');
     });
   }
+  const dir = process.env.XTCONNECT_TEST_EMBEDDED_DIR;
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
 }
