@@ -88,6 +88,8 @@ export async function startSmtp(opts: { port?: number; auth?: { user: string; pa
     authOptional: !opts.auth,
     allowInsecureAuth: true,
     logger: false,
+    // close() waits this long for clients (the daemon's pooled connections) to leave; 30 s by default.
+    closeTimeout: 500,
     onAuth(auth, _session, cb) {
       if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) return cb(null, { user: auth.username });
       const err = new Error('Invalid username or password') as Error & { responseCode: number };
