@@ -1,26 +1,19 @@
 import { rescueOnce } from '../../src/daemon/rescuer';
 import { purgeOnce } from '../../src/daemon/purger';
 import { silentLogger } from '../../src/log';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import type { TestDatabase } from '../support/db';
+import { databaseSuite } from '../support/suite';
 import { testConfig } from '../support/config';
-import { startDaemon, type RunningDaemon } from '../support/daemon';
+import { startDaemon } from '../support/daemon';
 import { waitFor } from '../support/wait';
 import { PermanentError } from '../../src/errors';
 
-let db: TestDatabase;
-const daemons: RunningDaemon[] = [];
 const log = silentLogger();
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await Promise.all(daemons.splice(0).map((d) => d.stop(0)));
-  await db.pool.query(`TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE`);
-  await db.pool.query(`SELECT xtbatch.setsetting('EnableBatchManager', 't')`);
-});
-afterAll(async () => {
-  await db.drop();
+const suite = databaseSuite(`TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE; SELECT xtbatch.setsetting('EnableBatchManager', 't')`);
+const daemons = suite.daemons;
+let db: TestDatabase;
+beforeAll(() => {
+  db = suite.db;
 });
 
 async function insert(action: string, extra = ''): Promise<number> {

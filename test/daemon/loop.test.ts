@@ -1,20 +1,14 @@
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import type { TestDatabase } from '../support/db';
+import { databaseSuite } from '../support/suite';
 import { testConfig } from '../support/config';
-import { startDaemon, type RunningDaemon } from '../support/daemon';
+import { startDaemon } from '../support/daemon';
 import { waitFor } from '../support/wait';
 
+const suite = databaseSuite(`TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE`);
+const daemons = suite.daemons;
 let db: TestDatabase;
-const daemons: RunningDaemon[] = [];
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await Promise.all(daemons.splice(0).map((d) => d.stop(0)));
-  await db.pool.query('TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE');
-});
-afterAll(async () => {
-  await db.drop();
+beforeAll(() => {
+  db = suite.db;
 });
 
 async function insertJobs(action: string, n: number): Promise<void> {

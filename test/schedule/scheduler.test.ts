@@ -3,24 +3,18 @@ import { createPool, type Pool } from '../../src/db/pool';
 import { createSchedule, pauseSchedule, removeConfigSchedulesExcept, removeSchedule, resumeSchedule, upsertConfigSchedule, type ScheduleDef } from '../../src/db/queries/schedules';
 import { silentLogger } from '../../src/log';
 import { upcoming, ScheduleError, type Rule } from '../../src/schedule/rule';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import type { TestDatabase } from '../support/db';
+import { databaseSuite } from '../support/suite';
 import { testConfig } from '../support/config';
-import { startDaemon, type RunningDaemon } from '../support/daemon';
+import { startDaemon } from '../support/daemon';
 import { waitFor } from '../support/wait';
 
 const log = silentLogger();
+const suite = databaseSuite(`TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.schedule CASCADE`);
+const daemons = suite.daemons;
 let db: TestDatabase;
-const daemons: RunningDaemon[] = [];
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await Promise.all(daemons.splice(0).map((d) => d.stop(0)));
-  await db.pool.query('TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.schedule CASCADE');
-});
-afterAll(async () => {
-  await db.drop();
+beforeAll(() => {
+  db = suite.db;
 });
 
 const MIN = 60_000;
