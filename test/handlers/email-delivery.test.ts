@@ -3,29 +3,22 @@
  * which fail the job at once, and what the row and the log say.
  */
 import crypto from 'node:crypto';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import type { TestDatabase } from '../support/db';
+import { databaseSuite } from '../support/suite';
 import { startDaemon, type RunningDaemon } from '../support/daemon';
 import { freePort, startSmtp, type TestSmtp } from '../support/smtp';
 import { waitFor } from '../support/wait';
 import { captureLogger, configMaker, finished, insertJob, jobRow, messagesFor, smtpSection } from './helpers';
 
-let db: TestDatabase;
-const daemons: RunningDaemon[] = [];
-const servers: TestSmtp[] = [];
 const { config, cleanup } = configMaker();
-
-beforeAll(async () => {
-  db = await createTestDatabase();
+const suite = databaseSuite(`TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE`);
+const daemons = suite.daemons;
+const servers = suite.servers;
+let db: TestDatabase;
+beforeAll(() => {
+  db = suite.db;
 });
-afterEach(async () => {
-  await Promise.all(daemons.splice(0).map((d) => d.stop(0)));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-  await db.pool.query('TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE');
-});
-afterAll(async () => {
-  await db.drop();
-  cleanup();
-});
+afterAll(() => cleanup());
 
 async function smtpServer(opts: Parameters<typeof startSmtp>[0] = {}): Promise<TestSmtp> {
   const s = await startSmtp(opts);

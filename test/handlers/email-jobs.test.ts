@@ -7,28 +7,22 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { simpleParser } from 'mailparser';
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import type { TestDatabase } from '../support/db';
+import { databaseSuite } from '../support/suite';
 import { startDaemon, type RunningDaemon } from '../support/daemon';
 import { startSmtp, type TestSmtp } from '../support/smtp';
 import { addressesOf, allFinished, configMaker, finished, insertJob, messagesFor, smtpSection, type EmailFields, type Queryable } from './helpers';
 
-let db: TestDatabase;
-const daemons: RunningDaemon[] = [];
-const servers: TestSmtp[] = [];
 const { config, cleanup } = configMaker();
+const suite = databaseSuite(`TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE; SELECT xtbatch.setsetting('DefaultBatchFromEmailAddress', '')`);
+const daemons = suite.daemons;
+const servers = suite.servers;
+let db: TestDatabase;
+beforeAll(() => {
+  db = suite.db;
+});
 const tmpDirs: string[] = [];
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await Promise.all(daemons.splice(0).map((d) => d.stop(0)));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-  await db.pool.query('TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE');
-  await db.pool.query(`SELECT xtbatch.setsetting('DefaultBatchFromEmailAddress', '')`);
-});
-afterAll(async () => {
-  await db.drop();
+afterAll(() => {
   cleanup();
   for (const d of tmpDirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
 });

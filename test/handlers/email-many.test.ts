@@ -1,29 +1,22 @@
 /**
  * Several daemons sharing one database and one SMTP server: every Email job is sent exactly once.
  */
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { startDaemon, type RunningDaemon } from '../support/daemon';
-import { startSmtp, type TestSmtp } from '../support/smtp';
+import type { TestDatabase } from '../support/db';
+import { databaseSuite } from '../support/suite';
+import { startDaemon } from '../support/daemon';
+import { startSmtp } from '../support/smtp';
 import { waitFor } from '../support/wait';
 import { batchIdOf, configMaker, smtpSection } from './helpers';
 
-let db: TestDatabase;
-const daemons: RunningDaemon[] = [];
-const servers: TestSmtp[] = [];
 const { config, cleanup } = configMaker();
-
-beforeAll(async () => {
-  db = await createTestDatabase();
+const suite = databaseSuite(`TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE`);
+const daemons = suite.daemons;
+const servers = suite.servers;
+let db: TestDatabase;
+beforeAll(() => {
+  db = suite.db;
 });
-afterEach(async () => {
-  await Promise.all(daemons.splice(0).map((d) => d.stop(0)));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-  await db.pool.query('TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE');
-});
-afterAll(async () => {
-  await db.drop();
-  cleanup();
-});
+afterAll(() => cleanup());
 
 it('three daemons and 300 Email jobs to one SMTP server: exactly 300 messages, each job once, each to its own recipient', async () => {
   const smtp = await startSmtp();

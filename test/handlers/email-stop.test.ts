@@ -2,29 +2,22 @@
  * An Email job the daemon stops (its timeout passed) must stop its SMTP delivery too: the handler is given an
  * AbortSignal for that ("handlers pass it to their I/O"), and nodemailer's pool honours one.
  */
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import { startDaemon, type RunningDaemon } from '../support/daemon';
-import { startSmtp, type TestSmtp } from '../support/smtp';
+import type { TestDatabase } from '../support/db';
+import { databaseSuite } from '../support/suite';
+import { startDaemon } from '../support/daemon';
+import { startSmtp } from '../support/smtp';
 import { waitFor } from '../support/wait';
 import { configMaker, finished, insertJob, jobRow, messagesFor, smtpSection } from './helpers';
 
-let db: TestDatabase;
-const daemons: RunningDaemon[] = [];
-const servers: TestSmtp[] = [];
 const { config, cleanup } = configMaker();
-
-beforeAll(async () => {
-  db = await createTestDatabase();
+const suite = databaseSuite(`TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE`);
+const daemons = suite.daemons;
+const servers = suite.servers;
+let db: TestDatabase;
+beforeAll(() => {
+  db = suite.db;
 });
-afterEach(async () => {
-  await Promise.all(daemons.splice(0).map((d) => d.stop(0)));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-  await db.pool.query('TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE');
-});
-afterAll(async () => {
-  await db.drop();
-  cleanup();
-});
+afterAll(() => cleanup());
 
 it('a job stopped by its timeout while the server stalls gives up its SMTP connection, so the next job is delivered', async () => {
   const smtp = await startSmtp();

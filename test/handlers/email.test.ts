@@ -2,30 +2,22 @@
  * Email jobs as the ERP submits them: xTuple's submit functions, the settings of the "Configure xTuple Connect"
  * screen, and a real SMTP server on loopback receiving what the daemon sends.
  */
-import { createTestDatabase, type TestDatabase } from '../support/db';
+import type { TestDatabase } from '../support/db';
+import { databaseSuite } from '../support/suite';
 import { startDaemon, type RunningDaemon } from '../support/daemon';
 import { startSmtp, type TestSmtp } from '../support/smtp';
 import { waitFor } from '../support/wait';
 import { addressesOf, allFinished, configMaker, finished, insertJob, jobRow, messagesFor, smtpSection } from './helpers';
 
-let db: TestDatabase;
-const daemons: RunningDaemon[] = [];
-const servers: TestSmtp[] = [];
 const { config, cleanup } = configMaker();
-
-beforeAll(async () => {
-  db = await createTestDatabase();
+const suite = databaseSuite(`TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE; SELECT xtbatch.setsetting('EnableBatchManager', 't'), xtbatch.setsetting('DefaultBatchFromEmailAddress', '')`);
+const daemons = suite.daemons;
+const servers = suite.servers;
+let db: TestDatabase;
+beforeAll(() => {
+  db = suite.db;
 });
-afterEach(async () => {
-  await Promise.all(daemons.splice(0).map((d) => d.stop(0)));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-  await db.pool.query('TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE');
-  await db.pool.query(`SELECT xtbatch.setsetting('EnableBatchManager', 't'), xtbatch.setsetting('DefaultBatchFromEmailAddress', '')`);
-});
-afterAll(async () => {
-  await db.drop();
-  cleanup();
-});
+afterAll(() => cleanup());
 
 async function smtpAndDaemon(): Promise<{ smtp: TestSmtp; d: RunningDaemon }> {
   const smtp = await startSmtp();
