@@ -4,6 +4,7 @@ import { daemonYaml, killAll, removeTempDirs, spawnXt, tempDir, type XtProcess }
 import { startSmtp, type TestSmtp } from '../support/smtp';
 import { startTcpProxy, type TcpProxy } from '../support/tcpProxy';
 import { waitFor } from '../support/wait';
+import { jobRow, submitEmailAsErp, type JobRow } from './helpers';
 
 // A daemon process that dies without a word (SIGKILL, OOM killer, power loss) while it is sending a message.
 // Its lease runs out and another daemon takes the job back and runs it; the mail server gets the message once.
@@ -33,33 +34,8 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-interface Row {
-  batch_id: number;
-  batch_started: string | null;
-  batch_completed: string | null;
-  batch_exitstatus: string | null;
-  batch_attempts: number;
-  batch_locked_by: string | null;
-  batch_last_error: string | null;
-}
-
-async function row(id: number): Promise<Row> {
-  const { rows } = await db.pool.query<Row>(
-    `SELECT batch_id, batch_started, batch_completed, batch_exitstatus, batch_attempts, batch_locked_by, batch_last_error
-       FROM xtbatch.batch WHERE batch_id = $1`,
-    [id],
-  );
-  return rows[0]!;
-}
-
-/** Through xTuple's function, as the ERP queues mail. */
-async function submitEmail(subject: string): Promise<number> {
-  const { rows } = await db.pool.query<{ id: number }>(
-    `SELECT xtbatch.submitEmailToBatch('f@x.y', 'to@example.com', NULL, $1, 'body', NULL, NULL::timestamp, false, NULL, NULL) AS id`,
-    [subject],
-  );
-  return rows[0]!.id;
-}
+const row = (id: number): Promise<JobRow> => jobRow(db, id);
+const submitEmail = (subject: string): Promise<number> => submitEmailAsErp(db, subject);
 
 /** `xtconnect start` as a child process (lease 2 s); resolves with its daemon id once it logs that it started. */
 async function startChild(): Promise<{ proc: XtProcess; id: string }> {

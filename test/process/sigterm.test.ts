@@ -5,6 +5,7 @@ import { daemonYaml, killAll, removeTempDirs, spawnXt, tempDir, type XtProcess }
 import { startSmtp, type TestSmtp } from '../support/smtp';
 import { startTcpProxy, type TcpProxy } from '../support/tcpProxy';
 import { waitFor } from '../support/wait';
+import { jobRow, submitEmailAsErp, type JobRow } from './helpers';
 
 // SIGTERM (systemctl stop, docker stop, a deploy) drains: no new claims, running jobs may finish within
 // daemon.drainTimeoutSeconds, the rest are put back as if never started, and the daemon deregisters.
@@ -35,32 +36,8 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-interface Row {
-  batch_started: string | null;
-  batch_completed: string | null;
-  batch_exitstatus: string | null;
-  batch_attempts: number;
-  batch_locked_by: string | null;
-  batch_lease_expires: Date | null;
-  batch_last_error: string | null;
-}
-
-async function row(id: number): Promise<Row> {
-  const { rows } = await db.pool.query<Row>(
-    `SELECT batch_started, batch_completed, batch_exitstatus, batch_attempts, batch_locked_by, batch_lease_expires, batch_last_error
-       FROM xtbatch.batch WHERE batch_id = $1`,
-    [id],
-  );
-  return rows[0]!;
-}
-
-async function submitEmail(subject: string): Promise<number> {
-  const { rows } = await db.pool.query<{ id: number }>(
-    `SELECT xtbatch.submitEmailToBatch('f@x.y', 'to@example.com', NULL, $1, 'body', NULL, NULL::timestamp, false, NULL, NULL) AS id`,
-    [subject],
-  );
-  return rows[0]!.id;
-}
+const row = (id: number): Promise<JobRow> => jobRow(db, id);
+const submitEmail = (subject: string): Promise<number> => submitEmailAsErp(db, subject);
 
 async function daemonRows(): Promise<string[]> {
   const { rows } = await db.pool.query<{ daemon_id: string }>('SELECT daemon_id FROM xtbatch.daemon');
