@@ -124,6 +124,7 @@ describe('SIGTERM', () => {
 
     // As if it had never started: due again, with its attempt given back.
     expect(await row(id)).toEqual({
+      batch_id: id,
       batch_started: null,
       batch_completed: null,
       batch_exitstatus: null,
