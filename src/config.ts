@@ -30,6 +30,8 @@ export interface Config {
   inboxDir: string;
   /** Places FileUpload/FileDownload jobs name (`endpoints:`), checked at load. */
   endpoints: Endpoint[];
+  /** The only folders whose files a job may read or write (attachments, uploads, download inboxes). */
+  fileRoots: string[];
   daemon: {
     concurrency: number;
     /** At most this many jobs claimed ahead of free slots (only as many as fast jobs need; none for slow ones). */
@@ -139,7 +141,7 @@ class Reader {
 }
 
 const KNOWN: Record<string, readonly string[]> = {
-  '': ['database', 'dataDir', 'outboxDir', 'spoolDir', 'inboxDir', 'endpoints', 'daemon', 'smtp', 'log', 'status', 'schedules'],
+  '': ['database', 'dataDir', 'outboxDir', 'spoolDir', 'inboxDir', 'fileRoots', 'endpoints', 'daemon', 'smtp', 'log', 'status', 'schedules'],
   database: ['url', 'poolSize', 'listen', 'listenUrl', 'statementTimeoutMs'],
   daemon: ['concurrency', 'prefetch', 'actionConcurrency', 'pollIntervalMs', 'leaseSeconds', 'maxAttempts', 'backoffBaseSeconds',
     'backoffMaxSeconds', 'jobTimeoutSeconds', 'actionTimeoutSeconds', 'drainTimeoutSeconds',
@@ -223,6 +225,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     spoolDir: r.str(raw, 'spoolDir', '', null) ?? path.join(dataDir, 'spool'),
     inboxDir: r.str(raw, 'inboxDir', '', null) ?? path.join(dataDir, 'inbox'),
     endpoints: parseEndpoints(raw.endpoints, source, env),
+    fileRoots: [],
     daemon: {
       concurrency: r.int(daemon, 'concurrency', 'daemon.', 10, 1, 1000),
       prefetch: r.int(daemon, 'prefetch', 'daemon.', 500, 0, 10_000),
@@ -265,6 +268,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   if (cfg.smtp && (cfg.smtp.user === null) !== (cfg.smtp.password === null)) {
     throw new ConfigError(`${source}: smtp.user and smtp.password go together (set both, or neither for an open relay)`);
   }
+  cfg.fileRoots = readFileRoots(source, raw.fileRoots, [cfg.spoolDir, cfg.inboxDir]);
   cfg.schedules = readSchedules(source, raw.schedules, cfg.daemon.purgeSchedule);
   if (cfg.daemon.backoffMaxSeconds < cfg.daemon.backoffBaseSeconds) {
     throw new ConfigError(`${source}: daemon.backoffMaxSeconds must be at least daemon.backoffBaseSeconds`);
@@ -295,6 +299,15 @@ function readSchedules(source: string, raw: unknown, purgeCron: string): Schedul
     }
   }
   return defs;
+}
+
+/** `fileRoots:` absolute folders; the spool and inbox folders are always among them. */
+function readFileRoots(source: string, raw: unknown, always: string[]): string[] {
+  if (raw === undefined || raw === null) return always;
+  if (!Array.isArray(raw) || raw.some((r) => typeof r !== 'string' || !path.isAbsolute(r))) {
+    throw new ConfigError(`${source}: fileRoots must be a list of absolute folder paths (got ${JSON.stringify(raw)})`);
+  }
+  return [...new Set([...always, ...(raw as string[])])];
 }
 
 function parsePort(source: string, v: string): number {

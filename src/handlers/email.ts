@@ -26,7 +26,35 @@ export function resolveAttachment(ctx: Pick<JobContext, 'job' | 'cfg'>): string 
   if (!found) {
     throw new JobInputError(id, 'batch_filename', `names "${name}" but there is no such file (looked in ${candidates.join(', ')})`);
   }
+  assertInFileRoots(ctx.cfg, id, 'batch_filename', found);
   return found;
+}
+
+/**
+ * Job rows come from ERP users, so a path in one must not reach what the daemon alone may read (its config, its
+ * environment file with the passwords): only files under daemon.fileRoots are read or written for a job. The
+ * real path is checked, so a symbolic link in the spool folder cannot point elsewhere.
+ */
+export function assertInFileRoots(cfg: Pick<JobContext['cfg'], 'fileRoots'>, batchId: number, field: string, file: string): void {
+  let real: string;
+  try {
+    real = fs.realpathSync(file);
+  } catch {
+    real = path.resolve(file);
+  }
+  const inside = cfg.fileRoots.some((root) => {
+    let r: string;
+    try {
+      r = fs.realpathSync(root);
+    } catch {
+      r = path.resolve(root);
+    }
+    return real === r || real.startsWith(r.endsWith(path.sep) ? r : r + path.sep);
+  });
+  if (!inside) {
+    throw new JobInputError(batchId, field, `names "${file}", which is outside the folders jobs may use (fileRoots: ` +
+      `${cfg.fileRoots.join(', ')}); put the file in the spool folder, or add its folder to fileRoots in the config`);
+  }
 }
 
 export const emailHandler: Handler = async (ctx) => {

@@ -5,7 +5,7 @@ import { describeEndpoint, endpointFromEdiProfile, type Endpoint } from '../tran
 import { ftpDownload, ftpUpload } from '../transfer/ftp';
 import { AFTER_DOWNLOAD, checkTargetName, IF_EXISTS, type AfterDownload, type IfExists } from '../transfer/paths';
 import { sftpDownload, sftpUpload } from '../transfer/sftp';
-import { resolveAttachment } from './email';
+import { assertInFileRoots, resolveAttachment } from './email';
 import type { Handler, JobContext } from './types';
 
 /**
@@ -134,6 +134,7 @@ export const downloadHandler: Handler = async (ctx): Promise<TransferResult> => 
   }
   const inbox = p.text('inbox') ?? (ctx.cfg as { inboxDir?: string }).inboxDir ?? path.join(ctx.cfg.dataDir, 'inbox');
   if (!path.isAbsolute(inbox)) throw new JobInputError(id, 'parameter "inbox"', `"${inbox}" must be an absolute path`);
+  assertInFileRoots(ctx.cfg, id, 'parameter "inbox"', inbox);
   const archiveDir = p.text('archiveDir');
   const afterDownload: AfterDownload = p.oneOf('afterDownload', AFTER_DOWNLOAD, archiveDir ? 'archive' : 'keep');
   if (afterDownload === 'archive' && !archiveDir) {

@@ -20,6 +20,8 @@ export function testConfig(url: string, over: DeepPartial<Config> = {}): Config 
     outboxDir: path.join(dataDir, 'outbox'),
     spoolDir: path.join(dataDir, 'spool'),
     inboxDir: path.join(dataDir, 'inbox'),
+    // Tests keep their files in temporary folders; one test narrows this to prove the restriction.
+    fileRoots: [path.join(dataDir, 'spool'), path.join(dataDir, 'inbox'), os.tmpdir()],
     database: { ...base.database, url, embedded: false, poolSize: 10 },
     daemon: { ...base.daemon, pollIntervalMs: 200, leaseSeconds: 5, backoffBaseSeconds: 0, backoffMaxSeconds: 0, drainTimeoutSeconds: 5, maintenanceIntervalSeconds: 1 },
   };

@@ -1,3 +1,4 @@
+import os from 'node:os';
 /**
  * FileUpload and FileDownload jobs against a real FTP server (ftp-srv on loopback) in plain, explicit-TLS and
  * implicit-TLS mode, run by an in-process daemon: what moves, what the job row records, which failures are retried
@@ -136,7 +137,10 @@ describe('failures', () => {
     expect(b.batch_exitstatus).toMatch(/^job \d+: parameter "patern" is not a FileDownload parameter/);
     const c = await finished(db, await submit(db, 'FileUpload', { endpoint: 'partner', file: 'missing.pdf' }));
     expect(c.batch_exitstatus).toMatch(/^job \d+: parameter "file" names "missing.pdf" but there is no such file/);
-    const d = await finished(db, await submit(db, 'FileUpload', { endpoint: 'partner', file: '/etc/hostname', remoteName: '../x' }));
+    const local = path.join(os.tmpdir(), `xtc-remote-name-${process.pid}.txt`);
+    fs.writeFileSync(local, 'x');
+    const d = await finished(db, await submit(db, 'FileUpload', { endpoint: 'partner', file: local, remoteName: '../x' }));
+    fs.rmSync(local, { force: true });
     expect(d.batch_exitstatus).toMatch(/^job \d+: parameter "remoteName" "..\/x" contains a path separator/);
     for (const r of [a, b, c, d]) expect(r.batch_attempts).toBe(1);
     expect(s.connections).toBe(0);
