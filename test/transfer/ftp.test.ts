@@ -1,10 +1,10 @@
-import os from 'node:os';
 /**
  * FileUpload and FileDownload jobs against a real FTP server (ftp-srv on loopback) in plain, explicit-TLS and
  * implicit-TLS mode, run by an in-process daemon: what moves, what the job row records, which failures are retried
  * and which fail at once, and what a hostile listing can and cannot do.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../../src/config';
 import { createTestDatabase, type TestDatabase } from '../support/db';
