@@ -13,6 +13,7 @@ import { createMailer } from '../mail/transport';
 import { noticeFor } from '../mail/notice';
 import { VERSION } from '../version';
 import { reconnectDelayMs } from './backoff';
+import { Alarms } from './alarms';
 import { Completer } from './completer';
 import { executeJob, JobStopped } from './execute';
 import { JOBS_CHANNEL, Listener, SCHEDULES_CHANNEL, SETTINGS_CHANNEL } from './listener';
@@ -81,8 +82,11 @@ export class Daemon {
   private settings: Settings = { enabled: false, defaultFrom: null, purgeDays: null, createContacts: false, exclusions: [] };
 
   private pollTimer: NodeJS.Timeout | null = null;
-  private wakeTimer: NodeJS.Timeout | null = null;
-  private readonly wakeTimes: number[] = [];
+  /** Claims at the instants of occurrences this daemon inserted ahead. */
+  private readonly alarms = new Alarms(() => {
+    this.mayHaveMore = true;
+    this.wake();
+  });
   private polling = false;
   private pollAgain = false;
   private wakeQueued = false;
@@ -215,8 +219,7 @@ export class Daemon {
     await this.startPromise?.catch(() => undefined);
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    this.wakeTimer = null;
+    this.alarms.stop();
     await this.listener?.stop();
     // Claimed but not started: back to the queue at once, without counting the attempt.
     for (const j of this.ready.splice(0)) {
@@ -293,35 +296,6 @@ export class Daemon {
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = null;
     void this.poll();
-  }
-
-  /**
-   * Claims at `at` (an occurrence this daemon inserted ahead), so it starts on time without a faster poll. A
-   * small sorted list with one timer for the earliest; polling still covers anything else scheduled ahead.
-   */
-  private wakeAt(at: Date): void {
-    if (this.stopping || this.wakeTimes.length >= 1000) return;
-    const t = at.getTime();
-    const i = this.wakeTimes.findIndex((x) => x > t);
-    if (i === -1) this.wakeTimes.push(t);
-    else if (this.wakeTimes[i - 1] !== t) this.wakeTimes.splice(i, 0, t);
-    this.armWakeTimer();
-  }
-
-  private armWakeTimer(): void {
-    if (this.wakeTimer) clearTimeout(this.wakeTimer);
-    this.wakeTimer = null;
-    const first = this.wakeTimes[0];
-    if (first === undefined || this.stopping) return;
-    // A few ms late on purpose: the database's clock decides when a job is due.
-    this.wakeTimer = setTimeout(() => {
-      this.wakeTimer = null;
-      const now = Date.now();
-      while (this.wakeTimes.length && this.wakeTimes[0]! <= now) this.wakeTimes.shift();
-      this.mayHaveMore = true;
-      this.wake();
-      this.armWakeTimer();
-    }, Math.max(0, first - Date.now() + 20));
   }
 
   private schedulePoll(ms: number): void {
@@ -492,7 +466,7 @@ export class Daemon {
     try {
       const r = await scheduleOnce(this.pool, this.log, { horizonMs, graceMs: Math.max(60_000, 2 * interval) });
       this.dbRecovered();
-      for (const at of r.upcoming) this.wakeAt(at);
+      for (const at of r.upcoming) this.alarms.at(at);
       if (!r.earliestNext) return SCHEDULER_IDLE_MS;
       return Math.min(SCHEDULER_IDLE_MS, Math.max(interval, r.earliestNext.getTime() - Date.now() - horizonMs / 2));
     } catch (err) {

@@ -1,0 +1,35 @@
+import { Alarms } from '../../src/daemon/alarms';
+import { waitFor } from '../support/wait';
+
+describe('Alarms', () => {
+  it('rings once per distinct instant, earliest first, and not before it', async () => {
+    const rang: number[] = [];
+    const a = new Alarms(() => rang.push(Date.now()));
+    const t0 = Date.now();
+    a.at(new Date(t0 + 120));
+    a.at(new Date(t0 + 40));
+    a.at(new Date(t0 + 40));
+    expect(a.pending).toBe(2);
+    await waitFor('two rings', () => rang.length === 2, 2000, 5);
+    expect(rang[0]! - t0).toBeGreaterThanOrEqual(40);
+    expect(rang[1]! - t0).toBeGreaterThanOrEqual(120);
+    expect(a.pending).toBe(0);
+    a.stop();
+  });
+
+  it('rings nothing after stop, and takes no more', async () => {
+    let rang = 0;
+    const a = new Alarms(() => rang++);
+    a.at(new Date(Date.now() + 30));
+    a.stop();
+    a.at(new Date(Date.now() + 10));
+    expect(a.pending).toBe(0);
+    // A later alarm on another instance shows the time has passed without a ring here.
+    let other = 0;
+    const b = new Alarms(() => other++);
+    b.at(new Date(Date.now() + 60));
+    await waitFor('the other alarm', () => other === 1, 2000, 5);
+    b.stop();
+    expect(rang).toBe(0);
+  });
+});
