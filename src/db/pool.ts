@@ -59,3 +59,16 @@ export function isConnectionError(err: unknown): boolean {
   if (e.code && CONNECTION_CODES.has(e.code)) return true;
   return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(e.message ?? '');
 }
+
+/** Whether a server answers at `url` (a connection and nothing else), for choosing between servers. */
+export async function reachable(url: string, timeoutMs = 2000): Promise<boolean> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });
+  try {
+    await c.connect();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}

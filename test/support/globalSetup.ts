@@ -3,27 +3,16 @@ import path from 'node:path';
 import readline from 'node:readline';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate';
-import { createPool } from '../../src/db/pool';
+import { createPool, reachable } from '../../src/db/pool';
 import { silentLogger } from '../../src/log';
 
 const DEFAULT_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 
-async function reachable(url: string): Promise<boolean> {
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-  try {
-    await c.connect();
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await c.end().catch(() => undefined);
-  }
-}
 
 /** The machine's PostgreSQL when there is one (CI has it), else a throwaway embedded one for this run. */
 async function serverUrl(): Promise<string> {
   const wanted = process.env.XTCONNECT_TEST_ADMIN_URL ?? DEFAULT_URL;
-  if (await reachable(wanted)) return wanted;
+  if (await reachable(wanted, 3000)) return wanted;
   const child = spawn(process.execPath, [path.join(__dirname, 'embedded-server.mjs')], { stdio: ['ignore', 'pipe', 'inherit'] });
   (globalThis as { __xtcEmbedded?: typeof child }).__xtcEmbedded = child;
   const line = await new Promise<string>((resolve, reject) => {
