@@ -100,6 +100,12 @@ export class Daemon {
   private started = false;
   private settingsLoaded = false;
 
+  /**
+   * When the claim loop last finished a pass, whether it claimed, found nothing or met a database error: the
+   * systemd watchdog is fed only while this keeps moving, so a loop stuck on a promise that never settles is restarted.
+   */
+  lastPollAt = 0;
+
   /** Counters for status, metrics and benchmarks. */
   readonly stats = { polls: 0, claimed: 0, done: 0, failed: 0, retried: 0, released: 0, claimQueries: 0 };
 
@@ -348,6 +354,7 @@ export class Daemon {
       next = this.dbFailed(err, 'claiming jobs');
     } finally {
       this.polling = false;
+      this.lastPollAt = Date.now();
     }
     if (this.pollAgain) {
       this.pollAgain = false;
