@@ -6,6 +6,7 @@ import { ConfigError } from './errors';
 import type { ScheduleDef } from './db/queries/schedules';
 import { scheduleFromConfig } from './schedule/fromConfig';
 import { parseEndpoints, type Endpoint } from './transfer/endpoints';
+import { parseMailboxes, type Mailbox } from './sync/mailboxes';
 
 /** Every setting the daemon reads from its file. xtconnect.example.yaml documents each key. */
 export interface Config {
@@ -64,7 +65,24 @@ export interface Config {
     maxConnections: number;
     connectionTimeoutMs: number;
   };
-  log: { level: 'error' | 'warn' | 'info' | 'debug'; format: 'text' | 'json' };
+  /** IMAP mailboxes the EmailSync action imports into the ERP (`mailboxes:`). */
+  mailboxes: Mailbox[];
+  reports: {
+    /** Where report output goes when a job asks for a folder delivery and names none; also a file root. */
+    outputDir: string;
+    /** Each report query runs read-only with this statement timeout. */
+    queryTimeoutSeconds: number;
+  };
+  /** The HTTP listener for /metrics and /healthz; null (the default) means none. */
+  metrics: null | { host: string; port: number };
+  log: {
+    level: 'error' | 'warn' | 'info' | 'debug';
+    format: 'text' | 'json';
+    /** A file to log to as well as stderr (which the journal reads); rotated by size. */
+    file: string | null;
+    maxSizeMb: number;
+    maxFiles: number;
+  };
   status: {
     /** Failures in the last 24 h at or above this make status unhealthy. */
     maxFailures24h: number;
@@ -141,13 +159,16 @@ class Reader {
 }
 
 const KNOWN: Record<string, readonly string[]> = {
-  '': ['database', 'dataDir', 'outboxDir', 'spoolDir', 'inboxDir', 'fileRoots', 'endpoints', 'daemon', 'smtp', 'log', 'status', 'schedules'],
+  '': ['database', 'dataDir', 'outboxDir', 'spoolDir', 'inboxDir', 'fileRoots', 'endpoints', 'daemon', 'smtp', 'log', 'status',
+    'schedules', 'mailboxes', 'reports', 'metrics'],
   database: ['url', 'poolSize', 'listen', 'listenUrl', 'statementTimeoutMs'],
   daemon: ['concurrency', 'prefetch', 'actionConcurrency', 'pollIntervalMs', 'leaseSeconds', 'maxAttempts', 'backoffBaseSeconds',
     'backoffMaxSeconds', 'jobTimeoutSeconds', 'actionTimeoutSeconds', 'drainTimeoutSeconds',
     'maintenanceIntervalSeconds', 'schedulerIntervalSeconds', 'purgeSchedule'],
   smtp: ['host', 'port', 'security', 'user', 'password', 'rejectUnauthorized', 'maxConnections', 'connectionTimeoutMs'],
-  log: ['level', 'format'],
+  log: ['level', 'format', 'file', 'maxSizeMb', 'maxFiles'],
+  reports: ['outputDir', 'queryTimeoutSeconds'],
+  metrics: ['listen'],
   status: ['maxFailures24h', 'maxQueueAgeSeconds', 'daemonStaleSeconds'],
 };
 
@@ -203,6 +224,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const smtp = r.section(raw, 'smtp', '');
   const log = r.section(raw, 'log', '');
   const status = r.section(raw, 'status', '');
+  const reports = r.section(raw, 'reports', '');
+  const metrics = r.section(raw, 'metrics', '');
 
   const url = flags.databaseUrl ?? env.DATABASE_URL ?? r.str(db, 'url', 'database.', null);
   // pg reads the PG* variables itself; any of them means the administrator pointed us at a server.
@@ -255,9 +278,18 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
           connectionTimeoutMs: r.int(smtp, 'connectionTimeoutMs', 'smtp.', 30_000, 100, 600_000),
         }
       : null,
+    mailboxes: parseMailboxes(raw.mailboxes, source, env),
+    reports: {
+      outputDir: r.str(reports, 'outputDir', 'reports.', null) ?? path.join(dataDir, 'reports'),
+      queryTimeoutSeconds: r.int(reports, 'queryTimeoutSeconds', 'reports.', 300, 1, 86_400),
+    },
+    metrics: parseListen(source, env.XTCONNECT_METRICS_LISTEN ?? (typeof metrics.listen === 'number' ? String(metrics.listen) : r.str(metrics, 'listen', 'metrics.', null))),
     log: {
       level: r.oneOf(log, 'level', 'log.', (env.XTCONNECT_LOG_LEVEL as 'info') ?? 'info', ['error', 'warn', 'info', 'debug'] as const),
       format: r.oneOf(log, 'format', 'log.', 'text', ['text', 'json'] as const),
+      file: r.str(log, 'file', 'log.', null),
+      maxSizeMb: r.int(log, 'maxSizeMb', 'log.', 50, 1, 100_000),
+      maxFiles: r.int(log, 'maxFiles', 'log.', 5, 1, 1000),
     },
     status: {
       maxFailures24h: r.int(status, 'maxFailures24h', 'status.', 10, 1, 1_000_000),
@@ -268,7 +300,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   if (cfg.smtp && (cfg.smtp.user === null) !== (cfg.smtp.password === null)) {
     throw new ConfigError(`${source}: smtp.user and smtp.password go together (set both, or neither for an open relay)`);
   }
-  cfg.fileRoots = readFileRoots(source, raw.fileRoots, [cfg.spoolDir, cfg.inboxDir]);
+  if (cfg.log.file !== null && !path.isAbsolute(cfg.log.file)) {
+    throw new ConfigError(`${source}: log.file must be an absolute path (got ${JSON.stringify(cfg.log.file)})`);
+  }
+  cfg.fileRoots = readFileRoots(source, raw.fileRoots, [cfg.spoolDir, cfg.inboxDir, cfg.reports.outputDir]);
   cfg.schedules = readSchedules(source, raw.schedules, cfg.daemon.purgeSchedule);
   if (cfg.daemon.backoffMaxSeconds < cfg.daemon.backoffBaseSeconds) {
     throw new ConfigError(`${source}: daemon.backoffMaxSeconds must be at least daemon.backoffBaseSeconds`);
@@ -308,6 +343,20 @@ function readFileRoots(source: string, raw: unknown, always: string[]): string[]
     throw new ConfigError(`${source}: fileRoots must be a list of absolute folder paths (got ${JSON.stringify(raw)})`);
   }
   return [...new Set([...always, ...(raw as string[])])];
+}
+
+/**
+ * `metrics.listen`: "port" or "host:port". A bare port binds to 127.0.0.1: metrics tell queue sizes and job
+ * names, so they are exposed beyond the machine only when the administrator writes a host.
+ */
+function parseListen(source: string, v: string | null): Config['metrics'] {
+  if (v === null) return null;
+  const m = /^(?:(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(String(v).trim());
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port < 1 || port > 65535) {
+    throw new ConfigError(`${source}: metrics.listen must be a port or host:port such as 127.0.0.1:9187 (got ${JSON.stringify(v)})`);
+  }
+  return { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
 }
 
 function parsePort(source: string, v: string): number {
