@@ -19,6 +19,8 @@ export class Completer {
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
   private idleWaiters: Array<() => void> = [];
+  /** Failed writes (connection or not), for /metrics. */
+  errors = 0;
 
   constructor(
     private readonly pool: Pool,
@@ -71,6 +73,7 @@ export class Completer {
         this.failures = 0;
         for (const f of batch) this.onWritten(f.batchId, written.has(f.batchId), f);
       } catch (err) {
+        this.errors++;
         if (!isConnectionError(err) && batch.length === 1) {
           // Not the network and not the batch: this one write cannot succeed. Its lease will expire and the job
           // will be taken back, so it is not lost; keeping it would block every outcome behind it.
@@ -108,6 +111,7 @@ export class Completer {
         this.queue.shift();
         this.onWritten(f.batchId, written.has(f.batchId), f);
       } catch (err) {
+        this.errors++;
         if (isConnectionError(err)) return;
         this.queue.shift();
         this.log.error(`could not record the outcome of job ${f.batchId}: ${errorMessage(err)}`, { scope: 'completer' });

@@ -4,7 +4,8 @@ import crypto from 'node:crypto';
 import type { Config } from '../config';
 import { isConnectionError, type Pool } from '../db/pool';
 import { claimDue, extendLeases, type ActionLimit, type BatchRow, type Finish } from '../db/queries/batch';
-import { heartbeatDaemon, removeDaemon, type DaemonInfo } from '../db/queries/daemons';
+import { forgetDeadDaemons, heartbeatDaemon, removeDaemon, type DaemonInfo } from '../db/queries/daemons';
+import { KNOWN_SCHEMA_VERSION } from '../db/migrate';
 import { readSettings, type Settings } from '../db/queries/settings';
 import { errorMessage } from '../errors';
 import { defaultHandlers, type HandlerRegistry, type Services } from '../handlers';
@@ -16,7 +17,8 @@ import { reconnectDelayMs } from './backoff';
 import { Alarms } from './alarms';
 import { Completer } from './completer';
 import { executeJob, JobStopped } from './execute';
-import { JOBS_CHANNEL, Listener, SCHEDULES_CHANNEL, SETTINGS_CHANNEL } from './listener';
+import { JobStats } from './jobStats';
+import { JOBS_CHANNEL, Listener, SCHEDULES_CHANNEL, SETTINGS_CHANNEL, type ListenMode } from './listener';
 import { scheduleOnce } from './scheduler';
 import { removeConfigSchedulesExcept, upsertConfigSchedule } from '../db/queries/schedules';
 import { rescueOnce } from './rescuer';
@@ -40,6 +42,27 @@ export interface DaemonOptions {
   jobPool?: Pool;
   /** Whether stop() ends the pools (true when the daemon owns them). */
   ownsPool?: boolean;
+  /** How long a probe NOTIFY may take to come back on the LISTEN connection before jobs start by polling. */
+  listenProbeMs?: number;
+  /** The newest schema version this build knows; defaults to that of its migrations (tests pretend to be older). */
+  knownSchemaVersion?: number;
+}
+
+/** What /healthz and /readyz report; see src/service/http.ts. */
+export interface DaemonHealth {
+  started: boolean;
+  stopping: boolean;
+  /** Date.now() of the last claim-loop pass; 0 before the first. */
+  lastPollAt: number;
+  claiming: boolean;
+  enabled: boolean;
+  /** The database's schema version when it is newer than this build knows (the daemon then stops claiming). */
+  schemaAhead: number | null;
+  knownSchemaVersion: number;
+  /** Consecutive failed database statements of the daemon's own; 0 when the last one succeeded. */
+  dbFailures: number;
+  listenMode: ListenMode | 'off';
+  running: number;
 }
 
 interface Running {
@@ -99,6 +122,10 @@ export class Daemon {
   private stopping = false;
   private started = false;
   private settingsLoaded = false;
+  /** Set when a newer xtconnect migrated the database past this build: no more claims until it is upgraded. */
+  private schemaAhead: number | null = null;
+  private readonly knownSchema: number;
+  private rescuerPasses = 0;
 
   /**
    * When the claim loop last finished a pass, whether it claimed, found nothing or met a database error: the
@@ -107,7 +134,10 @@ export class Daemon {
   lastPollAt = 0;
 
   /** Counters for status, metrics and benchmarks. */
-  readonly stats = { polls: 0, claimed: 0, done: 0, failed: 0, retried: 0, released: 0, claimQueries: 0 };
+  readonly stats = { polls: 0, claimed: 0, done: 0, failed: 0, retried: 0, released: 0, claimQueries: 0, rescued: 0, dbErrors: 0 };
+
+  /** Jobs by action and outcome, and their durations, for /metrics; one Map lookup per job. */
+  readonly jobStats = new JobStats();
 
   constructor(opts: DaemonOptions) {
     this.cfg = opts.cfg;
@@ -121,8 +151,14 @@ export class Daemon {
     this.ownsPool = opts.ownsPool ?? false;
     this.completer = new Completer(this.pool, this.id, this.log, (batchId, written, f) => this.onWritten(batchId, written, f));
     const listenUrl = opts.listenUrl !== undefined ? opts.listenUrl : (this.cfg.database.listenUrl ?? this.cfg.database.url);
+    this.knownSchema = opts.knownSchemaVersion ?? KNOWN_SCHEMA_VERSION();
+    const probe = {
+      send: async (channel: string, payload: string) => void (await this.pool.query('SELECT pg_notify($1, $2)', [channel, payload])),
+      timeoutMs: opts.listenProbeMs ?? 3000,
+      pollIntervalMs: this.cfg.daemon.pollIntervalMs,
+    };
     this.listener = this.cfg.database.listen
-      ? new Listener(listenUrl, this.log, (channel) => this.onNotify(channel), () => this.onListening())
+      ? new Listener(listenUrl, this.log, (channel) => this.onNotify(channel), () => this.onListening(), probe)
       : null;
     this.scheduler = new Ticker('scheduler', this.cfg.daemon.schedulerIntervalSeconds * 1000, () => this.schedule(), this.log);
     const leaseBeat = Math.max(250, Math.floor((this.cfg.daemon.leaseSeconds * 1000) / 3));
@@ -130,11 +166,7 @@ export class Daemon {
     this.tickers = [
       new Ticker('lease', leaseBeat, async () => void (await this.extendLeases()), this.log),
       new Ticker('registry', maint, () => this.heartbeat(), this.log),
-      new Ticker('rescuer', maint * 2, async () => {
-        // Our own leases first: after an outage longer than the lease, the jobs we are still running (or whose
-        // outcome we still hold) have expired leases too, and our own rescuer must not take them back.
-        if (await this.extendLeases()) await rescueOnce(this.pool, this.cfg.daemon.maxAttempts, this.log);
-      }, this.log),
+      new Ticker('rescuer', maint * 2, () => this.rescue(), this.log),
       new Ticker('settings', SETTINGS_REFRESH_MS, () => this.refreshSettings(), this.log),
       this.scheduler,
     ];
@@ -145,6 +177,41 @@ export class Daemon {
 
   get runningCount(): number {
     return this.running.size;
+  }
+
+  /** Claimed ahead and waiting for a free slot. */
+  get readyCount(): number {
+    return this.ready.length;
+  }
+
+  /** Whether the claim loop asks for jobs: started, not stopping, EnableBatchManager on, schema not ahead. */
+  get claiming(): boolean {
+    return this.started && !this.stopping && this.settings.enabled && this.schemaAhead === null;
+  }
+
+  /** Outcomes not yet written (the database is slow or away). */
+  get pendingOutcomes(): number {
+    return this.completer.size;
+  }
+
+  /** Failed statements of the daemon's own (claims, outcomes, leases, heartbeats), for /metrics. */
+  get dbErrors(): number {
+    return this.stats.dbErrors + this.completer.errors;
+  }
+
+  health(): DaemonHealth {
+    return {
+      started: this.started,
+      stopping: this.stopping,
+      lastPollAt: this.lastPollAt,
+      claiming: this.claiming,
+      enabled: this.settings.enabled,
+      schemaAhead: this.schemaAhead,
+      knownSchemaVersion: this.knownSchema,
+      dbFailures: this.dbFailures,
+      listenMode: this.listener ? this.listener.mode : 'off',
+      running: this.running.size,
+    };
   }
 
   /** Runs a scheduler pass now (tests, and `schedule add` on a running daemon through NOTIFY later). */
@@ -170,7 +237,8 @@ export class Daemon {
     for (let failures = 0; ; failures++) {
       try {
         await this.refreshSettings();
-        await heartbeatDaemon(this.pool, this.info, 0, this.settings.enabled);
+        const beat = await heartbeatDaemon(this.pool, this.info, 0, this.settings.enabled);
+        if (this.checkSchemaVersion(beat.schemaVersion)) await heartbeatDaemon(this.pool, this.info, 0, false);
         break;
       } catch (err) {
         if (!isConnectionError(err) || this.stopping) throw err;
@@ -334,7 +402,7 @@ export class Daemon {
       // Outcomes not yet written keep their rows "running" and their leases renewed: never outrun the completer.
       const backlog = Math.max(0, this.completer.size - Math.max(4 * concurrency, this.cfg.daemon.prefetch));
       const free = concurrency + this.prefetch() - this.running.size - this.ready.length - backlog;
-      if (free > 0 && this.settings.enabled) {
+      if (free > 0 && this.settings.enabled && this.schemaAhead === null) {
         const { full, limits } = this.limits();
         this.stats.claimQueries++;
         const t0 = performance.now();
@@ -390,6 +458,7 @@ export class Daemon {
     const done = executeJob(job, controller, { cfg: this.cfg, pool: this.jobPool, handlers: this.handlers, services: this.services, settings: () => this.settings }, log)
       .then(({ finish, ms }) => {
         this.jobMs = 0.9 * this.jobMs + 0.1 * ms;
+        this.jobStats.record(job.batch_action, finish ? finish.kind : 'lost', ms);
         this.running.delete(job.batch_id);
         this.perAction.set(job.batch_action, (this.perAction.get(job.batch_action) ?? 1) - 1);
         if (finish) {
@@ -514,10 +583,51 @@ export class Daemon {
 
   private async heartbeat(): Promise<void> {
     try {
-      await heartbeatDaemon(this.pool, this.info, this.running.size, this.settings.enabled);
+      const beat = await heartbeatDaemon(this.pool, this.info, this.running.size, this.claiming);
       this.dbRecovered();
+      // The row must say at once that this daemon stopped (or resumed) claiming: status reads it.
+      if (this.checkSchemaVersion(beat.schemaVersion)) await heartbeatDaemon(this.pool, this.info, this.running.size, this.claiming);
     } catch (err) {
       this.dbFailed(err, 'heartbeat');
+    }
+    // Jobs start by polling while NOTIFY does not arrive; ask again, so a fixed setup (or a PgBouncer that went
+    // away) is noticed without a restart. One NOTIFY per heartbeat, only in that state.
+    if (this.listener?.connected && this.listener.mode !== 'notify') void this.listener.checkDelivery();
+  }
+
+  /**
+   * A newer xtconnect migrated the database: this build may not understand the rows any more, so it stops
+   * claiming (running jobs finish and their outcomes are written) and says so, until it is upgraded and
+   * restarted. True when the state changed.
+   */
+  private checkSchemaVersion(version: number): boolean {
+    const ahead = version > this.knownSchema ? version : null;
+    if (ahead === this.schemaAhead) return false;
+    this.schemaAhead = ahead;
+    if (ahead !== null) {
+      this.log.error(
+        `the database schema is now at version ${ahead}, newer than this xtconnect ${VERSION} knows (${this.knownSchema}): ` +
+          `claiming no more jobs (running ones finish); upgrade xtconnect on ${this.info.host} and restart it`,
+        { scope: 'daemon' },
+      );
+    } else {
+      this.log.info(`the database schema is at a version this xtconnect knows again: claiming jobs`, { scope: 'daemon' });
+      this.wake();
+    }
+    return true;
+  }
+
+  private async rescue(): Promise<void> {
+    // Our own leases first: after an outage longer than the lease, the jobs we are still running (or whose
+    // outcome we still hold) have expired leases too, and our own rescuer must not take them back.
+    if (!(await this.extendLeases())) return;
+    try {
+      this.stats.rescued += await rescueOnce(this.pool, this.cfg.daemon.maxAttempts, this.log);
+      // Rows of daemons killed without deregistering stay a day for status; dropping them is rare work.
+      if (this.rescuerPasses++ % 100 === 0) await forgetDeadDaemons(this.pool);
+      this.dbRecovered();
+    } catch (err) {
+      this.dbFailed(err, 'taking back jobs of stopped daemons');
     }
   }
 
@@ -543,6 +653,7 @@ export class Daemon {
   }
 
   private dbFailed(err: unknown, doing: string): number {
+    this.stats.dbErrors++;
     if (!isConnectionError(err)) {
       this.log.error(`${doing} failed: ${errorMessage(err)}`, { scope: 'daemon' });
       return this.cfg.daemon.pollIntervalMs;

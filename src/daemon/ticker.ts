@@ -40,6 +40,8 @@ export class Ticker {
 
   private schedule(ms: number): void {
     if (this.stopped) return;
+    // start() during a runNow() pass, then that pass ending, both schedule: keep one timer, or stop() would miss one.
+    if (this.timer) clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.tick();

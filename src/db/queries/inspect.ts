@@ -43,31 +43,60 @@ export interface QueueHealth {
   enabled: boolean;
   daemons_alive: number;
   daemons_claiming: number;
+  /** "host pid version" of each live daemon that does not claim (an older build the schema moved past). */
+  daemons_idle: string[];
   due: number;
   running: number;
-  failed_24h: number;
+  /** Failures in the window (failure_window_seconds), not counting cancellations. */
+  failed: number;
+  failure_window_seconds: number;
   oldest_due_seconds: number;
 }
 
 /** One round trip; every count walks an index (due and running rows are partial-indexed, finished ones by time). */
-export async function queueHealth(pool: Pool, daemonStaleSeconds: number): Promise<QueueHealth> {
+export async function queueHealth(pool: Pool, daemonStaleSeconds: number, failureWindowSeconds = 86_400): Promise<QueueHealth> {
   const { rows } = await pool.query<QueueHealth>(
-    `SELECT xtbatch.enabled() AS enabled,
-            (SELECT count(*)::int FROM xtbatch.daemon
-              WHERE daemon_heartbeat > now() - make_interval(secs => $1)) AS daemons_alive,
-            (SELECT count(*)::int FROM xtbatch.daemon
-              WHERE daemon_heartbeat > now() - make_interval(secs => $1) AND daemon_claiming) AS daemons_claiming,
+    `WITH live AS (
+       SELECT daemon_host, daemon_pid, daemon_version, daemon_claiming FROM xtbatch.daemon
+        WHERE daemon_heartbeat > now() - make_interval(secs => $1)
+     )
+     SELECT xtbatch.enabled() AS enabled,
+            (SELECT count(*)::int FROM live) AS daemons_alive,
+            (SELECT count(*)::int FROM live WHERE daemon_claiming) AS daemons_claiming,
+            (SELECT coalesce(array_agg(daemon_host || ' pid ' || daemon_pid || ' version ' || daemon_version ORDER BY daemon_host, daemon_pid), '{}')
+               FROM live WHERE NOT daemon_claiming) AS daemons_idle,
             (SELECT count(*)::int FROM xtbatch.batch
               WHERE batch_started IS NULL AND batch_completed IS NULL AND batch_scheduled <= localtimestamp) AS due,
             (SELECT count(*)::int FROM xtbatch.batch
               WHERE batch_started IS NOT NULL AND batch_completed IS NULL) AS running,
             (SELECT count(*)::int FROM xtbatch.batch
-              WHERE batch_completed > localtimestamp - interval '24 hours'
-                AND coalesce(batch_exitstatus, '') <> '' AND batch_exitstatus NOT LIKE 'Cancelled by %') AS failed_24h,
+              WHERE batch_completed > localtimestamp - make_interval(secs => $2)
+                AND coalesce(batch_exitstatus, '') <> '' AND batch_exitstatus NOT LIKE 'Cancelled by %') AS failed,
+            $2::int AS failure_window_seconds,
             coalesce((SELECT floor(extract(epoch FROM localtimestamp - min(batch_scheduled)))::int FROM xtbatch.batch
               WHERE batch_started IS NULL AND batch_completed IS NULL AND batch_scheduled <= localtimestamp), 0)
               AS oldest_due_seconds`,
-    [daemonStaleSeconds],
+    [daemonStaleSeconds, failureWindowSeconds],
+  );
+  return rows[0]!;
+}
+
+export interface QueueDepth {
+  due: number;
+  running: number;
+  oldest_due_seconds: number;
+}
+
+/** The queue gauges of /metrics: two index scans, no count over finished rows. */
+export async function queueDepth(pool: Pool): Promise<QueueDepth> {
+  const { rows } = await pool.query<QueueDepth>(
+    `SELECT (SELECT count(*)::int FROM xtbatch.batch
+              WHERE batch_started IS NULL AND batch_completed IS NULL AND batch_scheduled <= localtimestamp) AS due,
+            (SELECT count(*)::int FROM xtbatch.batch
+              WHERE batch_started IS NOT NULL AND batch_completed IS NULL) AS running,
+            coalesce((SELECT extract(epoch FROM localtimestamp - min(batch_scheduled))::float8 FROM xtbatch.batch
+              WHERE batch_started IS NULL AND batch_completed IS NULL AND batch_scheduled <= localtimestamp), 0)
+              AS oldest_due_seconds`,
   );
   return rows[0]!;
 }
