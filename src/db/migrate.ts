@@ -11,12 +11,32 @@ export interface Migration {
 /** sql/ sits beside src/ and dist/ alike. */
 export const SQL_DIR = path.resolve(__dirname, '..', '..', 'sql');
 
-export function loadMigrations(dir: string = SQL_DIR): Migration[] {
-  return fs
-    .readdirSync(dir)
-    .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
-    .sort()
-    .map((f) => ({ version: Number(f.slice(0, 4)), name: f.replace(/\.sql$/, ''), sql: fs.readFileSync(path.join(dir, f), 'utf8') }));
+const MIGRATION_FILE = /^\d{4}_[a-z0-9_]+\.sql$/;
+
+/**
+ * The sql/ files as they were when scripts/bundle.js built dist/xtconnect.js and the standalone binary (esbuild
+ * `define` puts them here), so that those run from any folder, with no sql/ beside them. Undefined in the tsc
+ * build and under ts-jest, which read the folder.
+ */
+declare const __XTCONNECT_MIGRATIONS__: ReadonlyArray<{ file: string; sql: string }> | undefined;
+
+function bundledMigrations(): ReadonlyArray<{ file: string; sql: string }> | null {
+  return typeof __XTCONNECT_MIGRATIONS__ === 'undefined' ? null : __XTCONNECT_MIGRATIONS__;
+}
+
+function toMigrations(files: ReadonlyArray<{ file: string; sql: string }>): Migration[] {
+  return files
+    .filter((f) => MIGRATION_FILE.test(f.file))
+    .sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0))
+    .map((f) => ({ version: Number(f.file.slice(0, 4)), name: f.file.replace(/\.sql$/, ''), sql: f.sql }));
+}
+
+/** The migrations carried by the bundle, else those in `dir` (sql/ by default); an explicit `dir` is always read. */
+export function loadMigrations(dir?: string): Migration[] {
+  const bundled = dir === undefined ? bundledMigrations() : null;
+  if (bundled) return toMigrations(bundled);
+  const from = dir ?? SQL_DIR;
+  return toMigrations(fs.readdirSync(from).filter((f) => MIGRATION_FILE.test(f)).map((file) => ({ file, sql: fs.readFileSync(path.join(from, file), 'utf8') })));
 }
 
 export const KNOWN_SCHEMA_VERSION = (): number => Math.max(0, ...loadMigrations().map((m) => m.version));

