@@ -1,5 +1,10 @@
 import { purgeOnce } from '../daemon/purger';
+import { sweepSpool } from '../daemon/spoolSweeper';
 import type { Handler } from './types';
 
-/** The built-in "purge" series' action: BatchManagerPurgeDays decides what goes. */
-export const purgeHandler: Handler = async (ctx) => ({ purged: await purgeOnce(ctx.pool, ctx.log) });
+/** The built-in "purge" series' action: BatchManagerPurgeDays decides what goes, then the spool follows. */
+export const purgeHandler: Handler = async (ctx) => {
+  const purged = await purgeOnce(ctx.pool, ctx.log);
+  const spoolFolders = await sweepSpool(ctx.pool, ctx.cfg.spoolDir, ctx.log);
+  return { purged, spoolFolders };
+};
