@@ -11,6 +11,7 @@ import { errorMessage } from '../errors';
 import { defaultHandlers, type HandlerRegistry, type Services } from '../handlers';
 import type { Logger } from '../log';
 import { createMailer } from '../mail/transport';
+import { sentRecorder } from '../sync/recordSent';
 import { noticeFor } from '../mail/notice';
 import { VERSION } from '../version';
 import { reconnectDelayMs } from './backoff';
@@ -145,7 +146,8 @@ export class Daemon {
     this.jobPool = opts.jobPool ?? opts.pool;
     this.log = opts.log;
     this.handlers = opts.handlers ?? defaultHandlers();
-    this.services = opts.services ?? { mailer: createMailer(opts.cfg) };
+    // Mail the daemon sends is recorded in xtbatch.eml like imported mail, as xTuple's batch manager did.
+    this.services = opts.services ?? { mailer: createMailer(opts.cfg, { onSent: sentRecorder(this.jobPool, this.log), log: this.log }) };
     this.id = opts.id ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
     this.info = { id: this.id, host: os.hostname(), pid: process.pid, version: VERSION };
     this.ownsPool = opts.ownsPool ?? false;

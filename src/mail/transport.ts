@@ -1,8 +1,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import nodemailer from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer';
 import type Mail from 'nodemailer/lib/mailer';
 import type { Config } from '../config';
+import { errorMessage } from '../errors';
+import type { Logger } from '../log';
 import { classifySmtpError } from './smtpErrors';
 
 export interface SentInfo {
@@ -20,13 +23,58 @@ export interface Mailer {
   close(): void;
 }
 
+/** The SMTP envelope a message went out with: Bcc recipients are here, not in the headers. */
+export interface SentEnvelope {
+  from: string | false;
+  to: string[];
+}
+
+/**
+ * Called once a message has been handed over (SMTP accepted it, or its outbox file is written), with the exact
+ * bytes that were sent. Its failure is logged and never fails the send: the mail is out, and sending it again
+ * would duplicate it.
+ */
+export type OnSent = (raw: Buffer, envelope: SentEnvelope, info: SentInfo) => Promise<void>;
+
+export interface MailerOptions {
+  onSent?: OnSent;
+  /** Where a failing onSent is reported. */
+  log?: Logger;
+}
+
+interface Composed {
+  raw: Buffer;
+  envelope: SentEnvelope;
+  messageId: string;
+}
+
+/** Builds the message once: the bytes sent are the bytes recorded. */
+async function compose(message: Mail.Options, keepBcc: boolean): Promise<Composed> {
+  const { signal: _signal, ...data } = message as Mail.Options & { signal?: AbortSignal };
+  void _signal;
+  const node = new MailComposer(data as ConstructorParameters<typeof MailComposer>[0]).compile();
+  node.keepBcc = keepBcc;
+  const raw = await node.build();
+  const env = node.getEnvelope();
+  return { raw, envelope: { from: env.from, to: env.to }, messageId: node.messageId() };
+}
+
+async function notifySent(opts: MailerOptions, c: Composed, info: SentInfo): Promise<void> {
+  if (!opts.onSent) return;
+  try {
+    await opts.onSent(c.raw, c.envelope, info);
+  } catch (err) {
+    opts.log?.warn(`mail ${info.messageId} was sent, but recording it failed: ${errorMessage(err)}`, { scope: 'mail' });
+  }
+}
+
 function addresses(list: unknown): string[] {
   if (!Array.isArray(list)) return [];
   return list.map((a) => (typeof a === 'string' ? a : String((a as { address?: string }).address ?? a)));
 }
 
 /** Pooled SMTP: connections are reused across jobs, up to smtp.maxConnections. */
-function smtpMailer(smtp: NonNullable<Config['smtp']>): Mailer {
+function smtpMailer(smtp: NonNullable<Config['smtp']>, opts: MailerOptions): Mailer {
   const server = `${smtp.host}:${smtp.port}`;
   const transport = nodemailer.createTransport({
     pool: true,
@@ -46,12 +94,17 @@ function smtpMailer(smtp: NonNullable<Config['smtp']>): Mailer {
   return {
     description: `smtp ${server}`,
     async send(message) {
+      let composed: Composed;
+      let sent: SentInfo;
       try {
-        const info = await transport.sendMail(message);
-        return { messageId: info.messageId, accepted: addresses(info.accepted), rejected: addresses(info.rejected), deliveredTo: `smtp://${server}` };
+        composed = await compose(message, false);
+        const info = await transport.sendMail({ envelope: composed.envelope, raw: composed.raw, signal: (message as { signal?: AbortSignal }).signal } as Mail.Options);
+        sent = { messageId: composed.messageId, accepted: addresses(info.accepted), rejected: addresses(info.rejected), deliveredTo: `smtp://${server}` };
       } catch (err) {
         throw classifySmtpError(err, server);
       }
+      await notifySent(opts, composed, sent);
+      return sent;
     },
     close: () => transport.close(),
   };
@@ -61,25 +114,29 @@ function smtpMailer(smtp: NonNullable<Config['smtp']>): Mailer {
  * With no SMTP server configured, each message becomes an .eml file that any mail program opens. Written under
  * a temporary name and renamed, so a reader never sees half a message.
  */
-function outboxMailer(dir: string): Mailer {
+function outboxMailer(dir: string, opts: MailerOptions): Mailer {
   // keepBcc: the file is the record of what was sent; whoever sends it on must see every recipient.
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows', keepBcc: true } as Parameters<typeof nodemailer.createTransport>[0]);
   return {
     description: `outbox ${dir}`,
     async send(message, fileHint) {
-      const info = (await transport.sendMail(message)) as unknown as { messageId: string; message: Buffer; envelope: { to: string[] } };
+      const composed = await compose(message, true);
+      const info = (await transport.sendMail({ envelope: composed.envelope, raw: composed.raw } as Mail.Options)) as unknown as { message: Buffer };
       await fs.mkdir(dir, { recursive: true, mode: 0o700 });
       const safe = fileHint.replace(/[^A-Za-z0-9._-]/g, '_');
       const file = path.join(dir, `${safe}.eml`);
       const tmp = path.join(dir, `.${safe}.eml.tmp`);
       await fs.writeFile(tmp, info.message);
       await fs.rename(tmp, file);
-      return { messageId: info.messageId, accepted: info.envelope.to, rejected: [], deliveredTo: file };
+      const sent: SentInfo = { messageId: composed.messageId, accepted: composed.envelope.to, rejected: [], deliveredTo: file };
+      await notifySent(opts, composed, sent);
+      return sent;
     },
     close: () => undefined,
   };
 }
 
-export function createMailer(cfg: Pick<Config, 'smtp' | 'outboxDir'>): Mailer {
-  return cfg.smtp ? smtpMailer(cfg.smtp) : outboxMailer(cfg.outboxDir);
+/** SMTP when the config has a server, else the outbox folder. `opts.onSent` records each message sent. */
+export function createMailer(cfg: Pick<Config, 'smtp' | 'outboxDir'>, opts: MailerOptions = {}): Mailer {
+  return cfg.smtp ? smtpMailer(cfg.smtp, opts) : outboxMailer(cfg.outboxDir, opts);
 }
