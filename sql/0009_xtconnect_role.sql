@@ -62,7 +62,23 @@ BEGIN
     'public|metasql|SELECT',
     'public|locale|SELECT',
     'public|cntct|SELECT, INSERT',
-    'public|cntcteml|SELECT, INSERT'
+    'public|cntcteml|SELECT, INSERT',
+    -- xTuple: the effective user's locale for report formats; email sync's [xtref:...] document lookups; contact
+    -- numbers (fetchNextNumber('ContactNumber') advances orderseq).
+    'public|usrpref|SELECT',
+    'public|orderseq|SELECT, UPDATE',
+    'public|cohead|SELECT',
+    'public|quhead|SELECT',
+    'public|incdt|SELECT',
+    'public|prj|SELECT',
+    'public|crmacct|SELECT',
+    'public|pohead|SELECT',
+    'public|custinfo|SELECT',
+    'public|vendinfo|SELECT',
+    'public|emp|SELECT',
+    'public|ophead|SELECT',
+    'public|tohead|SELECT',
+    'public|rahead|SELECT'
   ];
 
   EXECUTE 'GRANT USAGE ON SCHEMA xtbatch TO xtconnect';
@@ -99,7 +115,7 @@ BEGIN
   FOR s IN
     SELECT p.oid::regprocedure AS sig
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-     WHERE n.nspname = 'public' AND p.proname IN ('fetchmetrictext', 'fetchmetricbool', 'fetchmetricvalue')
+     WHERE n.nspname = 'public' AND p.proname IN ('fetchmetrictext', 'fetchmetricbool', 'fetchmetricvalue', 'fetchnextnumber')
   LOOP
     BEGIN
       EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO xtconnect', s.sig);
