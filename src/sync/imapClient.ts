@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { ImapFlow, type ImapFlowOptions } from 'imapflow';
+import type { ImapFlow, ImapFlowOptions } from 'imapflow';
 import { errorMessage, PermanentError, TransientError } from '../errors';
 import type { Logger } from '../log';
 import { describeMailbox, mailboxEnvVar, type Mailbox } from './mailboxes';
@@ -68,7 +68,10 @@ export function classifyImapError(mb: Mailbox, err: unknown): Error {
  * would end the process, and the command that was waiting fails on its own.
  */
 export async function connectImap(mb: Mailbox, log: Logger): Promise<ImapFlow> {
-  const client = new ImapFlow(imapOptions(mb));
+  // imapflow is loaded by the first EmailSync job: a daemon that never syncs mail does not carry it in memory.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { ImapFlow: Client } = require('imapflow') as typeof import('imapflow');
+  const client = new Client(imapOptions(mb));
   client.on('error', (err: Error) => log.debug(`${describeMailbox(mb)}: connection error: ${err.message}`));
   try {
     await client.connect();

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { simpleParser, type AddressObject, type EmailAddress } from 'mailparser';
+import type { AddressObject, EmailAddress } from 'mailparser';
 
 export type AddressType = 'FROM' | 'TO' | 'CC' | 'BCC';
 
@@ -51,6 +51,9 @@ function addressesOf(type: AddressType, field: AddressObject | AddressObject[] |
 export async function parseEmail(raw: Buffer, fallbackDate: Date = new Date(), extraBcc: string[] = []): Promise<ParsedEmail> {
   // Only text is kept: no HTML made from text, no text made by html-to-text (the small converter below is several
   // times cheaper and enough for a readable body), no checksums of attachments (they stay in the raw message).
+  // Loaded on first use, like imapflow: only daemons that import mail pay for the MIME parser.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { simpleParser } = require('mailparser') as typeof import('mailparser');
   const mail = await simpleParser(raw, { skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true, skipHtmlToText: true, checksumAlgo: false });
   const addresses = [
     ...addressesOf('FROM', mail.from),
