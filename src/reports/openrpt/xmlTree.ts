@@ -1,0 +1,72 @@
+import { XMLParser, XMLValidator } from 'fast-xml-parser';
+
+/** A parsed XML element with its element children in document order (document order decides paint order). */
+export interface XNode {
+  tag: string;
+  attrs: Readonly<Record<string, string>>;
+  children: XNode[];
+  /** The concatenated text directly inside the element, untrimmed. */
+  text: string;
+}
+
+type Raw = Record<string, unknown>;
+
+const parser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
+  parseTagValue: false,
+  parseAttributeValue: false,
+  // <sql> keeps its line breaks and indentation; whitespace between elements is ignored below.
+  trimValues: false,
+  processEntities: true,
+  htmlEntities: false,
+  ignoreDeclaration: true,
+  ignorePiTags: true,
+});
+
+export class XmlSyntaxError extends Error {
+  constructor(
+    message: string,
+    readonly line: number,
+    readonly col: number,
+  ) {
+    super(message);
+  }
+}
+
+/** Parses a whole document into its root element; throws XmlSyntaxError for text that is not well-formed XML. */
+export function parseXml(xml: string): XNode | null {
+  const valid = XMLValidator.validate(xml);
+  if (valid !== true) throw new XmlSyntaxError(valid.err.msg, valid.err.line, valid.err.col);
+  const nodes = convert(parser.parse(xml) as Raw[]);
+  return nodes[0] ?? null;
+}
+
+function convert(raw: Raw[]): XNode[] {
+  const out: XNode[] = [];
+  for (const item of raw) {
+    for (const key of Object.keys(item)) {
+      if (key === ':@' || key === '#text') continue;
+      const kids = (item[key] as Raw[] | undefined) ?? [];
+      let text = '';
+      for (const k of kids) if (typeof k['#text'] === 'string' || typeof k['#text'] === 'number') text += String(k['#text']);
+      out.push({ tag: key, attrs: (item[':@'] as Record<string, string> | undefined) ?? {}, children: convert(kids), text });
+    }
+  }
+  return out;
+}
+
+export function child(node: XNode, tag: string): XNode | undefined {
+  return node.children.find((c) => c.tag === tag);
+}
+
+export function has(node: XNode, tag: string): boolean {
+  return node.children.some((c) => c.tag === tag);
+}
+
+/** Trimmed text of a child element, or undefined when there is no such child. */
+export function childText(node: XNode, tag: string): string | undefined {
+  const c = child(node, tag);
+  return c === undefined ? undefined : c.text.trim();
+}
