@@ -7,6 +7,7 @@ import { commandContext, type GlobalOptions } from './context';
 import { configGetCommand, configSetCommand, excludeCommand } from './commands/config';
 import { cancelCommand, listCommand, purgeCommand, retryCommand, showCommand } from './commands/jobs';
 import { migrateCommand } from './commands/migrate';
+import { addRenderCommand } from './commands/render';
 import { startCommand } from './commands/start';
 import { statusCommand } from './commands/status';
 import { parseParam, submitActionCommand, submitEmailCommand, submitReportCommand } from './commands/submit';
@@ -65,11 +66,17 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
 
   program
     .command('status')
-    .description('One line for monitoring: daemons alive, due, running, failed in 24 h, oldest waiting job. Exit 0 OK, 1 WARNING, 2 CRITICAL (no daemon, database down), 3 UNKNOWN.')
+    .description('One line for monitoring: daemons alive and claiming, due, running, failed in a window, oldest waiting job. Exit 0 OK, 1 WARNING, 2 CRITICAL (no daemon claiming, database down), 3 UNKNOWN (no xtbatch schema, no rights, bad thresholds).')
     .option('--json', 'print JSON instead of the line', false)
-    .option('--min-daemons <n>', 'CRITICAL below this many live daemons (default 1)', positiveInt('--min-daemons'))
-    .option('--max-failures <n>', 'WARNING at this many failures in 24 h (default status.maxFailures24h)', positiveInt('--max-failures'))
+    .option('--min-daemons <n>', 'CRITICAL below this many claiming daemons (default 1)', positiveInt('--min-daemons'))
+    .option('--warn-daemons <n>', 'WARNING below this many claiming daemons (default --min-daemons)', positiveInt('--warn-daemons'))
+    .option('--max-failures <n>', 'WARNING at this many failures in the window (default status.maxFailures24h)', positiveInt('--max-failures'))
+    .option('--crit-failures <n>', 'CRITICAL at this many failures in the window (default none)', positiveInt('--crit-failures'))
+    .option('--failure-window <duration>', 'where failures are counted: seconds, or 30m, 24h, 7d (default 24h)')
     .option('--max-queue-age <seconds>', 'WARNING when a due job waited longer (default status.maxQueueAgeSeconds)', positiveInt('--max-queue-age'))
+    .option('--crit-queue-age <seconds>', 'CRITICAL when a due job waited longer (default none)', positiveInt('--crit-queue-age'))
+    // Monitoring plugins answer bad arguments with UNKNOWN (3), not this program's usual 2.
+    .exitOverride((err) => { throw new CommanderError(err.exitCode === 0 ? 0 : 3, err.code, err.message); })
     .action((o) => run(statusCommand(ctx(), o, out)));
 
   const submit = program.command('submit').description('Queue a job, through the same xtbatch functions the ERP calls. Prints the new job ID.');
@@ -110,6 +117,8 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
     .option('--at <time>', 'start at this time, "YYYY-MM-DD HH:MM"')
     .option('--in <delay>', 'start after this long: 30s, 15m, 2h, 1d')
     .action((name: string, o) => run(submitReportCommand(ctx(), name, o, out)));
+
+  addRenderCommand(program, ctx, run, out);
 
   program
     .command('list')
@@ -217,7 +226,7 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     if (err instanceof CommanderError) {
-      code = err.exitCode === 0 ? 0 : EXIT_CONFIG;
+      code = err.exitCode === 0 ? 0 : err.exitCode === 3 ? 3 : EXIT_CONFIG;
     } else if (err instanceof ConfigError) {
       process.stderr.write(`xtconnect: ${err.message}\n`);
       code = EXIT_CONFIG;

@@ -1,8 +1,10 @@
 import type { Handler, HandlerRegistry } from './types';
 import { emailHandler } from './email';
+import { emailSyncHandler } from './emailSync';
 import { makeErpActionHandler } from './erpAction';
 import { analyzeHandler, reindexHandler, serverMaintenanceHandler, vacuumHandler } from './maintenance';
 import { purgeHandler } from './purge';
+import { runReportHandler } from './report';
 import { downloadHandler, uploadHandler } from './transfer';
 import { FALLBACK_ACTION } from '../daemon/execute';
 
@@ -15,6 +17,7 @@ export type { Handler, HandlerRegistry, JobContext, Services } from './types';
 export function defaultHandlers(extra: Record<string, Handler> = {}): HandlerRegistry {
   const registry = new Map<string, Handler>([
     ['Email', emailHandler],
+    ['EmailSync', emailSyncHandler],
     ['Purge', purgeHandler],
     ['FileUpload', uploadHandler],
     ['FileDownload', downloadHandler],
@@ -22,6 +25,7 @@ export function defaultHandlers(extra: Record<string, Handler> = {}): HandlerReg
     ['Vacuum', vacuumHandler],
     ['Analyze', analyzeHandler],
     ['Reindex', reindexHandler],
+    ['RunReport', runReportHandler],
   ]);
   registry.set(FALLBACK_ACTION, makeErpActionHandler(() => [...registry.keys()].filter((k) => k !== FALLBACK_ACTION)));
   for (const [k, v] of Object.entries(extra)) registry.set(k, v);
