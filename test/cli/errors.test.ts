@@ -119,6 +119,13 @@ describe('command-line errors exit 2 with a message naming the problem', () => {
   });
   const xt = (...args: string[]) => runXt(['--config', emptyConfig, '--database-url', closedUrl, ...args]);
 
+  it('status answers a bad argument with UNKNOWN (3), as monitoring plugins do, and says what is wrong', async () => {
+    const r = await xt('status', '--min-daemons', 'two');
+    expect({ code: r.code, signal: r.signal }).toEqual({ code: 3, signal: null });
+    expect(r.stderr).toContain('--min-daemons');
+    expect(r.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it('an unknown command', async () => {
     expectUsageError(await xt('frobnicate'), "error: unknown command 'frobnicate'");
   });

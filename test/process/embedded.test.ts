@@ -86,7 +86,11 @@ describe('the embedded default', () => {
     const listening = await waitFor('a LISTEN connection from the daemon on the embedded server', async () =>
       (await onEmbedded((c) => c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'xtconnect listener'`))).rows[0].n > 0,
     5_000, 100).catch(() => false);
-    expect({ listening, listenerWarnings: daemon.lines.filter((l) => l.includes('[listener]')) }).toEqual({ listening: true, listenerWarnings: [] });
+    // The probe NOTIFY comes back over that connection, so jobs start on NOTIFY rather than by polling.
+    await waitFor('the listener says jobs start on NOTIFY', async () =>
+      daemon.lines.some((l) => /\[listener\] LISTEN on \S+: jobs start on NOTIFY/.test(l)), 10_000, 100);
+    const listener = daemon.lines.filter((l) => l.includes('[listener]'));
+    expect({ listening, listenerWarnings: listener.filter((l) => /\b(warn|error)\b/.test(l)) }).toEqual({ listening: true, listenerWarnings: [] });
   });
 
   it('SIGTERM stops the daemon, then its PostgreSQL, with exit code 0', async () => {

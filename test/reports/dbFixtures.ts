@@ -1,18 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Pool } from '../../src/db/pool';
+import { sharedFixturesDir } from '../support/sharedFixtures';
 import type { MetaParams, MetaValue } from '../../src/reports/metasql';
 
-/** ../shared/fixtures beside the repository, else /work/shared/fixtures; a missing folder fails the test. */
-export function sharedFixtures(): string {
-  const candidates = [path.resolve(__dirname, '../../../shared/fixtures'), '/work/shared/fixtures'];
-  const found = candidates.find((c) => fs.existsSync(path.join(c, 'openrpt')));
-  if (!found) throw new Error(`the shared report fixtures are missing: looked for ${candidates.map((c) => path.join(c, 'openrpt')).join(' and ')}`);
-  return found;
-}
 
 export function fixtureXml(file: string): string {
-  return fs.readFileSync(path.join(sharedFixtures(), 'openrpt', file), 'utf8');
+  return fs.readFileSync(path.join(sharedFixturesDir('openrpt'), file), 'utf8');
 }
 
 /** The report's `<name>` as OpenRPT stores it in report_name. */
@@ -31,7 +25,7 @@ const SQL_DIR = path.resolve(__dirname, '../fixtures/reports');
 export async function loadReportFixtures(pool: Pool): Promise<Map<string, string>> {
   for (const f of ['schema.sql', 'data.sql']) await pool.query(fs.readFileSync(path.join(SQL_DIR, f), 'utf8'));
   const names = new Map<string, string>();
-  for (const file of fs.readdirSync(path.join(sharedFixtures(), 'openrpt')).filter((f) => f.endsWith('.xml')).sort()) {
+  for (const file of fs.readdirSync(sharedFixturesDir('openrpt')).filter((f) => f.endsWith('.xml')).sort()) {
     const xml = fixtureXml(file);
     const name = reportNameOf(xml);
     await pool.query(`INSERT INTO xtbatch.report (report_name, report_grade, report_source, report_descrip) VALUES ($1, 0, $2, $3)`,

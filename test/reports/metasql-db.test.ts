@@ -2,15 +2,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { renderMetaSql, type MetaValue } from '../../src/reports/metasql';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { sharedFixturesDir } from '../support/sharedFixtures';
 
 let db: TestDatabase;
 
-/** The shared fixtures live beside the repository (../shared) or at /work/shared; a missing folder fails. */
 function fixture(file: string): string {
-  const candidates = [path.resolve(__dirname, '../../../shared/fixtures'), '/work/shared/fixtures'];
-  const found = candidates.find((d) => fs.existsSync(path.join(d, 'metasql')));
-  if (!found) throw new Error(`MetaSQL fixtures not found; looked in ${candidates.join(' and ')}`);
-  return fs.readFileSync(path.join(found, 'metasql', file), 'utf8');
+  return fs.readFileSync(path.join(sharedFixturesDir('metasql'), file), 'utf8');
 }
 
 beforeAll(async () => {

@@ -2,16 +2,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { bindMetaSql, mqlHeader, parseMetaSql, renderMetaSql, type MetaValue } from '../../src/reports/metasql';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { sharedFixturesDir } from '../support/sharedFixtures';
 
-/** The shared fixtures live beside the repository (../shared) or at /work/shared; a missing folder fails. */
-function fixturesDir(): string {
-  const candidates = [path.resolve(__dirname, '../../../shared/fixtures'), '/work/shared/fixtures'];
-  const found = candidates.find((d) => fs.existsSync(path.join(d, 'metasql')));
-  if (!found) throw new Error(`MetaSQL fixtures not found; looked in ${candidates.join(' and ')}`);
-  return path.join(found, 'metasql');
-}
-
-const dir = fixturesDir();
+const dir = sharedFixturesDir('metasql');
 const files = fs.readdirSync(dir).filter((f) => f.endsWith('.mql')).sort();
 const read = (file: string): string => fs.readFileSync(path.join(dir, file), 'utf8');
 const squash = (sql: string): string => sql.replace(/\s+/g, ' ').trim();

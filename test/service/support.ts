@@ -1,6 +1,4 @@
 import http from 'node:http';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import type { Config } from '../../src/config';
 import { Daemon, type DaemonOptions } from '../../src/daemon/loop';
 import { createPool, type Pool } from '../../src/db/pool';
@@ -76,18 +74,7 @@ export function sample(families: Map<string, PromFamily>, family: string, labels
   return m?.value === undefined ? undefined : Number(m.value);
 }
 
-/** A logger that keeps every line (JSON, debug level and up) in `lines`. */
-export function captureLogger(): { log: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer | string, _enc, cb) {
-      lines.push(String(chunk));
-      cb();
-    },
-  });
-  const log = winston.createLogger({ level: 'debug', format: winston.format.json(), transports: [new winston.transports.Stream({ stream })] });
-  return { log, lines };
-}
+export { captureLogger } from '../handlers/helpers';
 
 /** The messages of captured lines. */
 export function messages(lines: string[]): string[] {

@@ -3,21 +3,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { deflateSync } from 'node:zlib';
+import { sharedFixturesDir } from '../../support/sharedFixtures';
 import { parseDefinition, renderPdf, type RenderOptions, type ReportData, type ReportDefinition } from '../../../src/reports/openrpt';
 
-/** The shared fixtures beside the repository, or at /work/shared; a clear failure when neither exists. */
-export function sharedFixturesDir(): string {
-  const candidates = [path.resolve(__dirname, '../../../../shared/fixtures'), '/work/shared/fixtures'];
-  for (const c of candidates) if (fs.existsSync(path.join(c, 'openrpt'))) return c;
-  throw new Error(`the shared OpenRPT fixtures are missing: looked for openrpt/ in ${candidates.join(' and ')}`);
-}
 
 export const FIXTURE_NAMES = [
   'ARAging', 'ClassCodesMasterList', 'CreditMemo', 'GLTransactions', 'Image', 'PurchaseOrder', 'Quote', 'UOMs', 'itemLabel', 'items',
 ] as const;
 
 export function fixtureXml(name: string): string {
-  return fs.readFileSync(path.join(sharedFixturesDir(), 'openrpt', `${name}.xml`), 'utf8');
+  return fs.readFileSync(path.join(sharedFixturesDir('openrpt'), `${name}.xml`), 'utf8');
 }
 
 export function loadFixture(name: string): ReportDefinition {
