@@ -15,7 +15,7 @@ import { startSmtp } from '../support/smtp';
 import { tempDir } from '../support/tempDirs';
 import { waitFor } from '../support/wait';
 import { configMaker, smtpSection } from '../handlers/helpers';
-import { startFtp } from '../transfer/servers';
+import { filesUnder, startFtp, startSftp } from '../transfer/servers';
 import { loadReportFixtures } from './dbFixtures';
 
 const { config, cleanup } = configMaker();
@@ -164,6 +164,21 @@ it('uploads to the FTP endpoint named by xtconnect_endpoint, as CSV when asked',
     'uom_name;uom_descrip\r\nBX;Box\r\nCS;Case\r\nEA;Each\r\nKG;Kilogram\r\nLB;Pound\r\n');
   expect(csvRow.batch_result).toMatchObject({ format: 'csv', rows: 5, query: 'detail', file: 'uoms.csv' });
   expect(fs.readdirSync(ftp.root).sort()).toEqual(['PO-20055.pdf', 'in']); // no temporary upload left behind
+});
+
+it('uploads to an SFTP endpoint (host key pinned by fingerprint)', async () => {
+  const sftp = await startSftp();
+  suite.servers.push(sftp);
+  const endpoints = parseEndpoints([{ name: 'partner', protocol: 'sftp', host: '127.0.0.1', port: sftp.port, user: sftp.user,
+    password: sftp.password, hostKey: { fingerprint: sftp.hostKey.fingerprint }, timeoutMs: 5000 }], 'test config', {});
+  await daemon({ ...config(suite.db.url), endpoints });
+  const id = await submitReport({ report: 'PurchaseOrder', filename: 'PO-</docnumber>.pdf',
+    params: [['pohead_id', '1', 'int'], ['title', 'Original'], ['showcosts', 'true', 'bool'], ['docnumber', '20055'], ['xtconnect_endpoint', 'partner']] });
+  const row = await finished(id);
+  expect(row.batch_exitstatus ?? '').toBe('');
+  expect(filesUnder(sftp.root)).toEqual(['PO-20055.pdf']);
+  expectInOrder((await pdfText(path.join(sftp.root, 'PO-20055.pdf'))).pages.flat(), ['20055', 'Acme Supply Co.', 'BTRUCK1']);
+  expect(row.batch_result!.delivered).toEqual([expect.objectContaining({ to: 'endpoint', endpoint: 'partner', remoteName: 'PO-20055.pdf' })]);
 });
 
 it('fails the job, naming batch_parameter, for a report the database does not have', async () => {
