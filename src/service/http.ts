@@ -5,7 +5,7 @@ import type { Daemon } from '../daemon/loop';
 import type { Pool } from '../db/pool';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
-import { createDaemonMetrics, type DaemonMetrics } from './metrics';
+import type { DaemonMetrics } from './metrics';
 
 /**
  * /healthz is liveness: the claim loop keeps turning. It stays 200 while the database is down (the loop backs
@@ -109,6 +109,9 @@ export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServ
   const listen = cfg.metrics;
   if (!listen) return null;
   const liveLimitMs = opts.liveLimitMs ?? defaultLiveLimitMs(cfg);
+  // prom-client is loaded only here: with metrics off (the default) the daemon does not carry it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { createDaemonMetrics } = require('./metrics') as typeof import('./metrics');
   const metrics = createDaemonMetrics({ daemon, pool, log, queueCacheMs: opts.queueCacheMs });
 
   const health = async (check: 'live' | 'ready', res: http.ServerResponse, head: boolean): Promise<void> => {

@@ -1,7 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ConnectionOptions } from 'node:tls';
-import { Client, FileType, FTPError, type FileInfo } from 'basic-ftp';
+import type { Client, FileInfo, FTPError } from 'basic-ftp';
+
+/** basic-ftp is loaded by the first FTP job: a daemon that never transfers files does not carry it in memory. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const ftpLib = (): typeof import('basic-ftp') => require('basic-ftp') as typeof import('basic-ftp');
+const isFtpError = (err: unknown): err is FTPError => err instanceof ftpLib().FTPError;
 import { errorMessage, PermanentError, TransientError } from '../errors';
 import { describeEndpoint, type Endpoint } from './endpoints';
 import { downloadVia, uploadVia, type DownloadRequest, type DownloadResult, type MovedFile, type RemoteEntry, type RemoteSession, type UploadRequest } from './paths';
@@ -28,7 +33,7 @@ function words(err: FTPError): string {
  */
 export function classifyFtpError(err: unknown, where: string, doing: string): Error {
   if (err instanceof PermanentError || err instanceof TransientError) return err;
-  if (err instanceof FTPError) {
+  if (isFtpError(err)) {
     const code = err.code;
     if (code === 530) return new PermanentError(`${where}: login refused: ${words(err)}`);
     if (code >= 500) return new PermanentError(`${where}: ${doing} refused by the server: ${words(err)}`);
@@ -65,11 +70,11 @@ function tlsOptions(ep: Endpoint, where: string): ConnectionOptions {
 
 function kindOf(f: FileInfo): RemoteEntry['kind'] {
   switch (f.type) {
-    case FileType.File:
+    case ftpLib().FileType.File:
       return 'file';
-    case FileType.Directory:
+    case ftpLib().FileType.Directory:
       return 'dir';
-    case FileType.SymbolicLink:
+    case ftpLib().FileType.SymbolicLink:
       return 'link';
     default:
       return 'other';
@@ -100,9 +105,9 @@ class FtpSession implements RemoteSession {
     try {
       return await this.client.size(remotePath);
     } catch (err) {
-      if (err instanceof FTPError && err.code === 550) return null;
+      if (isFtpError(err) && err.code === 550) return null;
       // SIZE is an extension (RFC 3659); a server without it still lists.
-      if (err instanceof FTPError && (err.code === 500 || err.code === 502 || err.code === 504)) return this.sizeFromListing(remotePath);
+      if (isFtpError(err) && (err.code === 500 || err.code === 502 || err.code === 504)) return this.sizeFromListing(remotePath);
       throw classifyFtpError(err, this.where, `ask the size of "${remotePath}"`);
     }
   }
@@ -111,7 +116,7 @@ class FtpSession implements RemoteSession {
     const dir = path.posix.dirname(remotePath);
     const base = path.posix.basename(remotePath);
     const list = await this.op(`list "${dir}"`, () => this.client.list(dir === '.' ? '' : dir));
-    const hit = list.find((f) => f.name === base && f.type === FileType.File);
+    const hit = list.find((f) => f.name === base && f.type === ftpLib().FileType.File);
     return hit ? hit.size : null;
   }
 
@@ -156,7 +161,7 @@ class FtpSession implements RemoteSession {
  */
 export async function openFtp(ep: Endpoint, remoteDir: string, signal: AbortSignal): Promise<RemoteSession> {
   const where = describeEndpoint(ep, remoteDir);
-  const client = new Client(ep.timeoutMs);
+  const client = new (ftpLib().Client)(ep.timeoutMs);
   const onAbort = (): void => client.close();
   signal.addEventListener('abort', onAbort, { once: true });
   const release = (): void => signal.removeEventListener('abort', onAbort);
@@ -175,7 +180,7 @@ export async function openFtp(ep: Endpoint, remoteDir: string, signal: AbortSign
       try {
         await client.cd(remoteDir);
       } catch (err) {
-        if (err instanceof FTPError && err.code === 550) {
+        if (isFtpError(err) && err.code === 550) {
           throw new PermanentError(`${where}: no such remote folder "${remoteDir}" (the server said: ${words(err)})`);
         }
         throw err;

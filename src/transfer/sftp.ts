@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Client as SshClient, ConnectConfig } from 'ssh2';
-import SftpClient from 'ssh2-sftp-client';
+import type SftpClient from 'ssh2-sftp-client';
 import { errorMessage, PermanentError, TransientError } from '../errors';
 import { describeEndpoint, type Endpoint } from './endpoints';
 import { downloadVia, uploadVia, type DownloadRequest, type DownloadResult, type MovedFile, type RemoteEntry, type RemoteSession, type UploadRequest } from './paths';
@@ -314,7 +314,10 @@ export async function openSftp(ep: Endpoint, remoteDir: string, signal: AbortSig
     }
   }
   // Errors are taken from each call's own rejection; the defaults would print them to the console.
-  const c = new SftpClient('xtconnect', { error: () => undefined, end: () => undefined, close: () => undefined });
+  // ssh2 is loaded by the first SFTP job, like basic-ftp: most daemons never use it.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const Sftp = require('ssh2-sftp-client') as typeof SftpClient;
+  const c = new Sftp('xtconnect', { error: () => undefined, end: () => undefined, close: () => undefined });
   let rejection: string | null = null;
   const onAbort = (): void => {
     sshOf(c).destroy();
