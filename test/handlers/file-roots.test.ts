@@ -53,10 +53,14 @@ describe('files a job may name (fileRoots)', () => {
     const cfg = testConfig(db.url);
     cfg.fileRoots = [cfg.spoolDir, cfg.inboxDir];
     suite.daemons.push(await startDaemon(cfg));
-    const { rows } = await db.pool.query(`INSERT INTO xtbatch.batch (batch_action) VALUES ('FileDownload') RETURNING batch_id`);
+    // Job and parameters in one statement, as the ERP's transaction makes them: the running daemon must never see
+    // the job without its parameters.
+    const { rows } = await db.pool.query(
+      `WITH b AS (INSERT INTO xtbatch.batch (batch_action) VALUES ('FileDownload') RETURNING batch_id),
+            p AS (INSERT INTO xtbatch.batchparam (batchparam_batch_id, batchparam_order, batchparam_name, batchparam_value)
+                  SELECT batch_id, o, n, v FROM b, (VALUES (1, 'endpoint', 'nowhere'), (2, 'inbox', '/etc/cron.d')) AS x(o, n, v))
+       SELECT batch_id FROM b`);
     const id = rows[0].batch_id;
-    await db.pool.query(`INSERT INTO xtbatch.batchparam (batchparam_batch_id, batchparam_order, batchparam_name, batchparam_value)
-      VALUES ($1, 1, 'endpoint', 'nowhere'), ($1, 2, 'inbox', '/etc/cron.d')`, [id]);
     const r = await finished(id);
     expect(r.state).toBe('failed');
     expect(r.batch_exitstatus).toMatch(new RegExp(`^job ${id}: parameter "inbox" names "/etc/cron.d", which is outside the folders jobs may use`));
