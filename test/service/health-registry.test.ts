@@ -4,6 +4,7 @@ import { testConfig } from '../support/config';
 import { startDaemon } from '../support/daemon';
 import { databaseSuite } from '../support/suite';
 import { waitFor } from '../support/wait';
+import type { DaemonRow } from '../../src/db/queries/daemons';
 
 // The daemons table: each daemon registers itself (host, pid, version, started, heartbeat, jobs running, whether
 // it claims), keeps it current, and removes itself on a clean exit; rows of daemons killed without a word go
@@ -11,15 +12,6 @@ import { waitFor } from '../support/wait';
 
 const suite = databaseSuite(`TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE`);
 
-interface DaemonRow {
-  daemon_host: string;
-  daemon_pid: number;
-  daemon_version: string;
-  daemon_started: Date;
-  daemon_heartbeat: Date;
-  daemon_running: number;
-  daemon_claiming: boolean;
-}
 
 async function row(id: string): Promise<DaemonRow | undefined> {
   const { rows } = await suite.db.pool.query<DaemonRow>(`SELECT * FROM xtbatch.daemon WHERE daemon_id = $1`, [id]);

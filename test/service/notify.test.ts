@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { createNotifier } from '../../src/service/notify';
 import { writeConfigFile } from '../support/config';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { daemonYaml, killAll, removeTempDirs, spawnXt, tempDir } from '../support/proc';
 import { startTcpProxy, type TcpProxy } from '../support/tcpProxy';
+import { recordingLogger } from '../support/recordingLogger';
 import { waitFor } from '../support/wait';
 
 // sd_notify through systemd-notify(1), received on a real unix datagram socket standing in for PID 1's
@@ -59,17 +58,6 @@ async function startReceiver(): Promise<Receiver> {
   return { socket, messages, close: () => child.kill('SIGKILL') };
 }
 
-function recordingLogger(): { log: winston.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(String(chunk).trim());
-      done();
-    },
-  });
-  const log = winston.createLogger({ format: winston.format.printf((i) => `${i.level} ${String(i.message)}`), transports: [new winston.transports.Stream({ stream })] });
-  return { log, lines };
-}
 
 const receivers: Receiver[] = [];
 async function receiver(): Promise<Receiver> {

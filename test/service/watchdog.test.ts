@@ -1,8 +1,7 @@
-import { Writable } from 'node:stream';
-import winston from 'winston';
 import { reconnectDelayMs } from '../../src/daemon/backoff';
 import { loopStallLimitMs, WatchdogFeeder, watchdogTimeoutMs } from '../../src/service/watchdog';
 import { testConfig } from '../support/config';
+import { recordingLogger } from '../support/recordingLogger';
 
 // The systemd watchdog is fed only while the claim loop keeps finishing passes (Daemon.lastPollAt): a loop hung
 // on a promise that never settles stops the pings, a database outage (the loop backing off) must not.
@@ -52,21 +51,6 @@ describe('loopStallLimitMs', () => {
 });
 
 /** A logger whose lines the test reads. */
-function recordingLogger(): { log: winston.Logger; lines: string[] } {
-  const lines: string[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      lines.push(String(chunk).trim());
-      done();
-    },
-  });
-  const log = winston.createLogger({
-    level: 'debug',
-    format: winston.format.printf((i) => `${i.level} ${String(i.message)}`),
-    transports: [new winston.transports.Stream({ stream })],
-  });
-  return { log, lines };
-}
 
 describe('WatchdogFeeder', () => {
   function feeder(stallLimitMs = 10_000) {
