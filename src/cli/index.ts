@@ -77,7 +77,7 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
     .option('--crit-queue-age <seconds>', 'CRITICAL when a due job waited longer (default none)', positiveInt('--crit-queue-age'))
     // Monitoring plugins answer bad arguments with UNKNOWN (3), not this program's usual 2.
     .exitOverride((err) => { throw new CommanderError(err.exitCode === 0 ? 0 : 3, err.code, err.message); })
-    .action((o) => run(statusCommand(ctx(), o, out)));
+    .action((o) => run(statusOrUnknown(() => statusCommand(ctx(), o, out), out)));
 
   const submit = program.command('submit').description('Queue a job, through the same xtbatch functions the ERP calls. Prints the new job ID.');
   submit
@@ -216,6 +216,21 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
     });
 
   return program;
+}
+
+/**
+ * A monitoring plugin answers every problem of its own (here: a config file it cannot use) with UNKNOWN, one line
+ * on stdout, which is what Nagios or Icinga shows; exit 2 would read as CRITICAL, a verdict on the batch manager.
+ */
+async function statusOrUnknown(status: () => Promise<number>, out: NodeJS.WritableStream): Promise<number> {
+  try {
+    return await status();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    out.write(`XTCONNECT UNKNOWN - ${err.message}\n`);
+    process.stderr.write(`xtconnect: ${err.message}\n`);
+    return 3;
+  }
 }
 
 /** Entry point of bin/xtconnect.js. Exit codes: 0 ok, 1 failure, 2 bad config or arguments; status: 0-3. */

@@ -104,10 +104,13 @@ describe('config file errors stop `xtconnect start` with exit 2 and a message na
     expectUsageError(r, 'XTCONNECT_SMTP_PORT must be a port number from 1 to 65535 (got "smtp")');
   });
 
-  it('the same errors stop the short commands too (status, list)', async () => {
+  it('the same errors stop the short commands too (list); status says UNKNOWN (3) on its one line, as a monitoring plugin must', async () => {
     const file = configFile('daemon:\n  concurency: 3\n');
-    expectUsageError(await runXt(['status', '--config', file]), 'unknown key "daemon.concurency"');
     expectUsageError(await runXt(['list', '--config', file]), 'unknown key "daemon.concurency"');
+    const r = await runXt(['status', '--config', file]);
+    expect({ code: r.code, signal: r.signal }).toEqual({ code: 3, signal: null });
+    expect(r.stdout).toMatch(/^XTCONNECT UNKNOWN - .*unknown key "daemon\.concurency"/);
+    expect(r.stdout.split('\n').filter(Boolean)).toHaveLength(1);
   });
 });
 
