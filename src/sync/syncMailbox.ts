@@ -109,8 +109,9 @@ const IMPORT_WINDOW = 4;
  * Imports one fetched batch, one transaction per message, up to IMPORT_WINDOW at a time: the import waits mostly on
  * the database, and a few connections keep it busy. Each message records as progress the highest UID below which
  * every message is committed (a watermark; out-of-order commits never let it pass a message still in flight), and
- * the batch ends with its last UID written durably. So after a crash at most the window is fetched again, and the
- * hash makes those duplicates, never second rows; nothing is skipped. Returns the UIDs now in the database.
+ * the batch ends with its last UID written durably. So after a crash at most one batch is fetched again (a slow
+ * message holds the watermark back while later ones commit), and the hash makes those duplicates, never second
+ * rows; nothing is skipped. Returns the UIDs now in the database.
  */
 async function importBatch(run: FolderRun, folder: string, uidValidity: string, fetched: FetchedMessage[], res: FolderResult): Promise<number[]> {
   const { mb, db, deps } = run;

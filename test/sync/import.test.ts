@@ -109,7 +109,9 @@ describe('email sync imports mail as xTuple does', () => {
     // The run starts after the saved progress: what was committed beyond it comes again as a duplicate.
     expect(secondRun.sort((a, b) => a - b)).toEqual(Array.from({ length: 10 - saved }, (_, i) => saved + i + 1));
     expect(r.folders[0]).toMatchObject({ imported: 10 - j, duplicates: j - saved, lastUid: 10 });
-    expect(j - saved).toBeLessThanOrEqual(4);
+    // Progress is a watermark below the oldest message still in flight, so one slow message holds it back while
+    // later ones commit: what comes again is bounded by the batch (8), whose end is always saved, not by the window.
+    expect(j - saved).toBeLessThanOrEqual(8);
     expect((await subjects(suite.db))).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'm8', 'm9', 'm10']);
   });
 
