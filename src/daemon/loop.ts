@@ -2,7 +2,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import crypto from 'node:crypto';
 import type { Config } from '../config';
-import { isConnectionError, type Pool } from '../db/pool';
+import { endPool, isConnectionError, type Pool } from '../db/pool';
 import { claimDue, extendLeases, type ActionLimit, type BatchRow, type Finish } from '../db/queries/batch';
 import { forgetDeadDaemons, heartbeatDaemon, removeDaemon, type DaemonInfo } from '../db/queries/daemons';
 import { KNOWN_SCHEMA_VERSION } from '../db/migrate';
@@ -326,8 +326,8 @@ export class Daemon {
     await removeDaemon(this.pool, this.id).catch(() => undefined);
     this.services.mailer.close();
     if (this.ownsPool) {
-      await this.pool.end().catch(() => undefined);
-      if (this.jobPool !== this.pool) await this.jobPool.end().catch(() => undefined);
+      await endPool(this.pool).catch(() => undefined);
+      if (this.jobPool !== this.pool) await endPool(this.jobPool).catch(() => undefined);
     }
     this.log.info(`daemon ${this.id} stopped`, { scope: 'daemon' });
   }

@@ -41,10 +41,33 @@ export function createPool(opts: PoolOptions, log: Logger): Pool {
     ...(opts.statementTimeoutMs > 0 ? { statement_timeout: opts.statementTimeoutMs } : {}),
   });
   pool.on('error', (err) => log.warn(`database connection lost: ${err.message}`, { scope: 'db' }));
+  const live = new Set<pg.Client>();
+  liveClients.set(pool, live);
   pool.on('connect', (client) => {
+    live.add(client);
+    client.once('end', () => live.delete(client));
     client.on('error', (err) => log.debug(`database client error: ${err.message}`, { scope: 'db' }));
   });
   return pool;
+}
+
+const liveClients = new WeakMap<pg.Pool, Set<pg.Client>>();
+
+/**
+ * pool.end() resolves once its clients are told to close, not once they have: a server stopped right after (the
+ * embedded one, when the daemon exits) would still find them connected and log them as lost. This waits for each
+ * connection to be closed, within `waitMs`.
+ */
+export async function endPool(pool: Pool, waitMs = 5_000): Promise<void> {
+  await pool.end();
+  const open = [...(liveClients.get(pool) ?? [])];
+  if (open.length === 0) return;
+  let t: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(open.map((c) => new Promise((r) => c.once('end', r)))),
+    new Promise((r) => { t = setTimeout(r, waitMs); }),
+  ]);
+  clearTimeout(t);
 }
 
 /** Errors after which the same query can succeed once the server is back (GW's RETRYABLE_ERROR_CODES, extended). */

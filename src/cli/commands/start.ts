@@ -2,7 +2,7 @@ import { Daemon } from '../../daemon/loop';
 import { startHttpServer, type HttpServer } from '../../service/http';
 import { reconnectDelayMs } from '../../daemon/backoff';
 import { checkSchema, migrate } from '../../db/migrate';
-import { createPool, isConnectionError, poolOptionsFrom, type Pool } from '../../db/pool';
+import { createPool, endPool, isConnectionError, poolOptionsFrom, type Pool } from '../../db/pool';
 import { startEmbedded, type EmbeddedServer } from '../../embedded/postgres';
 import { ConfigError, errorMessage } from '../../errors';
 import type { Logger } from '../../log';
@@ -174,8 +174,8 @@ export async function startCommand(ctx: CommandContext, opts: { migrate: boolean
     // After the drain, so /readyz answered "stopping" meanwhile.
     await http?.close().catch(() => undefined);
     if (!daemon) {
-      await pool.end().catch(() => undefined);
-      await jobPool.end().catch(() => undefined);
+      await endPool(pool).catch(() => undefined);
+      await endPool(jobPool).catch(() => undefined);
     }
     await embedded?.stop().catch((err) => log.warn(`embedded PostgreSQL did not stop cleanly: ${errorMessage(err)}`));
   }
