@@ -4,26 +4,17 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import type { RunningDaemon } from '../support/daemon';
+import type { TestDatabase } from '../support/db';
+import { databaseSuite } from '../support/suite';
 import { tempDir } from '../support/tempDirs';
 import { finished, startTransferDaemon, submit, transferConfig } from './jobs';
 import { filesUnder, sha256File, startFtp, startSftp, writePatternFile, type Misbehaviour } from './servers';
 
+const suite = databaseSuite('TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE');
+const { daemons, servers } = suite;
 let db: TestDatabase;
-const daemons: RunningDaemon[] = [];
-const closers: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await Promise.all(daemons.splice(0).map((d) => d.stop(0)));
-  await Promise.all(closers.splice(0).map((c) => c()));
-  await db.pool.query('TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE');
-});
-afterAll(async () => {
-  await db.drop();
+beforeAll(() => {
+  db = suite.db;
 });
 
 const SIZE = 4 * 1024 * 1024 + 123;
@@ -38,11 +29,11 @@ interface Setup {
 async function setup(protocol: 'ftp' | 'sftp'): Promise<Setup> {
   if (protocol === 'ftp') {
     const s = await startFtp();
-    closers.push(() => s.close());
+    servers.push(s);
     return { server: s, root: s.root, endpoint: { name: 'partner', protocol, host: '127.0.0.1', port: s.port, user: s.user, password: s.password, timeoutMs: 5000 } };
   }
   const s = await startSftp();
-  closers.push(() => s.close());
+  servers.push(s);
   return {
     server: s,
     root: s.root,

@@ -3,25 +3,17 @@
  * that a short or padded transfer would change.
  */
 import path from 'node:path';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import type { RunningDaemon } from '../support/daemon';
+import type { TestDatabase } from '../support/db';
+import { databaseSuite } from '../support/suite';
 import { tempDir } from '../support/tempDirs';
 import { finished, startTransferDaemon, submit, transferConfig } from './jobs';
 import { filesUnder, sha256File, startFtp, startSftp, writePatternFile } from './servers';
 
+const suite = databaseSuite('TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE');
+const { daemons, servers } = suite;
 let db: TestDatabase;
-const daemons: RunningDaemon[] = [];
-const closers: Array<() => Promise<void>> = [];
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await Promise.all(daemons.splice(0).map((d) => d.stop(0)));
-  await Promise.all(closers.splice(0).map((c) => c()));
-});
-afterAll(async () => {
-  await db.drop();
+beforeAll(() => {
+  db = suite.db;
 });
 
 const SIZE = 100 * 1024 * 1024 + 7;
@@ -31,12 +23,12 @@ it.each(['ftp', 'sftp'] as const)('%s moves 100 MB up and back down intact', asy
   let endpoint: Record<string, unknown>;
   if (protocol === 'ftp') {
     const s = await startFtp();
-    closers.push(() => s.close());
+    servers.push(s);
     root = s.root;
     endpoint = { name: 'partner', protocol, host: '127.0.0.1', port: s.port, user: s.user, password: s.password };
   } else {
     const s = await startSftp();
-    closers.push(() => s.close());
+    servers.push(s);
     root = s.root;
     endpoint = { name: 'partner', protocol, host: '127.0.0.1', port: s.port, user: s.user, password: s.password, hostKey: { fingerprint: s.hostKey.fingerprint } };
   }

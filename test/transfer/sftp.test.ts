@@ -7,27 +7,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../src/config';
 import type { Endpoint } from '../../src/transfer/endpoints';
-import { createTestDatabase, type TestDatabase } from '../support/db';
-import type { RunningDaemon } from '../support/daemon';
+import type { TestDatabase } from '../support/db';
+import { databaseSuite } from '../support/suite';
 import { tempDir } from '../support/tempDirs';
 import { waitFor } from '../support/wait';
 import { finished, startTransferDaemon, submit, transferConfig } from './jobs';
 import { filesUnder, hashedKnownHostsLine, knownHostsLine, makeSshKey, startSftp, type TestSftp } from './servers';
 
+const suite = databaseSuite('TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE');
+const { daemons, servers } = suite;
 let db: TestDatabase;
-const daemons: RunningDaemon[] = [];
-const servers: TestSftp[] = [];
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterEach(async () => {
-  await Promise.all(daemons.splice(0).map((d) => d.stop(0)));
-  await Promise.all(servers.splice(0).map((s) => s.close()));
-  await db.pool.query('TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon CASCADE');
-});
-afterAll(async () => {
-  await db.drop();
+beforeAll(() => {
+  db = suite.db;
 });
 
 async function server(): Promise<TestSftp> {
