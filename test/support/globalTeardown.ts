@@ -9,6 +9,9 @@ export default async function globalTeardown(): Promise<void> {
     const c = new pg.Client({ connectionString: admin });
     await c.connect();
     await c.query(`DROP DATABASE IF EXISTS ${template}`).catch(() => undefined);
+    // xTuple schema templates made by test/support/xtupleDb.ts carry the run's template name as their prefix.
+    const xt = await c.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${template}\\_xt\\_%`]);
+    for (const { datname } of xt.rows) await c.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`).catch(() => undefined);
     await c.end();
   }
   const child = (globalThis as { __xtcEmbedded?: ChildProcess }).__xtcEmbedded;
