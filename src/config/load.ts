@@ -1,0 +1,200 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../errors';
+import type { ScheduleDef } from '../db/queries/schedules';
+import { scheduleFromConfig } from '../schedule/fromConfig';
+import { Problems } from './collect';
+import { buildEndpoints } from './endpoints';
+import { overlayEnvironment } from './environment';
+import { parseListen } from './fields';
+import { buildMailboxes } from './mailboxes';
+import { describeIssue, type Path } from './problems';
+import { configSchema, type ConfigFile } from './schema';
+import type { Config } from './types';
+
+export const DEFAULT_CONFIG_PATH = '/etc/xtconnect/xtconnect.yaml';
+
+export interface ConfigFlags {
+  config?: string;
+  databaseUrl?: string;
+}
+
+type Raw = Record<string, unknown>;
+
+function defaultDataDir(env: NodeJS.ProcessEnv): string {
+  if (env.STATE_DIRECTORY) return env.STATE_DIRECTORY.split(':')[0]!; // systemd StateDirectory=
+  // root's home is closed to other users, and the embedded PostgreSQL runs as one ('postgres').
+  if (typeof process.getuid === 'function' && process.getuid() === 0 && !env.XDG_STATE_HOME) return '/var/lib/xtconnect';
+  const base = env.XDG_STATE_HOME || path.join(env.HOME || os.homedir(), '.local', 'state');
+  return path.join(base, 'xtconnect');
+}
+
+function readFile(file: string, explicit: boolean): { raw: Raw; source: string } {
+  if (!fs.existsSync(file)) {
+    if (explicit) throw new ConfigError(`config file ${file} does not exist; fix --config or create it from xtconnect.example.yaml`);
+    return { raw: {}, source: 'defaults' };
+  }
+  let parsed: unknown;
+  try {
+    parsed = YAML.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  if (parsed === null || parsed === undefined) return { raw: {}, source: file };
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${file} must hold sections of key: value lines`);
+  }
+  return { raw: parsed as Raw, source: file };
+}
+
+/** The keys the schema knows at a path, for "unknown key" messages. */
+function knownKeysAt(p: Path): string[] {
+  let s: z.ZodType = configSchema;
+  for (const step of p) {
+    s = unwrap(s);
+    if (s instanceof z.ZodArray) s = s.element as z.ZodType;
+    else if (s instanceof z.ZodObject) s = (s.shape as Record<string, z.ZodType>)[String(step)] ?? z.never();
+    if (typeof step === 'number' && !(s instanceof z.ZodArray)) continue;
+  }
+  s = unwrap(s);
+  if (s instanceof z.ZodArray) s = unwrap(s.element as z.ZodType);
+  return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
+}
+
+function unwrap(s: z.ZodType): z.ZodType {
+  for (;;) {
+    if (s instanceof z.ZodPipe) s = s.out as z.ZodType;
+    else if (s instanceof z.ZodOptional || s instanceof z.ZodDefault || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
+    else return s;
+  }
+}
+
+/** DATABASE_URL and database.url: a postgres:// URL (pg would try to resolve "base" from "::not a url::"). */
+function checkDatabaseUrl(url: string | undefined, from: string, problems: Problems): void {
+  if (url === undefined) return;
+  let ok = false;
+  try {
+    ok = ['postgres:', 'postgresql:', 'socket:'].includes(new URL(url).protocol);
+  } catch {
+    ok = false;
+  }
+  if (!ok) problems.add(`${from} must be a connection string such as postgres://user@host:5432/database (got ${JSON.stringify(url.replace(/(\/\/[^:/@]+:)([^@]*)@/, '$1***@'))})`);
+}
+
+/**
+ * Builds the config from the file, then the environment (DATABASE_URL, PG*, XTCONNECT_SMTP_PASSWORD, ...), then
+ * flags. Every mistake is collected; ConfigError lists them all, each naming its key or variable.
+ */
+export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = flags.config ?? env.XTCONNECT_CONFIG ?? DEFAULT_CONFIG_PATH;
+  const { raw, source } = readFile(file, Boolean(flags.config ?? env.XTCONNECT_CONFIG));
+  const overlaid = overlayEnvironment(raw, env, [{ flag: '--database-url', path: ['database', 'url'], value: flags.databaseUrl }]);
+  const parsed = configSchema.safeParse(overlaid.raw, { reportInput: true });
+  const problems = new Problems();
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.add(describeIssue(issue, overlaid.envAt, knownKeysAt));
+    throw tooMany(source, problems);
+  }
+  const cfg = build(parsed.data, source, env, problems, overlaid.envAt(['database', 'url']) ?? 'database.url');
+  if (problems.list.length) throw tooMany(source, problems);
+  return cfg;
+}
+
+function tooMany(source: string, problems: Problems): ConfigError {
+  const list = problems.list.map((p) => p.replace(new RegExp(`^${source.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `), ''));
+  if (list.length === 1) return new ConfigError(`${source}: ${list[0]}`);
+  return new ConfigError(`${source}: ${list.length} mistakes:\n${list.map((p) => `  - ${p}`).join('\n')}`);
+}
+
+function build(f: ConfigFile, source: string, env: NodeJS.ProcessEnv, problems: Problems, urlFrom: string): Config {
+  const url = f.database.url ?? null;
+  checkDatabaseUrl(f.database.url, urlFrom, problems);
+  // pg reads the PG* variables itself; any of them means the administrator pointed us at a server.
+  const pgEnv = ['PGHOST', 'PGDATABASE', 'PGPORT', 'PGUSER', 'PGSERVICE'].some((k) => env[k]);
+  const dataDir = f.dataDir ?? defaultDataDir(env);
+  const smtp = f.smtp;
+  if (smtp.host && (smtp.user === undefined) !== (smtp.password === undefined)) {
+    problems.add('smtp.user and smtp.password go together (set both, or neither for an open relay)');
+  }
+  if (f.daemon.backoffMaxSeconds < f.daemon.backoffBaseSeconds) {
+    problems.add('daemon.backoffMaxSeconds must be at least daemon.backoffBaseSeconds');
+  }
+  const reportsDir = f.reports.outputDir ?? path.join(dataDir, 'reports');
+  const spoolDir = f.spoolDir ?? path.join(dataDir, 'spool');
+  const inboxDir = f.inboxDir ?? path.join(dataDir, 'inbox');
+  return {
+    source,
+    database: {
+      url,
+      embedded: !url && !pgEnv,
+      poolSize: f.database.poolSize,
+      listen: f.database.listen,
+      listenUrl: f.database.listenUrl ?? null,
+      statementTimeoutMs: f.database.statementTimeoutMs,
+    },
+    dataDir,
+    outboxDir: f.outboxDir ?? path.join(dataDir, 'outbox'),
+    spoolDir,
+    inboxDir,
+    endpoints: buildEndpoints(f.endpoints, source, env, problems),
+    fileRoots: [...new Set([spoolDir, inboxDir, reportsDir, ...(f.fileRoots ?? [])])],
+    daemon: { ...f.daemon },
+    schedules: buildSchedules(f.schedules as unknown[], f.daemon.purgeSchedule, source, problems),
+    smtp: smtp.host
+      ? {
+          host: smtp.host,
+          port: smtp.port ?? 587,
+          security: smtp.security,
+          user: smtp.user ?? null,
+          password: smtp.password ?? null,
+          rejectUnauthorized: smtp.rejectUnauthorized,
+          maxConnections: smtp.maxConnections,
+          connectionTimeoutMs: smtp.connectionTimeoutMs,
+        }
+      : null,
+    mailboxes: buildMailboxes(f.mailboxes, env, problems),
+    reports: { outputDir: reportsDir, queryTimeoutSeconds: f.reports.queryTimeoutSeconds },
+    metrics: parseListen(f.metrics.listen),
+    log: {
+      level: f.log.level,
+      format: f.log.format,
+      file: f.log.file ?? null,
+      maxSizeMb: f.log.maxSizeMb,
+      maxFiles: f.log.maxFiles,
+    },
+    status: { ...f.status },
+  };
+}
+
+/**
+ * The `schedules:` list, plus the built-in "purge" series (daily at daemon.purgeSchedule) unless the list has its
+ * own entry named "purge".
+ */
+function buildSchedules(entries: unknown[], purgeCron: string, source: string, problems: Problems): ScheduleDef[] {
+  const defs: ScheduleDef[] = [];
+  const names = new Map<string, number>();
+  entries.forEach((e, i) => {
+    const def = problems.guard(() => scheduleFromConfig(e, i, source));
+    if (!def) return;
+    const first = names.get(def.name!);
+    if (first !== undefined) problems.add(`schedules[${i}].name "${def.name}" is used twice (also schedules[${first}])`);
+    names.set(def.name!, i);
+    defs.push(def);
+  });
+  if (!names.has('purge')) {
+    try {
+      defs.push(scheduleFromConfig({ name: 'purge', action: 'Purge', cron: purgeCron }, defs.length, source));
+    } catch (err) {
+      problems.add(`daemon.purgeSchedule must be a cron expression such as "17 3 * * *": ${(err as Error).message.replace(/^.*?\(purge\): /, '')}`);
+    }
+  }
+  return defs;
+}
+
+/** A connection string with its password replaced, for logs and messages. */
+export function redactUrl(url: string): string {
+  return url.replace(/(\/\/[^:/@]+:)([^@]*)@/, '$1***@');
+}
