@@ -71,6 +71,29 @@ export function validateRule(rule: Rule): void {
 }
 
 /**
+ * The anchor's local time of day, `days` calendar days later in the anchor's zone. A time the clocks skip (02:30
+ * on the spring-forward day) becomes the first time that exists after the gap (03:00), as cron rules run it;
+ * luxon alone would move it by the gap's length (03:30).
+ */
+export function plusLocalDays(anchor: DateTime, days: number): DateTime {
+  const c = anchor.plus({ days });
+  if (c.hour === anchor.hour && c.minute === anchor.minute && c.second === anchor.second) return c;
+  // In a gap: luxon read the skipped wall time with the offset before the change, so the change itself lies
+  // within the gap's length (at most a few hours) before `c`. Find its first second with the new offset.
+  const zone = anchor.zone;
+  const offsetAt = (ms: number): number => DateTime.fromMillis(ms, { zone }).offset;
+  let lo = c.toMillis() - 6 * 3_600_000;
+  let hi = c.toMillis();
+  if (offsetAt(lo) === c.offset) return c;
+  while (hi - lo > 1000) {
+    const mid = lo + Math.floor((hi - lo) / 2000) * 1000;
+    if (offsetAt(mid) === c.offset) hi = mid;
+    else lo = mid;
+  }
+  return DateTime.fromMillis(hi, { zone });
+}
+
+/**
  * The first occurrence strictly after `after` (and not before the start), or null when the series has ended.
  * Always computed from the rule and the anchor, never by adding to the previous occurrence, so clock changes and
  * short months cannot make it drift.
@@ -87,8 +110,8 @@ export function nextAfter(rule: Rule, after: Date): Date | null {
       const anchor = DateTime.fromJSDate(rule.start, { zone: rule.timezone });
       const days = Math.floor(DateTime.fromJSDate(from, { zone: rule.timezone }).diff(anchor, 'days').days);
       let k = Math.max(0, Math.floor(days / n) - 1);
-      let c = anchor.plus({ days: k * n });
-      while (c.toMillis() <= from.getTime()) c = anchor.plus({ days: ++k * n });
+      let c = plusLocalDays(anchor, k * n);
+      while (c.toMillis() <= from.getTime()) c = plusLocalDays(anchor, ++k * n);
       t = c.toJSDate();
     } else {
       const step = n * (unit === 'hours' ? 3_600_000 : 60_000);
@@ -118,7 +141,7 @@ export function latestBefore(rule: Rule, before: Date, n: number, notBefore: Dat
       const anchor = DateTime.fromJSDate(rule.start, { zone: rule.timezone });
       let k = Math.floor(DateTime.fromJSDate(end, { zone: rule.timezone }).diff(anchor, 'days').days / every) + 1;
       while (k >= 0 && out.length < n) {
-        const t = anchor.plus({ days: k * every }).toJSDate();
+        const t = plusLocalDays(anchor, k * every).toJSDate();
         if (t < end) out.push(t);
         k--;
       }
@@ -140,7 +163,7 @@ export function upcoming(rule: Rule, after: Date, count: number): Date[] {
   return out;
 }
 
-/** An instant as wall-clock time in a zone, for people: "2026-03-08 03:00 EDT". */
+/** An instant as wall-clock time in a zone, to the second, for people: "2026-03-08 03:00:00 EDT". */
 export function formatInZone(t: Date, tz: string): string {
-  return DateTime.fromJSDate(t, { zone: tz }).toFormat('yyyy-MM-dd HH:mm ZZZZ');
+  return DateTime.fromJSDate(t, { zone: tz }).toFormat('yyyy-MM-dd HH:mm:ss ZZZZ');
 }

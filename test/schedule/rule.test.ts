@@ -1,8 +1,10 @@
 import { planOccurrences } from '../../src/schedule/plan';
-import { formatInZone, nextAfter, parseEvery, upcoming, validateRule, ScheduleError, type Rule } from '../../src/schedule/rule';
+import { DateTime } from 'luxon';
+import { formatInZone, latestBefore, nextAfter, parseEvery, upcoming, validateRule, ScheduleError, type Rule } from '../../src/schedule/rule';
 
 const rule = (over: Partial<Rule>): Rule => ({ cron: null, every: null, timezone: 'UTC', start: new Date('2026-01-01T00:00:00Z'), end: null, ...over });
-const local = (r: Rule, from: string, n: number) => upcoming(r, new Date(from), n).map((t) => formatInZone(t, r.timezone));
+const minute = (t: Date, tz: string) => DateTime.fromJSDate(t, { zone: tz }).toFormat('yyyy-MM-dd HH:mm ZZZZ');
+const local = (r: Rule, from: string, n: number) => upcoming(r, new Date(from), n).map((t) => minute(t, r.timezone));
 
 describe('cron in a time zone', () => {
   it('runs a daily 02:30 once on the day New York springs forward (at 03:00, the first time that exists)', () => {
@@ -39,8 +41,29 @@ describe('cron in a time zone', () => {
 describe('every-N rules', () => {
   it('keeps the local time of day for "every 1 day" across both clock changes, computed from the anchor', () => {
     const r = rule({ every: { n: 1, unit: 'days' }, timezone: 'America/New_York', start: new Date('2026-03-06T07:30:00Z') });
-    expect(local(r, '2026-03-06T07:30:00Z', 4)).toEqual(['2026-03-07 02:30 EST', '2026-03-08 03:30 EDT', '2026-03-09 02:30 EDT', '2026-03-10 02:30 EDT']);
+    // 02:30 does not exist on 8 March: it runs at 03:00, the first time that does, as the cron rule "30 2 * * *" does.
+    expect(local(r, '2026-03-06T07:30:00Z', 4)).toEqual(['2026-03-07 02:30 EST', '2026-03-08 03:00 EDT', '2026-03-09 02:30 EDT', '2026-03-10 02:30 EDT']);
     expect(local(r, '2026-10-31T00:00:00Z', 3)).toEqual(['2026-10-31 02:30 EDT', '2026-11-01 02:30 EST', '2026-11-02 02:30 EST']);
+  });
+
+  it.each([
+    ['Europe/Berlin', '2027-03-20T02:30:00+01:00', '2027-03-26T12:00:00Z', ['2027-03-27 02:30 GMT+1', '2027-03-28 03:00 GMT+2', '2027-03-29 02:30 GMT+2']],
+    ['America/New_York', '2027-03-01T02:30:00-05:00', '2027-03-12T12:00:00Z', ['2027-03-13 02:30 EST', '2027-03-14 03:00 EDT', '2027-03-15 02:30 EDT']],
+    // Lord Howe Island moves its clocks by half an hour: 02:15 does not exist on 3 October 2027 (02:00 → 02:30).
+    ['Australia/Lord_Howe', '2027-09-01T02:15:00+10:30', '2027-10-01T12:00:00Z', ['2027-10-02 02:15 GMT+10:30', '2027-10-03 02:30 GMT+11', '2027-10-04 02:15 GMT+11']],
+  ])('"--every 1d" from a time the clocks skip runs at the first time after the gap, as cron does (%s)', (timezone, start, from, expected) => {
+    const every = rule({ every: { n: 1, unit: 'days' }, timezone, start: new Date(start) });
+    const [hh, mm] = expected[0]!.slice(11, 16).split(':');
+    const cron = rule({ cron: `${Number(mm)} ${Number(hh)} * * *`, timezone });
+    expect(local(every, from, 3)).toEqual(expected);
+    expect(local(cron, from, 3)).toEqual(expected);
+    // Looking back from after the gap finds the same instants (the missed-run policies use this).
+    const after = upcoming(every, new Date(from), 3);
+    expect(latestBefore(every, new Date(after[2]!.getTime() + 1), 3, new Date(from))).toEqual(after);
+  });
+
+  it('shows times to the second in the series\' zone', () => {
+    expect(formatInZone(new Date('2027-03-14T07:00:05Z'), 'America/New_York')).toBe('2027-03-14 03:00:05 EDT');
   });
 
   it('counts minutes and hours as elapsed time from the anchor', () => {
