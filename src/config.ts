@@ -7,6 +7,7 @@ import type { ScheduleDef } from './db/queries/schedules';
 import { scheduleFromConfig } from './schedule/fromConfig';
 import { parseEndpoints, type Endpoint } from './transfer/endpoints';
 import { parseMailboxes, type Mailbox } from './sync/mailboxes';
+import { readSmtpTls, type SmtpTls } from './mail/tlsConfig';
 
 /** Every setting the daemon reads from its file. xtconnect.example.yaml documents each key. */
 export interface Config {
@@ -62,6 +63,8 @@ export interface Config {
     user: string | null;
     password: string | null;
     rejectUnauthorized: boolean;
+    /** `smtp.tls`: the CA to trust (a private CA), the name the certificate carries, the oldest TLS version. Absent: the system's CAs. */
+    tls?: SmtpTls;
     maxConnections: number;
     connectionTimeoutMs: number;
   };
@@ -165,7 +168,7 @@ const KNOWN: Record<string, readonly string[]> = {
   daemon: ['concurrency', 'prefetch', 'actionConcurrency', 'pollIntervalMs', 'leaseSeconds', 'maxAttempts', 'backoffBaseSeconds',
     'backoffMaxSeconds', 'jobTimeoutSeconds', 'actionTimeoutSeconds', 'drainTimeoutSeconds',
     'maintenanceIntervalSeconds', 'schedulerIntervalSeconds', 'purgeSchedule'],
-  smtp: ['host', 'port', 'security', 'user', 'password', 'rejectUnauthorized', 'maxConnections', 'connectionTimeoutMs'],
+  smtp: ['host', 'port', 'security', 'user', 'password', 'rejectUnauthorized', 'tls', 'maxConnections', 'connectionTimeoutMs'],
   log: ['level', 'format', 'file', 'maxSizeMb', 'maxFiles'],
   reports: ['outputDir', 'queryTimeoutSeconds'],
   metrics: ['listen'],
@@ -227,7 +230,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const reports = r.section(raw, 'reports', '');
   const metrics = r.section(raw, 'metrics', '');
 
-  const url = flags.databaseUrl ?? env.DATABASE_URL ?? r.str(db, 'url', 'database.', null);
+  const url = checkDatabaseUrl(source, flags.databaseUrl !== undefined ? ['--database-url', flags.databaseUrl]
+    : env.DATABASE_URL !== undefined ? ['DATABASE_URL', env.DATABASE_URL] : ['database.url', r.str(db, 'url', 'database.', null)]);
   // pg reads the PG* variables itself; any of them means the administrator pointed us at a server.
   const pgEnv = ['PGHOST', 'PGDATABASE', 'PGPORT', 'PGUSER', 'PGSERVICE'].some((k) => env[k]);
   const dataDir = r.str(raw, 'dataDir', '', null) ?? defaultDataDir(env);
@@ -273,7 +277,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
           security: r.oneOf(smtp, 'security', 'smtp.', 'starttls', ['tls', 'starttls', 'none'] as const),
           user: env.XTCONNECT_SMTP_USER ?? r.str(smtp, 'user', 'smtp.', null),
           password: env.XTCONNECT_SMTP_PASSWORD ?? r.str(smtp, 'password', 'smtp.', null),
-          rejectUnauthorized: r.bool(smtp, 'rejectUnauthorized', 'smtp.', true),
+          ...readSmtpTls(source, smtp.tls, smtp.rejectUnauthorized),
           maxConnections: r.int(smtp, 'maxConnections', 'smtp.', 5, 1, 100),
           connectionTimeoutMs: r.int(smtp, 'connectionTimeoutMs', 'smtp.', 30_000, 100, 600_000),
         }
@@ -285,7 +289,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     },
     metrics: parseListen(source, env.XTCONNECT_METRICS_LISTEN ?? (typeof metrics.listen === 'number' ? String(metrics.listen) : r.str(metrics, 'listen', 'metrics.', null))),
     log: {
-      level: r.oneOf(log, 'level', 'log.', (env.XTCONNECT_LOG_LEVEL as 'info') ?? 'info', ['error', 'warn', 'info', 'debug'] as const),
+      level: logLevelFromEnv(env) ?? r.oneOf(log, 'level', 'log.', 'info', LOG_LEVELS),
       format: r.oneOf(log, 'format', 'log.', 'text', ['text', 'json'] as const),
       file: r.str(log, 'file', 'log.', null),
       maxSizeMb: r.int(log, 'maxSizeMb', 'log.', 50, 1, 100_000),
@@ -357,6 +361,43 @@ function parseListen(source: string, v: string | null): Config['metrics'] {
     throw new ConfigError(`${source}: metrics.listen must be a port or host:port such as 127.0.0.1:9187 (got ${JSON.stringify(v)})`);
   }
   return { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+}
+
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+
+/**
+ * XTCONNECT_LOG_LEVEL wins over log.level in the file (the environment overrides the file, as for every other
+ * variable); a value winston does not know would silence every line, so it stops the program instead.
+ */
+function logLevelFromEnv(env: NodeJS.ProcessEnv): Config['log']['level'] | null {
+  const v = env.XTCONNECT_LOG_LEVEL;
+  if (v === undefined || v === '') return null;
+  if (!(LOG_LEVELS as readonly string[]).includes(v)) {
+    throw new ConfigError(`XTCONNECT_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(v)})`);
+  }
+  return v as Config['log']['level'];
+}
+
+/**
+ * A connection string must be a postgres:// or postgresql:// URL (or pg's socket:/path form); anything else would
+ * reach the driver, which turns it into a host name lookup that fails far from the mistake ("getaddrinfo
+ * ENOTFOUND base"). The message names where the value came from, never the value (it may hold a password).
+ */
+function checkDatabaseUrl(source: string, [from, v]: [string, string | null]): string | null {
+  if (v === null || v === undefined || v === '') return null;
+  const where = from === 'database.url' ? `${source}: database.url` : from;
+  let u: URL | null = null;
+  try {
+    u = new URL(v);
+  } catch {
+    u = null;
+  }
+  const ok = u !== null && (u.protocol === 'postgres:' || u.protocol === 'postgresql:' || (u.protocol === 'socket:' && u.pathname !== ''));
+  if (!ok) {
+    throw new ConfigError(`${where} must be a PostgreSQL connection URL such as postgresql://user@host:5432/dbname ` +
+      '(for a Unix socket: postgresql:///dbname?host=/var/run/postgresql)');
+  }
+  return v;
 }
 
 function parsePort(source: string, v: string): number {

@@ -1,4 +1,5 @@
 import { PermanentError, TransientError } from '../errors';
+import { tlsFailureOf, tlsFailureMessage } from './tlsFailure';
 
 interface NodemailerError extends Error {
   code?: string;
@@ -24,7 +25,11 @@ const NETWORK: Record<string, string> = {
  * final (the server will say the same again), a 4xx reply or a network fault is worth another try.
  */
 export function classifySmtpError(err: unknown, server: string): Error {
+  if (err instanceof PermanentError || err instanceof TransientError) return err;
   const e = err as NodemailerError;
+  // Before the network check: nodemailer reports a refused certificate as ESOCKET, like a dropped connection.
+  const tls = tlsFailureOf(err);
+  if (tls) return new PermanentError(tlsFailureMessage(`SMTP server ${server}`, tls, 'smtp.tls.'));
   const reply = (e.response ?? '').trim();
   if (typeof e.responseCode === 'number') {
     if (e.code === 'EAUTH') {

@@ -1,5 +1,3 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type Mail from 'nodemailer/lib/mailer';
@@ -7,6 +5,8 @@ import type { Config } from '../config';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { classifySmtpError } from './smtpErrors';
+import { writeOutboxFile } from './outbox';
+import { smtpTlsOptions } from './tlsConfig';
 
 export interface SentInfo {
   messageId: string;
@@ -76,6 +76,14 @@ function addresses(list: unknown): string[] {
 /** Pooled SMTP: connections are reused across jobs, up to smtp.maxConnections. */
 function smtpMailer(smtp: NonNullable<Config['smtp']>, opts: MailerOptions): Mailer {
   const server = `${smtp.host}:${smtp.port}`;
+  // A CA file that cannot be read fails every send with that reason (not "certificate not trusted" later).
+  let tls: ReturnType<typeof smtpTlsOptions> = { rejectUnauthorized: smtp.rejectUnauthorized };
+  let tlsProblem: Error | null = null;
+  try {
+    tls = smtpTlsOptions(smtp.tls, smtp.rejectUnauthorized);
+  } catch (err) {
+    tlsProblem = err as Error;
+  }
   const transport = nodemailer.createTransport({
     pool: true,
     host: smtp.host,
@@ -84,7 +92,9 @@ function smtpMailer(smtp: NonNullable<Config['smtp']>, opts: MailerOptions): Mai
     requireTLS: smtp.security === 'starttls',
     ignoreTLS: smtp.security === 'none',
     auth: smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined,
-    tls: { rejectUnauthorized: smtp.rejectUnauthorized },
+    tls,
+    // nodemailer sends no SNI for an IP address unless told; the certificate is then checked against this name.
+    ...(smtp.tls?.servername ? { servername: smtp.tls.servername } : {}),
     maxConnections: smtp.maxConnections,
     connectionTimeout: smtp.connectionTimeoutMs,
     greetingTimeout: smtp.connectionTimeoutMs,
@@ -97,6 +107,7 @@ function smtpMailer(smtp: NonNullable<Config['smtp']>, opts: MailerOptions): Mai
       let composed: Composed;
       let sent: SentInfo;
       try {
+        if (tlsProblem) throw tlsProblem;
         composed = await compose(message, false);
         const info = await transport.sendMail({ envelope: composed.envelope, raw: composed.raw, signal: (message as { signal?: AbortSignal }).signal } as Mail.Options);
         sent = { messageId: composed.messageId, accepted: addresses(info.accepted), rejected: addresses(info.rejected), deliveredTo: `smtp://${server}` };
@@ -111,8 +122,8 @@ function smtpMailer(smtp: NonNullable<Config['smtp']>, opts: MailerOptions): Mai
 }
 
 /**
- * With no SMTP server configured, each message becomes an .eml file that any mail program opens. Written under
- * a temporary name and renamed, so a reader never sees half a message.
+ * With no SMTP server configured, each message becomes an .eml file that any mail program opens: complete or
+ * not at all, and never over an existing file (writeOutboxFile).
  */
 function outboxMailer(dir: string, opts: MailerOptions): Mailer {
   // keepBcc: the file is the record of what was sent; whoever sends it on must see every recipient.
@@ -122,12 +133,8 @@ function outboxMailer(dir: string, opts: MailerOptions): Mailer {
     async send(message, fileHint) {
       const composed = await compose(message, true);
       const info = (await transport.sendMail({ envelope: composed.envelope, raw: composed.raw } as Mail.Options)) as unknown as { message: Buffer };
-      await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-      const safe = fileHint.replace(/[^A-Za-z0-9._-]/g, '_');
-      const file = path.join(dir, `${safe}.eml`);
-      const tmp = path.join(dir, `.${safe}.eml.tmp`);
-      await fs.writeFile(tmp, info.message);
-      await fs.rename(tmp, file);
+      // Never over an existing file, under a temporary name of this writer's own (src/mail/outbox.ts).
+      const file = await writeOutboxFile(dir, fileHint, info.message);
       const sent: SentInfo = { messageId: composed.messageId, accepted: composed.envelope.to, rejected: [], deliveredTo: file };
       await notifySent(opts, composed, sent);
       return sent;
