@@ -77,6 +77,12 @@ function pdfkitPlugin() {
 /** Optional native modules nothing here uses: pg's pg.native getter (we use the JavaScript client). */
 const ABSENT = ['pg-native'];
 
+/** What requiring a module the bundle left out does: throw as Node does for a module that is not installed. */
+function absentModule(name, why) {
+  const message = `Cannot find module '${name}' (${why}, not part of the xtconnect bundle)`;
+  return `const e = new Error(${JSON.stringify(message)}); e.code = 'MODULE_NOT_FOUND'; throw e;`;
+}
+
 /**
  * Native addons (ssh2's sshcrypto, cpu-features) cannot be bundled and a single executable cannot load them:
  * requiring one throws, and their callers fall back to JavaScript (both require them inside try/catch). The
@@ -87,11 +93,76 @@ function nativeAddonPlugin() {
   return {
     name: 'xtconnect-native-addons',
     setup(build) {
-      build.onResolve({ filter: absent }, (args) => ({ path: args.path, namespace: 'absent' }));
+      build.onResolve({ filter: absent }, (args) => ({ path: args.path, namespace: 'absent', pluginData: 'a native add-on' }));
       build.onLoad({ filter: /.*/, namespace: 'absent' }, (args) => ({
-        contents: `throw new Error(${JSON.stringify(`${path.basename(args.path)} is not part of the xtconnect bundle`)});`,
+        contents: absentModule(path.basename(args.path), args.pluginData ?? 'a native add-on'),
         loader: 'js',
       }));
+    },
+  };
+}
+
+/** "ssh2/lib/x" -> "ssh2"; "@scope/pkg/x" -> "@scope/pkg". */
+function packageName(specifier) {
+  const parts = specifier.split('/');
+  return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+}
+
+/**
+ * npm installs an optional dependency only when it can: when its native build fails (no compiler, no route to
+ * node-gyp's headers) it is silently left out, as designed (ssh2's cpu-features), and `--omit=optional` leaves
+ * them all out. So the build must not depend on one being there:
+ * - a package's optionalDependencies are never bundled: requiring one throws MODULE_NOT_FOUND, exactly as when
+ *   npm left it out, so the bundle is the same whatever node_modules holds (cpu-features is native anyway;
+ *   pg-cloudflare is for Cloudflare Workers);
+ * - an optional peer dependency is bundled when it is installed (another package needs it: fastify's ajv) and
+ *   becomes the same throwing module when it is not.
+ */
+function optionalDependencyPlugin() {
+  const manifests = new Map();
+  /** The package.json of the package a file belongs to (the nearest one with a name: dist/package.json files that only set "type" do not count). */
+  function ownerManifest(file) {
+    const seen = [];
+    let found = null;
+    for (let d = path.dirname(file); ; d = path.dirname(d)) {
+      if (manifests.has(d)) {
+        found = manifests.get(d);
+        break;
+      }
+      seen.push(d);
+      const f = path.join(d, 'package.json');
+      if (fs.existsSync(f)) {
+        const m = JSON.parse(fs.readFileSync(f, 'utf8'));
+        if (typeof m.name === 'string') {
+          found = m;
+          break;
+        }
+      }
+      if (d === path.dirname(d)) break;
+    }
+    for (const d of seen) manifests.set(d, found);
+    return found;
+  }
+  const RECURSING = Symbol('optional-dependency-check');
+  return {
+    name: 'xtconnect-optional-dependencies',
+    setup(build) {
+      build.onResolve({ filter: /^(@[^/]+\/)?[^./@][^/]*/ }, async (args) => {
+        if (args.pluginData === RECURSING || args.namespace !== 'file' || !args.importer) return undefined;
+        if (BUILTINS.has(args.path) || args.path.startsWith('node:')) return undefined;
+        const name = packageName(args.path);
+        const owner = ownerManifest(args.importer);
+        if (!owner) return undefined;
+        const stub = (why) => ({ path: name, namespace: 'absent', pluginData: why });
+        if (owner.optionalDependencies && Object.hasOwn(owner.optionalDependencies, name)) {
+          return stub(`an optional dependency of ${owner.name}`);
+        }
+        if (owner.peerDependenciesMeta?.[name]?.optional) {
+          const r = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: RECURSING });
+          if (r.errors.length > 0) return stub(`an optional peer dependency of ${owner.name}, not installed`);
+        }
+        return undefined;
+      });
     },
   };
 }
@@ -128,7 +199,7 @@ function bundleOptions({ outfile, entry }) {
     define: {
       __XTCONNECT_MIGRATIONS__: JSON.stringify(readMigrations()),
     },
-    plugins: [versionPlugin(packageVersion()), pdfkitPlugin(), nativeAddonPlugin()],
+    plugins: [versionPlugin(packageVersion()), pdfkitPlugin(), nativeAddonPlugin(), optionalDependencyPlugin()],
     minifySyntax: true,
     minifyWhitespace: true,
     keepNames: true,
