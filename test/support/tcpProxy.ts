@@ -10,6 +10,8 @@ export interface TcpProxy {
   /** Connections refused while cut. */
   readonly refused: number;
   readonly isCut: boolean;
+  /** Whether the proxy is dropping everything silently (blackhole()). */
+  readonly isBlackholed: boolean;
   /** `url` with its host and port replaced by the proxy's (for a postgresql:// connection string). */
   url(url: string): string;
   /** Everything clients have sent upstream so far, as latin1 text (only with `capture: true`). */
@@ -19,6 +21,13 @@ export interface TcpProxy {
    * soon as they are accepted. Resolves when every connection is closed.
    */
   cut(): Promise<void>;
+  /**
+   * The network drops everything without a word (a partition, a firewall that drops, a dead NAT entry): bytes in
+   * flight either way are read and thrown away, new connections are accepted and never forwarded, nothing is reset,
+   * so the client learns of it only by waiting. restore() resets the connections this stalled (their lost bytes
+   * broke them, as TCP would end them once its retransmissions time out) and forwards new ones again.
+   */
+  blackhole(): void;
   /** The network is back: new connections are forwarded again. */
   restore(): void;
   close(): Promise<void>;
@@ -30,9 +39,14 @@ export interface TcpProxy {
  */
 export async function startTcpProxy(target: { host: string; port: number }, opts: { capture?: boolean } = {}): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
-  const pairs = new Set<net.Socket>();
+  /** Client side → upstream side of each forwarded connection. */
+  const pairs = new Map<net.Socket, net.Socket>();
+  /** Connections the blackhole swallowed, reset by restore(). */
+  const stalled = new Set<net.Socket>();
+  const discard = (): void => undefined;
   const captured: Buffer[] = [];
   let cut = false;
+  let hole = false;
   let forwarded = 0;
   let refused = 0;
 
@@ -51,12 +65,19 @@ export async function startTcpProxy(target: { host: string; port: number }, opts
       reset(client);
       return;
     }
+    if (hole) {
+      // Accepted, as the kernel would, but never answered.
+      track(client);
+      stalled.add(client);
+      client.on('data', discard);
+      return;
+    }
     forwarded++;
     track(client);
-    pairs.add(client);
     const upstream = net.connect({ host: target.host, port: target.port });
     upstream.on('error', () => undefined);
     track(upstream);
+    pairs.set(client, upstream);
     // One side failing ends the other: what a client sees when the network between it and the server fails.
     client.once('close', () => reset(upstream));
     upstream.once('close', () => reset(client));
@@ -97,6 +118,9 @@ export async function startTcpProxy(target: { host: string; port: number }, opts
     get isCut() {
       return cut;
     },
+    get isBlackholed() {
+      return hole;
+    },
     url(u: string) {
       const parsed = new URL(u);
       parsed.hostname = '127.0.0.1';
@@ -108,8 +132,23 @@ export async function startTcpProxy(target: { host: string; port: number }, opts
       cut = true;
       await closeAll();
     },
+    blackhole() {
+      hole = true;
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.on('data', discard);
+        upstream.on('data', discard);
+        stalled.add(client);
+      }
+    },
     restore() {
       cut = false;
+      if (hole) {
+        hole = false;
+        for (const s of stalled) reset(s);
+        stalled.clear();
+      }
     },
     async close() {
       cut = true;
