@@ -5,7 +5,7 @@ import YAML from 'yaml';
 import { ConfigError } from './errors';
 import type { ScheduleDef } from './db/queries/schedules';
 import { scheduleFromConfig } from './schedule/fromConfig';
-import { parseEndpoints, type Endpoint } from './transfer/endpoints';
+import { parseEdiProfileOptions, parseEndpoints, type EdiProfileOptions, type Endpoint } from './transfer/endpoints';
 import { parseMailboxes, type Mailbox } from './sync/mailboxes';
 import { readSmtpTls, type SmtpTls } from './mail/tlsConfig';
 
@@ -32,8 +32,12 @@ export interface Config {
   inboxDir: string;
   /** Places FileUpload/FileDownload jobs name (`endpoints:`), checked at load. */
   endpoints: Endpoint[];
+  /** `ediProfiles:` TLS settings (a CA) for xTuple's FTP EDI profiles, by profile name. */
+  ediProfiles?: Record<string, EdiProfileOptions>;
   /** The only folders whose files a job may read or write (attachments, uploads, download inboxes). */
   fileRoots: string[];
+  /** `retry.<action>`: that action's retry period and attempt limit (0: none), over daemon.retryPeriod/maxAttempts. */
+  retry?: Record<string, { periodSeconds?: number; maxAttempts?: number }>;
   daemon: {
     concurrency: number;
     /** At most this many jobs claimed ahead of free slots (only as many as fast jobs need; none for slow ones). */
@@ -42,6 +46,8 @@ export interface Config {
     pollIntervalMs: number;
     leaseSeconds: number;
     maxAttempts: number;
+    /** `daemon.retryPeriod`: how long transient failures are retried, from the first (docs/reliability.md). */
+    retryPeriodSeconds?: number;
     backoffBaseSeconds: number;
     backoffMaxSeconds: number;
     jobTimeoutSeconds: number;
@@ -78,6 +84,12 @@ export interface Config {
   };
   /** The HTTP listener for /metrics and /healthz; null (the default) means none. */
   metrics: null | { host: string; port: number };
+  /** The web console (docs/console.md): served by the daemon when `listen` is set (optional for hand-built configs). */
+  console?: {
+    listen: null | { host: string; port: number };
+    /** Accept console logins the database lets in without a password (trust authentication); off by default. */
+    allowPasswordlessLogin: boolean;
+  };
   log: {
     level: 'error' | 'warn' | 'info' | 'debug';
     format: 'text' | 'json';
@@ -132,6 +144,21 @@ class Reader {
     return v;
   }
 
+  /** A duration such as "48h", "90m", "1h30m", "2d" or "30s", or a number of seconds. */
+  seconds(raw: Raw, key: string, prefix: string, dflt: number, min: number, max: number): number {
+    const v = raw[key];
+    if (v === undefined || v === null) return dflt;
+    const want = `a duration from ${min} s to ${max / 86_400} days, such as "48h", "90m", "1h30m", "2d" or a number of seconds`;
+    let n = NaN;
+    if (typeof v === 'number') n = v;
+    else if (typeof v === 'string' && /^\s*(?:\d+\s*[dhms]\s*)+$/i.test(v)) {
+      const unit: Record<string, number> = { d: 86_400, h: 3600, m: 60, s: 1 };
+      n = [...v.matchAll(/(\d+)\s*([dhms])/gi)].reduce((a, m) => a + Number(m[1]) * unit[m[2]!.toLowerCase()]!, 0);
+    }
+    if (!Number.isFinite(n) || n < min || n > max) this.fail(prefix + key, want, v);
+    return n;
+  }
+
   bool(raw: Raw, key: string, prefix: string, dflt: boolean): boolean {
     const v = raw[key];
     if (v === undefined || v === null) return dflt;
@@ -162,18 +189,40 @@ class Reader {
 }
 
 const KNOWN: Record<string, readonly string[]> = {
-  '': ['database', 'dataDir', 'outboxDir', 'spoolDir', 'inboxDir', 'fileRoots', 'endpoints', 'daemon', 'smtp', 'log', 'status',
-    'schedules', 'mailboxes', 'reports', 'metrics'],
+  '': ['database', 'dataDir', 'outboxDir', 'spoolDir', 'inboxDir', 'fileRoots', 'endpoints', 'ediProfiles', 'retry', 'daemon', 'smtp', 'log', 'status',
+    'schedules', 'mailboxes', 'reports', 'metrics', 'console'],
   database: ['url', 'poolSize', 'listen', 'listenUrl', 'statementTimeoutMs'],
-  daemon: ['concurrency', 'prefetch', 'actionConcurrency', 'pollIntervalMs', 'leaseSeconds', 'maxAttempts', 'backoffBaseSeconds',
+  daemon: ['concurrency', 'prefetch', 'actionConcurrency', 'pollIntervalMs', 'leaseSeconds', 'maxAttempts', 'retryPeriod', 'backoffBaseSeconds',
     'backoffMaxSeconds', 'jobTimeoutSeconds', 'actionTimeoutSeconds', 'drainTimeoutSeconds',
     'maintenanceIntervalSeconds', 'schedulerIntervalSeconds', 'purgeSchedule'],
   smtp: ['host', 'port', 'security', 'user', 'password', 'rejectUnauthorized', 'tls', 'maxConnections', 'connectionTimeoutMs'],
   log: ['level', 'format', 'file', 'maxSizeMb', 'maxFiles'],
   reports: ['outputDir', 'queryTimeoutSeconds'],
   metrics: ['listen'],
+  console: ['listen', 'allowPasswordlessLogin'],
   status: ['maxFailures24h', 'maxQueueAgeSeconds', 'daemonStaleSeconds'],
 };
+
+/**
+ * `retry:` by action name, each with `period` (a duration) and/or `maxAttempts` (0: no attempt limit), over
+ * daemon.retryPeriod and daemon.maxAttempts. Email retries for 48 hours with no attempt limit, as a mail server
+ * does, unless the file says otherwise. docs/reliability.md.
+ */
+function readRetry(r: Reader, source: string, raw: Raw): NonNullable<Config['retry']> {
+  const out: NonNullable<Config['retry']> = { Email: { periodSeconds: 48 * 3600, maxAttempts: 0 } };
+  const section = r.section(raw, 'retry', '');
+  for (const action of Object.keys(section)) {
+    const a = r.section(section, action, 'retry.');
+    for (const k of Object.keys(a)) {
+      if (k !== 'period' && k !== 'maxAttempts') throw new ConfigError(`${source}: unknown key "retry.${action}.${k}" (known keys here: period, maxAttempts)`);
+    }
+    const rule = { ...out[action] };
+    if (a.period !== undefined && a.period !== null) rule.periodSeconds = r.seconds(a, 'period', `retry.${action}.`, 0, 0, 30 * 86_400);
+    if (a.maxAttempts !== undefined && a.maxAttempts !== null) rule.maxAttempts = r.int(a, 'maxAttempts', `retry.${action}.`, 0, 0, 1_000_000);
+    out[action] = rule;
+  }
+  return out;
+}
 
 /** A misspelt key is an error, not a silently ignored line: the administrator meant something by it. */
 function rejectUnknownKeys(source: string, raw: Raw): void {
@@ -229,6 +278,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   const status = r.section(raw, 'status', '');
   const reports = r.section(raw, 'reports', '');
   const metrics = r.section(raw, 'metrics', '');
+  const consoleRaw = r.section(raw, 'console', '');
 
   const url = checkDatabaseUrl(source, flags.databaseUrl !== undefined ? ['--database-url', flags.databaseUrl]
     : env.DATABASE_URL !== undefined ? ['DATABASE_URL', env.DATABASE_URL] : ['database.url', r.str(db, 'url', 'database.', null)]);
@@ -252,6 +302,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     spoolDir: r.str(raw, 'spoolDir', '', null) ?? path.join(dataDir, 'spool'),
     inboxDir: r.str(raw, 'inboxDir', '', null) ?? path.join(dataDir, 'inbox'),
     endpoints: parseEndpoints(raw.endpoints, source, env),
+    ediProfiles: parseEdiProfileOptions(raw.ediProfiles, source),
     fileRoots: [],
     daemon: {
       concurrency: r.int(daemon, 'concurrency', 'daemon.', 10, 1, 1000),
@@ -260,6 +311,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
       pollIntervalMs: r.int(daemon, 'pollIntervalMs', 'daemon.', 5000, 100, 3_600_000),
       leaseSeconds: r.int(daemon, 'leaseSeconds', 'daemon.', 60, 1, 86_400),
       maxAttempts: r.int(daemon, 'maxAttempts', 'daemon.', 5, 1, 100),
+      retryPeriodSeconds: r.seconds(daemon, 'retryPeriod', 'daemon.', 3600, 0, 30 * 86_400),
       backoffBaseSeconds: r.int(daemon, 'backoffBaseSeconds', 'daemon.', 10, 0, 86_400),
       backoffMaxSeconds: r.int(daemon, 'backoffMaxSeconds', 'daemon.', 3600, 0, 7 * 86_400),
       jobTimeoutSeconds: r.int(daemon, 'jobTimeoutSeconds', 'daemon.', 3600, 1, 7 * 86_400),
@@ -288,6 +340,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
       queryTimeoutSeconds: r.int(reports, 'queryTimeoutSeconds', 'reports.', 300, 1, 86_400),
     },
     metrics: parseListen(source, env.XTCONNECT_METRICS_LISTEN ?? (typeof metrics.listen === 'number' ? String(metrics.listen) : r.str(metrics, 'listen', 'metrics.', null))),
+    console: {
+      listen: parseListen(source, env.XTCONNECT_CONSOLE_LISTEN ?? (typeof consoleRaw.listen === 'number' ? String(consoleRaw.listen) : r.str(consoleRaw, 'listen', 'console.', null)), 'console.listen', '127.0.0.1:8080'),
+      allowPasswordlessLogin: r.bool(consoleRaw, 'allowPasswordlessLogin', 'console.', false),
+    },
     log: {
       level: logLevelFromEnv(env) ?? r.oneOf(log, 'level', 'log.', 'info', LOG_LEVELS),
       format: r.oneOf(log, 'format', 'log.', 'text', ['text', 'json'] as const),
@@ -309,6 +365,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   }
   cfg.fileRoots = readFileRoots(source, raw.fileRoots, [cfg.spoolDir, cfg.inboxDir, cfg.reports.outputDir]);
   cfg.schedules = readSchedules(source, raw.schedules, cfg.daemon.purgeSchedule);
+  cfg.retry = readRetry(r, source, raw);
   if (cfg.daemon.backoffMaxSeconds < cfg.daemon.backoffBaseSeconds) {
     throw new ConfigError(`${source}: daemon.backoffMaxSeconds must be at least daemon.backoffBaseSeconds`);
   }
@@ -353,12 +410,12 @@ function readFileRoots(source: string, raw: unknown, always: string[]): string[]
  * `metrics.listen`: "port" or "host:port". A bare port binds to 127.0.0.1: metrics tell queue sizes and job
  * names, so they are exposed beyond the machine only when the administrator writes a host.
  */
-function parseListen(source: string, v: string | null): Config['metrics'] {
+function parseListen(source: string, v: string | null, key = 'metrics.listen', example = '127.0.0.1:9187'): Config['metrics'] {
   if (v === null) return null;
   const m = /^(?:(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/.exec(String(v).trim());
   const port = m ? Number(m[2]) : NaN;
   if (!m || port < 1 || port > 65535) {
-    throw new ConfigError(`${source}: metrics.listen must be a port or host:port such as 127.0.0.1:9187 (got ${JSON.stringify(v)})`);
+    throw new ConfigError(`${source}: ${key} must be a port or host:port such as ${example} (got ${JSON.stringify(v)})`);
   }
   return { host: (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { JobInputError } from '../errors';
 import type { ParamValue } from '../jobs/params';
-import { describeEndpoint, endpointFromEdiProfile, type Endpoint } from '../transfer/endpoints';
+import { describeEndpoint, endpointFromEdiProfile, type EdiProfileOptions, type Endpoint } from '../transfer/endpoints';
 import { ftpDownload, ftpUpload } from '../transfer/ftp';
 import { AFTER_DOWNLOAD, checkTargetName, IF_EXISTS, type AfterDownload, type IfExists } from '../transfer/paths';
 import { sftpDownload, sftpUpload } from '../transfer/sftp';
@@ -16,7 +16,7 @@ export async function resolveEndpoint(ctx: Pick<JobContext, 'cfg' | 'pool' | 'jo
   const configured = (ctx.cfg as { endpoints?: Endpoint[] }).endpoints ?? [];
   const hit = configured.find((e) => e.name === name) ?? configured.find((e) => e.name.toLowerCase() === name.toLowerCase());
   if (hit) return hit;
-  const profile = await endpointFromEdiProfile(ctx.pool, name);
+  const profile = await endpointFromEdiProfile(ctx.pool, name, process.env, (ctx.cfg as { ediProfiles?: Record<string, EdiProfileOptions> }).ediProfiles ?? {});
   if (profile) return profile;
   const known = configured.map((e) => e.name);
   throw new JobInputError(ctx.job.batch_id, 'parameter "endpoint"',

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import type { ImapFlow, ImapFlowOptions } from 'imapflow';
 import { errorMessage, PermanentError, TransientError } from '../errors';
 import type { Logger } from '../log';
+import { tlsFailureMessage, tlsFailureOf } from '../mail/tlsFailure';
 import { describeMailbox, mailboxEnvVar, type Mailbox } from './mailboxes';
 
 /** imapflow options for one configured mailbox. Reads the CA file, so a missing one fails before any connection. */
@@ -53,6 +54,8 @@ export function classifyImapError(mb: Mailbox, err: unknown): Error {
     return new PermanentError(`${what}: the server refused the login of "${mb.user}" (${detail}); check the ${secret} ` +
       `(mailboxes[].${mb.accessToken ? 'accessToken' : 'password'} or ${envVar})`);
   }
+  const tls = tlsFailureOf(err);
+  if (tls) return new PermanentError(tlsFailureMessage(what, tls, `mailboxes[${mb.name}].tls.`));
   if (e.tlsFailed || (e.code && TLS_CODES.test(e.code)) || /certificate/i.test(detail)) {
     return new PermanentError(`${what}: the server's TLS certificate is not trusted (${detail}); set tls.caPath to its CA, ` +
       'or tls.servername when it is reached under another name');

@@ -226,6 +226,53 @@ export function parseEndpoints(raw: unknown, source: string, env: NodeJS.Process
   });
 }
 
+/** `ediProfiles:` what the config adds to an FTP EDI profile of xTuple's: how to check its server's certificate. */
+export interface EdiProfileOptions {
+  tls: EndpointTls;
+  timeoutMs: number | null;
+}
+
+const EDI_PROFILE_KEYS = ['tls', 'timeoutMs'] as const;
+
+/**
+ * The config file's `ediProfiles:` section, keyed by profile name (as in xtbatch.ediprofile):
+ *
+ *   ediProfiles:
+ *     ACME:
+ *       tls: { caPath: /etc/xtconnect/acme-ca.pem, servername: ftp.acme.example }
+ *
+ * A profile row has no room for a CA, so this is where an FTPS profile gets one. ConfigError names the key.
+ */
+export function parseEdiProfileOptions(raw: unknown, source: string): Record<string, EdiProfileOptions> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`${source}: ediProfiles must be a section with one entry per EDI profile name (ACME: { tls: { caPath: ... } })`);
+  }
+  const out: Record<string, EdiProfileOptions> = {};
+  for (const [name, v] of Object.entries(raw as Entry)) {
+    const where = `${source}: ediProfiles.${name}`;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${where} must be a section (${EDI_PROFILE_KEYS.join(', ')})`);
+    const e = v as Entry;
+    for (const k of Object.keys(e)) {
+      if (!(EDI_PROFILE_KEYS as readonly string[]).includes(k)) {
+        throw new ConfigError(`${where}: unknown key "${k}" (known keys here: ${EDI_PROFILE_KEYS.join(', ')})`);
+      }
+    }
+    const r = new EntryReader(where);
+    const t = r.section(e, 'tls', TLS_KEYS);
+    out[name] = {
+      tls: { caPath: t ? r.absolutePath(t, 'caPath', 'tls.') : null, servername: t ? r.text(t, 'servername') : null },
+      timeoutMs: e.timeoutMs === undefined || e.timeoutMs === null ? null : r.int(e, 'timeoutMs', 30_000, 1000, 600_000),
+    };
+  }
+  return out;
+}
+
+/** Where the TLS keys of an endpoint live in the config, for messages: "endpoints[acme].tls." or "ediProfiles.ACME.tls.". */
+export function tlsConfigPrefix(ep: Pick<Endpoint, 'name' | 'origin'>): string {
+  return ep.origin.startsWith('EDI profile') ? `ediProfiles.${ep.name}.tls.` : `endpoints[${ep.name}].tls.`;
+}
+
 interface EdiProfileRow {
   ediprofile_name: string;
   ediprofile_type: string | null;
@@ -271,7 +318,8 @@ function parseServer(server: string): { protocol: TransferProtocol; host: string
  * commercial xtbatch package) or holds no profile of that name. XTCONNECT_ENDPOINT_<NAME>_PASSWORD overrides the
  * stored password, so an administrator can keep it out of the database.
  */
-export async function endpointFromEdiProfile(pool: Pick<Pool, 'query'>, name: string, env: NodeJS.ProcessEnv = process.env): Promise<Endpoint | null> {
+export async function endpointFromEdiProfile(pool: Pick<Pool, 'query'>, name: string, env: NodeJS.ProcessEnv = process.env,
+  options: Record<string, EdiProfileOptions> = {}): Promise<Endpoint | null> {
   const { rows: reg } = await pool.query<{ present: boolean }>(`SELECT to_regclass('xtbatch.ediprofile') IS NOT NULL AS present`);
   if (!reg[0]?.present) return null;
   let rows: EdiProfileRow[];
@@ -301,6 +349,8 @@ export async function endpointFromEdiProfile(pool: Pick<Pool, 'query'>, name: st
   if (!row.server?.trim()) throw new PermanentError(`${where} has no server (ediprofile_option1 is empty)`);
   if (typeof server === 'string') throw new PermanentError(`${where}: server "${row.server}": ${server}`);
   const login = row.login?.trim();
+  const extra = options[row.ediprofile_name] ??
+    Object.entries(options).find(([k]) => k.toLowerCase() === row.ediprofile_name.toLowerCase())?.[1];
   return {
     name: row.ediprofile_name,
     protocol: server.protocol,
@@ -313,8 +363,8 @@ export async function endpointFromEdiProfile(pool: Pick<Pool, 'query'>, name: st
     passphrase: null,
     remoteDir: row.directory?.trim() || server.dir,
     hostKey: { fingerprints: [], knownHostsPath: null },
-    tls: { caPath: null, servername: null },
-    timeoutMs: 30_000,
+    tls: extra?.tls ?? { caPath: null, servername: null },
+    timeoutMs: extra?.timeoutMs ?? 30_000,
     origin: where,
   };
 }

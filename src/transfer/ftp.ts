@@ -8,7 +8,8 @@ import type { Client, FileInfo, FTPError } from 'basic-ftp';
 const ftpLib = (): typeof import('basic-ftp') => require('basic-ftp') as typeof import('basic-ftp');
 const isFtpError = (err: unknown): err is FTPError => err instanceof ftpLib().FTPError;
 import { errorMessage, PermanentError, TransientError } from '../errors';
-import { describeEndpoint, type Endpoint } from './endpoints';
+import { tlsFailureMessage, tlsFailureOf } from '../mail/tlsFailure';
+import { describeEndpoint, tlsConfigPrefix, type Endpoint } from './endpoints';
 import { downloadVia, uploadVia, type DownloadRequest, type DownloadResult, type MovedFile, type RemoteEntry, type RemoteSession, type UploadRequest } from './paths';
 
 /** Network failures that another attempt may well get past. */
@@ -31,8 +32,10 @@ function words(err: FTPError): string {
  * certificate, a local file that cannot be written) or TransientError (4xx, refused or broken connections,
  * timeouts), keeping the server's own words.
  */
-export function classifyFtpError(err: unknown, where: string, doing: string): Error {
+export function classifyFtpError(err: unknown, where: string, doing: string, tlsPrefix = 'tls.'): Error {
   if (err instanceof PermanentError || err instanceof TransientError) return err;
+  const tls = tlsFailureOf(err);
+  if (tls) return new PermanentError(tlsFailureMessage(where, tls, tlsPrefix));
   if (isFtpError(err)) {
     const code = err.code;
     if (code === 530) return new PermanentError(`${where}: login refused: ${words(err)}`);
@@ -86,13 +89,14 @@ class FtpSession implements RemoteSession {
     private readonly client: Client,
     readonly where: string,
     private readonly release: () => void,
+    private readonly tlsPrefix: string,
   ) {}
 
   private async op<T>(doing: string, f: () => Promise<T>): Promise<T> {
     try {
       return await f();
     } catch (err) {
-      throw classifyFtpError(err, this.where, doing);
+      throw classifyFtpError(err, this.where, doing, this.tlsPrefix);
     }
   }
 
@@ -189,9 +193,9 @@ export async function openFtp(ep: Endpoint, remoteDir: string, signal: AbortSign
   } catch (err) {
     release();
     client.close();
-    throw classifyFtpError(err, where, 'connect and log in');
+    throw classifyFtpError(err, where, 'connect and log in', tlsConfigPrefix(ep));
   }
-  return new FtpSession(client, where, release);
+  return new FtpSession(client, where, release, tlsConfigPrefix(ep));
 }
 
 export async function ftpUpload(ep: Endpoint, remoteDir: string, req: UploadRequest): Promise<MovedFile> {

@@ -42,13 +42,15 @@ export interface TestImap {
  * A real IMAP server on 127.0.0.1 (hoodiecrow-imap, in memory) with INBOX and the given extra folders, the MOVE and
  * UIDPLUS extensions, and one user. Message bytes are kept as latin1 strings, which hoodiecrow sends byte for byte.
  */
-export async function startImap(opts: { folders?: string[]; uidValidity?: number } = {}): Promise<TestImap> {
+export async function startImap(opts: { folders?: string[]; uidValidity?: number; tls?: { key: string; cert: string } } = {}): Promise<TestImap> {
   const folders: Record<string, unknown> = {};
   for (const f of opts.folders ?? []) folders[f] = {};
   const server = hoodiecrow({
     plugins: ['ID', 'ENABLE', 'UIDPLUS', 'MOVE', 'LITERALPLUS', 'UNSELECT'],
     users: { [IMAP_USER]: { password: IMAP_PASSWORD } },
     storage: { INBOX: { uidvalidity: opts.uidValidity ?? 1000 }, '': { separator: '/', folders } },
+    // TLS from the first byte (imaps) with the test's certificate.
+    ...(opts.tls ? { secureConnection: true, credentials: { key: opts.tls.key, cert: opts.tls.cert } } : {}),
   });
   const sockets = new Set<net.Socket>();
   server.server.on('connection', (s: net.Socket) => {

@@ -115,7 +115,7 @@ describe('failures', () => {
     await daemonFor([endpoint(s, 'ftps', { tls: undefined })]);
     const r = await finished(db, await submit(db, 'FileDownload', { endpoint: 'partner' }));
     expect(r.batch_attempts).toBe(1);
-    expect(r.batch_exitstatus).toMatch(/the server's TLS certificate is not trusted \(DEPTH_ZERO_SELF_SIGNED_CERT/);
+    expect(r.batch_exitstatus).toMatch(/^endpoint "partner" \(ftpes:\/\/127\.0\.0\.1:\d+\): certificate not trusted \(self-signed certificate\); set endpoints\[partner\]\.tls\.caPath to the CA file/);
   });
 
   it('refuses unknown endpoints and misspelt parameters without connecting', async () => {

@@ -199,6 +199,8 @@ export interface FtpOptions {
   tls?: 'explicit' | 'implicit';
   /** Folder for the certificate; default: a temporary folder. */
   certDir?: string;
+  /** The server's key and certificate (chain) instead of a self-signed one made here (a private CA's, say). */
+  cert?: { key: string; cert: string };
   root?: string;
   user?: string;
   password?: string;
@@ -209,7 +211,7 @@ export async function startFtp(opts: FtpOptions = {}): Promise<TestFtp> {
   const root = opts.root ?? tempDir('xtc-ftp-root-');
   const user = opts.user ?? 'edi';
   const password = opts.password ?? 'edi-secret';
-  const tls = opts.tls ? makeCertificate(opts.certDir ?? tempDir('xtc-ftp-cert-')) : null;
+  const tls = !opts.tls ? null : opts.cert ? { ...opts.cert, certPath: '' } : makeCertificate(opts.certDir ?? tempDir('xtc-ftp-cert-'));
   const hooks = new Hooks();
   // A range of its own per server, so parallel test files do not keep colliding on passive ports.
   const pasvMin = 20_000 + crypto.randomInt(0, 40) * 1000;
