@@ -23,9 +23,18 @@ BEGIN
   END IF;
   -- Nested, not "AND": PL/pgSQL plans the whole condition, and public.pkghead exists only on xTuple.
   IF is_xtuple THEN
+    -- pkghead_developer and pkghead_version are NOT NULL on a real xTuple database (xTuple's updater makes the
+    -- table); some older or trimmed copies lack pkghead_developer, so the column list follows the catalog.
     IF NOT EXISTS (SELECT 1 FROM public.pkghead WHERE pkghead_name = 'xtbatch') THEN
-      INSERT INTO public.pkghead (pkghead_name, pkghead_descrip, pkghead_version)
-      VALUES ('xtbatch', 'xTuple Connect batch manager (xtconnect)', '1.0.0');
+      IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'public.pkghead'::regclass
+                    AND attname = 'pkghead_developer' AND NOT attisdropped) THEN
+        EXECUTE $i$INSERT INTO public.pkghead (pkghead_name, pkghead_descrip, pkghead_version, pkghead_developer,
+                                              pkghead_created, pkghead_updated)
+                  VALUES ('xtbatch', 'xTuple Connect batch manager (xtconnect)', '1.0.0', 'xtconnect', now(), now())$i$;
+      ELSE
+        EXECUTE $i$INSERT INTO public.pkghead (pkghead_name, pkghead_descrip, pkghead_version)
+                  VALUES ('xtbatch', 'xTuple Connect batch manager (xtconnect)', '1.0.0')$i$;
+      END IF;
     END IF;
   END IF;
 

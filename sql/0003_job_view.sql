@@ -1,6 +1,9 @@
 -- 0003: one readable state per job, derived the way xTuple's screens derive it, plus what the daemon adds.
 -- For administrators (SELECT * FROM xtbatch.job WHERE state = 'failed') and for `xtconnect list`.
-CREATE OR REPLACE VIEW xtbatch.job AS
+-- Dropped first: a view's column list is fixed when it is made, and b.* has grown since (0005, 0011, 0015), so
+-- CREATE OR REPLACE fails when this file runs again on a migrated database. Later migrations grant on it again.
+DROP VIEW IF EXISTS xtbatch.job;
+CREATE VIEW xtbatch.job AS
 SELECT b.*,
        CASE
          WHEN b.batch_completed IS NOT NULL THEN

@@ -62,8 +62,11 @@ export class SchemaTooNewError extends Error {
 }
 
 /**
- * Applies pending migrations, each in its own transaction, under an advisory lock so that two daemons starting
- * at once cannot both run them. With dryRun it only reports what is pending.
+ * Applies pending migrations under an advisory lock so that two daemons starting at once cannot both run them.
+ * All pending migrations run in ONE transaction: on an xTuple database every ERP session that logs in while
+ * migrate runs sees either the database as it was or the finished install, never a step in between (a half-made
+ * package schema on its search_path could hide the ERP's own tables). A failure rolls them all back. With dryRun
+ * it only reports what is pending.
  */
 export async function migrate(pool: Pool, opts: { dryRun?: boolean } = {}): Promise<MigrateResult> {
   const all = loadMigrations();
@@ -77,20 +80,25 @@ export async function migrate(pool: Pool, opts: { dryRun?: boolean } = {}): Prom
       if (newest > known) throw new SchemaTooNewError(newest, known);
       const pending = all.filter((m) => !done.has(m.version));
       if (opts.dryRun) return { applied: [], pending };
-      for (const m of pending) {
-        await client.query('BEGIN');
-        try {
-          await client.query(m.sql);
-          await client.query(
-            `INSERT INTO xtbatch.xtconnect_migration (migration_version, migration_name) VALUES ($1, $2)`,
-            [m.version, m.name],
-          );
-          await client.query('COMMIT');
-        } catch (err) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          (err as Error).message = `migration ${m.name} failed: ${(err as Error).message}`;
-          throw err;
+      if (pending.length === 0) return { applied: [], pending: [] };
+      await client.query('BEGIN');
+      try {
+        for (const m of pending) {
+          try {
+            await client.query(m.sql);
+            await client.query(
+              `INSERT INTO xtbatch.xtconnect_migration (migration_version, migration_name) VALUES ($1, $2)`,
+              [m.version, m.name],
+            );
+          } catch (err) {
+            (err as Error).message = `migration ${m.name} failed: ${(err as Error).message}`;
+            throw err;
+          }
         }
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
       }
       return { applied: pending, pending: [] };
     } finally {

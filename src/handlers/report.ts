@@ -11,7 +11,7 @@ import type { Handler } from './types';
 export interface ReportResult {
   report: string;
   grade: number;
-  /** Which table the definition came from: public.report or xtbatch.report. */
+  /** Which table the definition came from: public.report or xtbatch.xtconnect_report. */
   definition: string;
   format: OutputFormat;
   file: string;
@@ -40,7 +40,7 @@ export const runReportHandler: Handler = async (ctx): Promise<ReportResult> => {
   const id = job.batch_id;
   const reportName = job.batch_parameter?.trim();
   if (!reportName) {
-    throw new JobInputError(id, 'batch_parameter', 'is empty: a RunReport job names the report to run there (report_name in report or xtbatch.report)');
+    throw new JobInputError(id, 'batch_parameter', 'is empty: a RunReport job names the report to run there (report_name in report or xtbatch.xtconnect_report)');
   }
   const { report: params, delivery: options } = reportParams(id, job.params);
   checkDeliveryOptions(id, options);

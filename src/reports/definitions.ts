@@ -4,7 +4,8 @@ import { parseDefinition, type ReportDefinition } from './openrpt';
 
 /**
  * Where report definitions and MetaSQL statements come from: xTuple's public.report / public.metasql when the
- * database is an xTuple one, and xtbatch.report / xtbatch.metasql (sql/0007) always. The highest grade of a name
+ * database is an xTuple one, and xtbatch.xtconnect_report / xtbatch.xtconnect_metasql (sql/0007, renamed by 0010 so
+ * that they cannot hide the ERP's tables on its search_path) always. The highest grade of a name
  * wins, as in xTuple. At equal grade the xtbatch row wins: that table is where an administrator puts a
  * corrected or site-specific copy without editing the ERP's own rows, so it is the more deliberate choice.
  */
@@ -12,7 +13,7 @@ export interface StoredDefinition {
   name: string;
   grade: number;
   source: string;
-  /** "public.report" or "xtbatch.report", for messages and the job's result. */
+  /** "public.report" or "xtbatch.xtconnect_report", for messages and the job's result. */
   origin: string;
 }
 
@@ -62,8 +63,8 @@ function catalog(pool: Pool): Promise<Catalog> {
 export async function loadDefinition(pool: Pool, name: string): Promise<StoredDefinition | null> {
   const cat = await catalog(pool);
   const sql = `
-    SELECT report_name AS name, report_grade AS grade, report_source AS source, 'xtbatch.report' AS origin, 0 AS rank
-      FROM xtbatch.report WHERE report_name = $1
+    SELECT report_name AS name, report_grade AS grade, report_source AS source, 'xtbatch.xtconnect_report' AS origin, 0 AS rank
+      FROM xtbatch.xtconnect_report WHERE report_name = $1
     ${cat.publicReport ? `UNION ALL
     SELECT report_name, coalesce(report_grade, 0), report_source, 'public.report', 1
       FROM public.report WHERE report_name = $1 AND report_source IS NOT NULL` : ''}
@@ -79,7 +80,7 @@ export async function similarReportNames(pool: Pool, name: string): Promise<stri
   const cat = await catalog(pool);
   const { rows } = await pool.query<{ name: string }>(
     `SELECT DISTINCT report_name AS name FROM (
-       SELECT report_name FROM xtbatch.report
+       SELECT report_name FROM xtbatch.xtconnect_report
        ${cat.publicReport ? 'UNION ALL SELECT report_name FROM public.report' : ''}
      ) r
      WHERE lower(replace(report_name, ' ', '')) = lower(replace($1, ' ', '')) AND report_name <> $1
@@ -94,8 +95,8 @@ export async function loadMetaSql(pool: Pool, group: string, name: string): Prom
   const cat = await catalog(pool);
   const sql = `
     SELECT metasql_group AS "group", metasql_name AS name, metasql_grade AS grade, metasql_query AS query,
-           'xtbatch.metasql' AS origin, 0 AS rank
-      FROM xtbatch.metasql WHERE metasql_group = $1 AND metasql_name = $2
+           'xtbatch.xtconnect_metasql' AS origin, 0 AS rank
+      FROM xtbatch.xtconnect_metasql WHERE metasql_group = $1 AND metasql_name = $2
     ${cat.publicMetaSql ? `UNION ALL
     SELECT metasql_group, metasql_name, coalesce(metasql_grade, 0), metasql_query, 'public.metasql', 1
       FROM public.metasql WHERE metasql_group = $1 AND metasql_name = $2 AND metasql_query IS NOT NULL` : ''}
@@ -119,7 +120,7 @@ export async function loadReport(pool: Pool, name: string, missing: (message: st
   const stored = await loadDefinition(pool, name);
   if (!stored) {
     const similar = await similarReportNames(pool, name);
-    throw missing(`no report named "${name}" in report or xtbatch.report` +
+    throw missing(`no report named "${name}" in report or xtbatch.xtconnect_report` +
       (similar.length ? ` (did you mean ${similar.map((s) => `"${s}"`).join(', ')}?)` : ''));
   }
   try {

@@ -20,7 +20,7 @@ const SQL_DIR = path.resolve(__dirname, '../fixtures/reports');
 
 /**
  * Creates the ERP tables and helper functions the fixture reports query, fills them, and stores every fixture
- * definition in xtbatch.report (grade 0). Returns report file → report name.
+ * definition in xtbatch.xtconnect_report (grade 0). Returns report file → report name.
  */
 export async function loadReportFixtures(pool: Pool): Promise<Map<string, string>> {
   for (const f of ['schema.sql', 'data.sql']) await pool.query(fs.readFileSync(path.join(SQL_DIR, f), 'utf8'));
@@ -28,7 +28,7 @@ export async function loadReportFixtures(pool: Pool): Promise<Map<string, string
   for (const file of fs.readdirSync(sharedFixturesDir('openrpt')).filter((f) => f.endsWith('.xml')).sort()) {
     const xml = fixtureXml(file);
     const name = reportNameOf(xml);
-    await pool.query(`INSERT INTO xtbatch.report (report_name, report_grade, report_source, report_descrip) VALUES ($1, 0, $2, $3)`,
+    await pool.query(`INSERT INTO xtbatch.xtconnect_report (report_name, report_grade, report_source, report_descrip) VALUES ($1, 0, $2, $3)`,
       [name, xml, `fixture ${file}`]);
     names.set(file, name);
   }

@@ -92,7 +92,7 @@ it('exits 2 naming what to fix for bad arguments', async () => {
     [['render', 'UOMs', '-o', out, '--param', 'a=one', '--param-type', 'a=int'], /parameter "a" has type int but its value "one" is not a whole number/],
     [['render', 'UOMs', '-o', out, '--delimiter', ':'], /--delimiter ":" must be one of , ; \| or tab/],
     [['render', 'UOMs', '-o', out, '--query', 'detail'], /apply to CSV output: add --csv/],
-    [['render', 'NoSuchReport', '-o', out], /no report named "NoSuchReport" in report or xtbatch.report/],
+    [['render', 'NoSuchReport', '-o', out], /no report named "NoSuchReport" in report or xtbatch.xtconnect_report/],
   ];
   for (const [args, says] of cases) {
     const r = await xtconnect(...args);

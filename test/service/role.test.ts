@@ -82,12 +82,12 @@ describe('the xtconnect role (sql/0009)', () => {
       'xtbatch.daemon': 'DELETE,INSERT,SELECT,UPDATE',
       'xtbatch.schedule': 'DELETE,INSERT,SELECT,UPDATE',
       'xtbatch.action': 'SELECT',
-      'xtbatch.metric': 'SELECT',
+      'xtbatch.xtconnect_setting': 'SELECT',
       'xtbatch.xtconnect_migration': 'SELECT',
     });
     // Other migrations' tables, granted because they exist here.
     expect(p['xtbatch.eml']).toBe('INSERT,SELECT,UPDATE');
-    expect(p['xtbatch.report']).toBe('SELECT');
+    expect(p['xtbatch.xtconnect_report']).toBe('SELECT');
   });
 
   it('lets a login in the role run a daemon that sends an Email job to the outbox and runs a Purge, and run status', async () => {
@@ -131,7 +131,7 @@ describe('the xtconnect role (sql/0009)', () => {
   it('refuses that login what the daemon does not need, and what maintenance needs (ownership)', async () => {
     const user = await loginInRole('xtconnect');
     await expect(runAs(user, `UPDATE xtbatch.action SET action_function = action_function`)).rejects.toThrow(/permission denied for table action/);
-    await expect(runAs(user, `DELETE FROM xtbatch.metric`)).rejects.toThrow(/permission denied for table metric/);
+    await expect(runAs(user, `DELETE FROM xtbatch.xtconnect_setting`)).rejects.toThrow(/permission denied for table xtconnect_setting/);
     await expect(runAs(user, `DELETE FROM xtbatch.xtconnect_migration`)).rejects.toThrow(/permission denied/);
     await expect(runAs(user, `REINDEX TABLE xtbatch.batch`)).rejects.toThrow(/must be owner of table batch/);
   });

@@ -22,7 +22,7 @@ export interface ParamInput {
 /** Through xTuple's own function, so the CLI takes exactly the path that ERP code takes. */
 export async function submitEmail(pool: Pool, e: EmailSubmission): Promise<number> {
   const { rows } = await pool.query<{ id: number }>(
-    `SELECT xtbatch.submitEmailToBatch($1, $2, $3, $4, $5, $6, $7::timestamp, $8, $9, $10) AS id`,
+    `SELECT xtbatch.submitEmailToBatch($1, $2, $3, $4, $5, $6, $7::timestamptz, $8, $9, $10) AS id`,
     [e.from, e.to, e.cc, e.subject, e.body, e.filename, e.scheduled, e.html, e.replyTo, e.bcc],
   );
   return rows[0]!.id;
@@ -39,7 +39,8 @@ async function insertParams(client: { query: Pool['query'] }, batchId: number, p
 
 /**
  * The job and its parameters in one transaction: the daemon can claim the row the moment it commits, and must
- * not find it without its parameters.
+ * not find it without its parameters. So it has no settle time to wait (sql/0011): the parameters' trigger
+ * clears it, and so does the UPDATE here for a job without parameters.
  */
 async function submitWithParams(pool: Pool, sql: string, values: unknown[], params: ParamInput[]): Promise<number> {
   const client = await pool.connect();
@@ -48,6 +49,7 @@ async function submitWithParams(pool: Pool, sql: string, values: unknown[], para
     const { rows } = await client.query<{ id: number }>(sql, values);
     const id = rows[0]!.id;
     await insertParams(client, id, params);
+    await client.query(`UPDATE xtbatch.batch SET batch_settle_until = NULL WHERE batch_id = $1 AND batch_settle_until IS NOT NULL`, [id]);
     await client.query('COMMIT');
     return id;
   } catch (err) {
@@ -59,7 +61,7 @@ async function submitWithParams(pool: Pool, sql: string, values: unknown[], para
 }
 
 export function submitAction(pool: Pool, action: string, email: string | null, scheduled: string | null, params: ParamInput[]): Promise<number> {
-  return submitWithParams(pool, `SELECT xtbatch.submitActionToBatch($1, $2, $3::timestamp) AS id`, [action, email, scheduled], params);
+  return submitWithParams(pool, `SELECT xtbatch.submitActionToBatch($1, $2, $3::timestamptz) AS id`, [action, email, scheduled], params);
 }
 
 export function submitReport(
@@ -70,7 +72,7 @@ export function submitReport(
 ): Promise<number> {
   return submitWithParams(
     pool,
-    `SELECT xtbatch.submitReportToBatch($1, $2, $3, $4, $5, $6, $7, $8::timestamp, $9) AS id`,
+    `SELECT xtbatch.submitReportToBatch($1, $2, $3, $4, $5, $6, $7, $8::timestamptz, $9) AS id`,
     [r.report, r.from, r.to, r.cc, r.subject, r.body, r.filename, r.scheduled, r.html],
     params,
   );
