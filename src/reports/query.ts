@@ -6,7 +6,7 @@ import type { Logger } from '../log';
 import type { TableStream } from './csv';
 import { loadMetaSql } from './definitions';
 import { formatWithLocale, readNumberLocale, type NumberLocale } from './locale';
-import { renderMetaSql, type MetaParams } from './metasql';
+import { renderMetaSql, type BoundQuery, type MetaParams } from './metasql';
 import { defaultBuiltinFormat, type ReportData, type ReportDefinition, type Row, type RowStream } from './openrpt';
 
 /** Rows per FETCH: large enough that round trips do not dominate, small enough that memory stays flat. */
@@ -15,6 +15,9 @@ export const FETCH_ROWS = 500;
 const OID = { bool: 16, bytea: 17, int8: 20, date: 1082, timestamp: 1114, timestamptz: 1184, numeric: 1700 } as const;
 
 const identity = (v: string): string => v;
+
+/** Errors a shared placeholder can cause that one placeholder per use avoids: types deduced for it that clash. */
+const SHARED_TYPE_ERRORS = new Set(['42P08', '42883', '42804', '42725', '42P18']);
 
 /**
  * How values reach the renderer. OpenRPT got every number as a double (12.50 prints "12.5") and dates as ISO
@@ -65,11 +68,6 @@ async function contextDateTime(client: Client): Promise<{ date?: string; time?: 
   }
 }
 
-interface BoundQuery {
-  text: string;
-  values: unknown[];
-}
-
 export interface DatabaseDataOptions {
   pool: Pool;
   def: ReportDefinition;
@@ -82,11 +80,15 @@ export interface DatabaseDataOptions {
 }
 
 /**
- * The report's queries, run against the database: ONE connection from the pool, in one READ ONLY transaction
- * with statement_timeout = reports.queryTimeoutSeconds (so a report can neither write nor run away), each query
- * bound through MetaSQL and read through an SQL cursor FETCH_ROWS at a time, so memory stays flat however many
- * rows a report has. Several queries may be open at once (each is its own cursor in the same transaction);
- * opening a query again runs it again. close() rolls back and returns the connection, also after an abort.
+ * The report's queries, run against the database: ONE connection from the pool, in one transaction that is
+ * always rolled back, with statement_timeout = reports.queryTimeoutSeconds. xTuple's stock reports call
+ * functions that write (FinancialReport fills a work table, the BOM reports take sequence values), so the
+ * transaction is not READ ONLY; whatever a report writes is undone when it ends, so it cannot change the ERP's
+ * data, and the time limit keeps it from running away. Each query is bound through MetaSQL; a query text of
+ * several statements runs all but the last for their effect, and the last is read through an SQL cursor
+ * FETCH_ROWS at a time, so memory stays flat however many rows a report has. Several queries may be open at
+ * once (each is its own cursor in the same transaction); opening a query again runs it again. close() rolls
+ * back and returns the connection, also after an abort.
  */
 export class DatabaseReportData implements ReportData {
   private cursorCount = 0;
@@ -112,7 +114,7 @@ export class DatabaseReportData implements ReportData {
     const client = await opts.pool.connect();
     try {
       const stamp = await contextDateTime(client);
-      await client.query('BEGIN READ ONLY');
+      await client.query('BEGIN');
       // SET LOCAL takes no parameters; the value is a whole number from the config, checked at load.
       await client.query(`SET LOCAL statement_timeout = '${Math.max(1, Math.trunc(opts.queryTimeoutSeconds))}s'`);
       const locale = await readNumberLocale(client);
@@ -168,17 +170,54 @@ export class DatabaseReportData implements ReportData {
     // If two queries share a name, the first wins (OpenRPT).
     const q = this.opts.def.queries.find((s) => s.name === queryName);
     if (!q) return null;
-    const bound = await this.bind(queryName);
     const name = `xtc_c${++this.cursorCount}`;
-    const text = bound.text.replace(/[\s;]+$/, '');
+    const types = mode === 'render' ? renderTypes : textTypes;
+    let bound = await this.bind(queryName);
+    let rows: Preloaded | null;
     try {
-      await this.client.query({ text: `DECLARE ${name} NO SCROLL CURSOR FOR ${text}`, values: bound.values, queryMode: 'extended' } as pg.QueryConfig);
+      if (bound.shared) {
+        // A placeholder shared by two uses of one value has one type; where the uses want two (42P08, or an
+        // operator that then does not exist), bind again with one placeholder per use.
+        await this.client.query('SAVEPOINT xtc_shared');
+        try {
+          rows = await this.runStatements(bound, name, types);
+          await this.client.query('RELEASE SAVEPOINT xtc_shared');
+        } catch (err) {
+          if (!SHARED_TYPE_ERRORS.has((err as { code?: string }).code ?? '') || this.aborted) throw err;
+          await this.client.query('ROLLBACK TO SAVEPOINT xtc_shared');
+          await this.client.query('RELEASE SAVEPOINT xtc_shared');
+          bound = await this.bindNow(queryName, false);
+          this.bound.set(queryName, Promise.resolve(bound));
+          rows = await this.runStatements(bound, name, types);
+        }
+      } else {
+        rows = await this.runStatements(bound, name, types);
+      }
     } catch (err) {
       throw this.queryError(queryName, err);
     }
-    const stream = new CursorStream(this, name, queryName, mode === 'render' ? renderTypes : textTypes);
+    const stream = new CursorStream(this, name, queryName, types, rows);
     this.open_.add(stream);
     return stream;
+  }
+
+  /**
+   * All statements but the last, for their effect; then the last one as the cursor `name`. A last statement
+   * that a cursor cannot hold (UPDATE … RETURNING, a function call with CALL) runs as it is, and its rows are
+   * returned in memory: xTuple ran those too.
+   */
+  private async runStatements(bound: BoundQuery, name: string, types: unknown): Promise<Preloaded | null> {
+    const all = bound.statements;
+    for (let i = 0; i < all.length - 1; i++) {
+      await this.client.query({ text: all[i]!.text, values: all[i]!.values, queryMode: 'extended' } as pg.QueryConfig);
+    }
+    const last = all[all.length - 1] ?? { text: bound.text, values: bound.values };
+    if (!CURSOR_STATEMENT.test(last.text)) {
+      const r = await this.client.query({ text: last.text, values: last.values, rowMode: 'array', types, queryMode: 'extended' } as pg.QueryArrayConfig);
+      return { rows: r.rows ?? [], columns: (r.fields ?? []).map((f) => f.name) };
+    }
+    await this.client.query({ text: `DECLARE ${name} NO SCROLL CURSOR FOR ${last.text}`, values: last.values, queryMode: 'extended' } as pg.QueryConfig);
+    return null;
   }
 
   private bind(queryName: string): Promise<BoundQuery> {
@@ -190,7 +229,7 @@ export class DatabaseReportData implements ReportData {
     return b;
   }
 
-  private async bindNow(queryName: string): Promise<BoundQuery> {
+  private async bindNow(queryName: string, share = true): Promise<BoundQuery> {
     const q = this.opts.def.queries.find((s) => s.name === queryName)!;
     let source = q.sql;
     let label = queryName;
@@ -201,14 +240,16 @@ export class DatabaseReportData implements ReportData {
       const stored = await loadMetaSql(this.opts.pool, q.mqlGroup, q.mqlName);
       if (!stored) {
         throw new PermanentError(`report "${this.reportName}", query "${queryName}": no MetaSQL statement ` +
-          `${q.mqlGroup}/${q.mqlName} in metasql or xtbatch.metasql`);
+          `${q.mqlGroup}/${q.mqlName} in metasql or xtbatch.xtconnect_metasql`);
       }
       source = stored.query;
       label = `${q.mqlGroup}-${q.mqlName}`;
     }
     try {
-      const r = renderMetaSql(source, this.opts.params, label);
-      return { text: r.text, values: r.values };
+      return renderMetaSql(source, this.opts.params, label, {
+        share,
+        warn: share ? (m) => this.opts.log?.warn(`report "${this.reportName}", query "${queryName}": ${m}`) : undefined,
+      });
     } catch (err) {
       throw new PermanentError(`report "${this.reportName}", query "${queryName}": ${errorMessage(err)}`);
     }
@@ -226,8 +267,8 @@ export class DatabaseReportData implements ReportData {
   }
 
   /** @internal */
-  async closeCursor(stream: CursorStream, cursor: string): Promise<void> {
-    if (!this.open_.delete(stream) || this.closed || this.aborted) return;
+  async closeCursor(stream: CursorStream, cursor: string | null): Promise<void> {
+    if (!this.open_.delete(stream) || this.closed || this.aborted || cursor === null) return;
     // After an error the transaction accepts nothing until the rollback; close() does that.
     await this.client.query(`CLOSE ${cursor}`).catch(() => undefined);
   }
@@ -277,6 +318,15 @@ export class DatabaseReportData implements ReportData {
   }
 }
 
+/** A statement a cursor can hold: a query that only reads (SELECT, VALUES, TABLE, WITH, or one in parentheses). */
+const CURSOR_STATEMENT = /^[\s(]*(SELECT|VALUES|TABLE|WITH)\b/i;
+
+/** The rows of a last statement that ran without a cursor. */
+interface Preloaded {
+  rows: unknown[][];
+  columns: string[];
+}
+
 /** One open cursor: a batch of rows in memory at a time. */
 class CursorStream implements TableStream {
   private batch: unknown[][] = [];
@@ -289,7 +339,17 @@ class CursorStream implements TableStream {
     private readonly cursor: string,
     private readonly queryName: string,
     private readonly types: unknown,
-  ) {}
+    preloaded: Preloaded | null = null,
+  ) {
+    if (preloaded) {
+      this.batch = preloaded.rows;
+      this.cols = preloaded.columns;
+      this.done = true;
+      this.preloaded = true;
+    }
+  }
+
+  private preloaded = false;
 
   columns(): readonly string[] {
     return this.cols;
@@ -310,6 +370,7 @@ class CursorStream implements TableStream {
   async close(): Promise<void> {
     this.batch = [];
     this.done = true;
-    await this.owner.closeCursor(this, this.cursor);
+    if (this.preloaded) await this.owner.closeCursor(this, null);
+    else await this.owner.closeCursor(this, this.cursor);
   }
 }

@@ -58,7 +58,7 @@ function listReport(name: string, sql: string, column = 'v'): string {
   </detail></section></report>`;
 }
 
-async function storeReport(xml: string, grade = 0, table = 'xtbatch.report'): Promise<void> {
+async function storeReport(xml: string, grade = 0, table = 'xtbatch.xtconnect_report'): Promise<void> {
   await db.pool.query(`INSERT INTO ${table} (report_name, report_grade, report_source) VALUES ($1, $2, $3)`, [reportNameOf(xml), grade, xml]);
 }
 
@@ -66,7 +66,7 @@ describe('every fixture definition renders from the database', () => {
   it.each(FIXTURE_CASES.map((c) => [c.file, c] as const))('%s', async (_file, c) => {
     const name = names.get(c.file)!;
     const stored = await loadDefinition(db.pool, name);
-    expect(stored).toMatchObject({ name, origin: 'xtbatch.report', grade: 0 });
+    expect(stored).toMatchObject({ name, origin: 'xtbatch.xtconnect_report', grade: 0 });
     const file = path.join(tempDir('xtc-rep-'), `${name}.pdf`);
     const out = await renderToFile({
       pool: db.pool, def: parseDefinition(stored!.source, name), params: c.params, format: 'pdf', queryTimeoutSeconds: 30,
@@ -88,19 +88,19 @@ describe('every fixture definition renders from the database', () => {
 });
 
 describe('definitions and MetaSQL from both tables', () => {
-  it('takes the highest grade, and xtbatch.report over public.report at equal grade', async () => {
+  it('takes the highest grade, and xtbatch.xtconnect_report over public.report at equal grade', async () => {
     await storeReport(listReport('Graded', `SELECT 'public grade 5' AS v`), 5, 'public.report');
     await storeReport(listReport('Graded', `SELECT 'xtbatch grade 2' AS v`), 2);
     expect(await loadDefinition(db.pool, 'Graded')).toMatchObject({ grade: 5, origin: 'public.report' });
     await storeReport(listReport('Graded', `SELECT 'xtbatch grade 5' AS v`), 5);
     const won = await loadDefinition(db.pool, 'Graded');
-    expect(won).toMatchObject({ grade: 5, origin: 'xtbatch.report' });
+    expect(won).toMatchObject({ grade: 5, origin: 'xtbatch.xtconnect_report' });
     expect(won!.source).toContain('xtbatch grade 5');
     expect(await loadDefinition(db.pool, 'NoSuchReport')).toBeNull();
   });
 
   it('loads a loadFromDb query from metasql by group and name, highest grade first', async () => {
-    await db.pool.query(`INSERT INTO xtbatch.metasql (metasql_group, metasql_name, metasql_query, metasql_grade) VALUES
+    await db.pool.query(`INSERT INTO xtbatch.xtconnect_metasql (metasql_group, metasql_name, metasql_query, metasql_grade) VALUES
       ('uoms', 'detail', 'SELECT uom_name AS v FROM uom WHERE uom_name = <? value("uom") ?>', 0)`);
     await db.pool.query(`INSERT INTO public.metasql (metasql_group, metasql_name, metasql_query, metasql_grade) VALUES
       ('uoms', 'detail', 'SELECT uom_descrip AS v FROM uom WHERE uom_name = <? value("uom") ?>', 1)`);
@@ -124,14 +124,14 @@ describe('definitions and MetaSQL from both tables', () => {
     const xml = `<report><name>MissingMql</name><querysource loadFromDb="true"><name>detail</name><mqlgroup>nope</mqlgroup><mqlname>gone</mqlname></querysource></report>`;
     const data = await DatabaseReportData.open({ pool: db.pool, def: parseDefinition(xml, 'MissingMql'), params: params({}), queryTimeoutSeconds: 30 });
     try {
-      await expect(data.open('detail')).rejects.toThrow('report "MissingMql", query "detail": no MetaSQL statement nope/gone in metasql or xtbatch.metasql');
+      await expect(data.open('detail')).rejects.toThrow('report "MissingMql", query "detail": no MetaSQL statement nope/gone in metasql or xtbatch.xtconnect_metasql');
     } finally {
       await data.close();
     }
   });
 });
 
-describe('queries run streamed, read-only and bounded', () => {
+describe('queries run streamed, rolled back and bounded', () => {
   const def = (sqlByName: Record<string, string>) => parseDefinition(`<report><name>Q</name>${Object.entries(sqlByName)
     .map(([n, s]) => `<querysource><name>${n}</name><sql>${xmlEscape(s)}</sql></querysource>`).join('')}</report>`, 'Q');
 
@@ -173,17 +173,35 @@ describe('queries run streamed, read-only and bounded', () => {
     }
   });
 
-  it('cannot write: a querysource that updates fails, and so does a function that writes', async () => {
+  it('may write, as xTuple\'s reports do, and nothing it writes survives the report', async () => {
     await db.pool.query(`CREATE TABLE public.canary (v text); INSERT INTO public.canary VALUES ('untouched');
-      CREATE FUNCTION public.sneaky() RETURNS text LANGUAGE plpgsql AS $$ BEGIN UPDATE public.canary SET v = 'written'; RETURN 'x'; END $$`);
-    await storeReport(listReport('Writer', `UPDATE public.canary SET v = 'written' RETURNING v`));
+      CREATE SEQUENCE public.canary_seq;
+      CREATE FUNCTION public.sneaky() RETURNS text LANGUAGE plpgsql AS $$ BEGIN UPDATE public.canary SET v = 'written'; RETURN (SELECT v FROM public.canary); END $$`);
+    await storeReport(listReport('Writer', `UPDATE public.canary SET v = 'written by ' || nextval('public.canary_seq') RETURNING v`));
     await storeReport(listReport('SneakyWriter', `SELECT public.sneaky() AS v`));
     const cfg = testConfig(db.url);
-    await expect(runReportHandler(jobContext(db, cfg, reportJob('Writer')))).rejects.toThrow(/^report "Writer", query "detail": .*"UPDATE"/);
-    const err = await runReportHandler(jobContext(db, cfg, reportJob('SneakyWriter'))).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(PermanentError);
-    expect((err as Error).message).toBe('report "SneakyWriter", query "detail": cannot execute UPDATE in a read-only transaction');
-    expect((await db.pool.query(`SELECT v FROM public.canary`)).rows).toEqual([{ v: 'untouched' }]);
+    for (const [name, shows] of [['Writer', 'written by 1'], ['SneakyWriter', 'written']] as const) {
+      const result = await runReportHandler(jobContext(db, cfg, reportJob(name))) as { path?: string; file: string };
+      const job = fs.readdirSync(cfg.spoolDir).map((d) => path.join(cfg.spoolDir, d, result.file)).find((f) => fs.existsSync(f))!;
+      expect((await pdfText(job)).pages.flat()).toContain(shows);
+      expect((await db.pool.query(`SELECT v FROM public.canary`)).rows).toEqual([{ v: 'untouched' }]);
+    }
+    // A sequence is not transactional: the report took a value, and that is all that is left of it.
+    expect((await db.pool.query(`SELECT last_value::int AS n FROM public.canary_seq`)).rows).toEqual([{ n: 1 }]);
+  });
+
+  it('runs a query text of several statements and reads the last one\'s rows', async () => {
+    const data = await DatabaseReportData.open({
+      pool: db.pool, params: params({ n: '3' }), queryTimeoutSeconds: 30,
+      def: def({ a: `CREATE TEMP TABLE work_rows AS SELECT g FROM generate_series(1, <? value("n") ?>::int) g;\n` +
+        `INSERT INTO work_rows VALUES (10); -- a comment; with a semicolon\nSELECT sum(g)::int AS total, ';' AS semi FROM work_rows;` }),
+    });
+    try {
+      expect(await (await data.open('a'))!.next()).toEqual({ total: 16, semi: ';' });
+    } finally {
+      await data.close();
+    }
+    expect((await db.pool.query(`SELECT to_regclass('pg_temp.work_rows') AS t`)).rows).toEqual([{ t: null }]);
   });
 
   it('fails the job naming the report, the query and the database message for a bad query', async () => {
@@ -230,9 +248,9 @@ describe('a RunReport job', () => {
     const err = await runReportHandler(jobContext(db, cfg, reportJob('NoSuchReport'))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(JobInputError);
     expect((err as JobInputError).field).toBe('batch_parameter');
-    expect((err as Error).message).toMatch(/^job \d+: batch_parameter no report named "NoSuchReport" in report or xtbatch.report$/);
+    expect((err as Error).message).toMatch(/^job \d+: batch_parameter no report named "NoSuchReport" in report or xtbatch.xtconnect_report$/);
     const near = await runReportHandler(jobContext(db, cfg, reportJob('uoms'))).catch((e: unknown) => e);
-    expect((near as Error).message).toMatch(/no report named "uoms" in report or xtbatch.report \(did you mean "UOMs"\?\)$/);
+    expect((near as Error).message).toMatch(/no report named "uoms" in report or xtbatch.xtconnect_report \(did you mean "UOMs"\?\)$/);
     const empty = await runReportHandler(jobContext(db, cfg, reportJob(' '))).catch((e: unknown) => e);
     expect((empty as JobInputError).field).toBe('batch_parameter');
   });

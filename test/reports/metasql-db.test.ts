@@ -27,8 +27,8 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function run(source: string, p: Record<string, MetaValue>, name = 'test'): Promise<Array<Record<string, unknown>>> {
-  const { text, values } = renderMetaSql(source, new Map(Object.entries(p)), name);
+async function run(source: string, p: Record<string, MetaValue>, name = 'test', share = true): Promise<Array<Record<string, unknown>>> {
+  const { text, values } = renderMetaSql(source, new Map(Object.entries(p)), name, { share });
   // A named statement makes the server PREPARE it, as the report runner will.
   const r = await db.pool.query({ name: `mql_${Math.abs(hash(text))}`, text, values });
   return r.rows;
@@ -89,10 +89,41 @@ it('binds booleans as booleans and picks branches with exists', async () => {
 });
 
 it('uses one parameter as text and as an integer in the same statement', async () => {
-  // One shared placeholder would have to be both types; each occurrence has its own, as Qt's literals did.
+  // A number is typed, so one shared placeholder serves both uses.
   const q = `SELECT 'Customer ' || <? value("id") ?> AS label, cust_name FROM mql_cust WHERE cust_id = <? value("id") ?>`;
   expect(await run(q, { id: 2 })).toEqual([{ label: 'Customer 2', cust_name: 'Acme' }]);
-  expect(await run(q, { id: '2' })).toEqual([{ label: 'Customer 2', cust_name: 'Acme' }]);
+  // A string shared by both would need two types (here: integer = text has no operator); the report runner
+  // then binds one placeholder per use (query.ts).
+  await expect(run(q, { id: '2' })).rejects.toMatchObject({ code: '42883' });
+  expect(await run(q, { id: '2' }, 'test', false)).toEqual([{ label: 'Customer 2', cust_name: 'Acme' }]);
+});
+
+it('orders by a column whose expression holds the same value twice in the select list (salesAccounts-detail)', async () => {
+  const q = `SELECT CASE WHEN cust_active THEN <? value("any") ?> ELSE cust_name END AS code,
+                    CASE WHEN cust_active THEN <? value("any") ?> ELSE cust_name END AS code
+               FROM mql_cust ORDER BY code, 1`;
+  expect((await run(q, { any: 'Any' })).map((r) => r.code)).toEqual(['Any', 'Any', 'Any', 'Zed']);
+  // One placeholder per use makes the two expressions differ, and PostgreSQL cannot tell which "code" is meant.
+  await expect(run(q, { any: 'Any' }, 'test', false)).rejects.toThrow(/ambiguous/);
+});
+
+it('casts a typed literal and runs several statements, the last one giving the rows', async () => {
+  const r = renderMetaSql(
+    `CREATE TEMP TABLE mql_tmp AS SELECT cust_id FROM mql_cust WHERE cust_since < date <? value("asof") ?>;
+     SELECT count(*)::int AS n, <? value("asof") ?>::text AS asof FROM mql_tmp;`,
+    new Map([['asof', '2022-01-01']]),
+    'multi',
+  );
+  expect(r.statements).toHaveLength(2);
+  const client = await db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    for (const st of r.statements.slice(0, -1)) await client.query(st.text, st.values);
+    expect((await client.query(r.text, r.values)).rows).toEqual([{ n: 2, asof: '2022-01-01' }]);
+  } finally {
+    await client.query('ROLLBACK');
+    client.release();
+  }
 });
 
 it('runs a legacy query with %N and $"name", quoted or not, without pasting', async () => {

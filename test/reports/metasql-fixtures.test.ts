@@ -48,8 +48,8 @@ function placeholderNumbers(text: string): number[] {
   return [...text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]));
 }
 
-it('finds all 27 fixtures', () => {
-  expect(files).toHaveLength(27);
+it('finds all 30 fixtures', () => {
+  expect(files).toHaveLength(30);
 });
 
 describe.each(files)('%s', (file) => {
@@ -62,14 +62,14 @@ describe.each(files)('%s', (file) => {
     expect(() => parseMetaSql(source, `${header.group}-${header.name}`)).not.toThrow();
   });
 
-  it('binds with three parameter sets to placeholders $1..$n matching the values', () => {
+  it('binds with three parameter sets to placeholders $1..$n matching the values, first uses in order', () => {
     const template = parseMetaSql(source, `${header.group}-${header.name}`);
     for (const p of parameterSets(source)) {
       const { text, values } = bindMetaSql(template, p);
       expect(text).not.toContain('<?');
       expect(text).not.toContain('?>');
       expect(text).toBe(text.trim());
-      expect(placeholderNumbers(text)).toEqual(values.map((_, i) => i + 1));
+      expect([...new Set(placeholderNumbers(text))]).toEqual(values.map((_, i) => i + 1));
       // Every value handed to the server is one we gave, never text of the query.
       const given = new Set([...p.values()].flatMap((v) => (Array.isArray(v) ? v : [v])));
       for (const v of values) expect(given.has(v as MetaValue)).toBe(true);
@@ -85,7 +85,7 @@ describe('expected SQL shapes', () => {
 
   it('1099-addaccount: two values, the header comments gone', () => {
     expect(render('1099-addaccount.mql', { box: 'MISC', accnt_id: 5 })).toEqual({
-      text: 'update accnt set accnt_1099_form_type=$1 where accnt_id=$2::integer;',
+      text: 'update accnt set accnt_1099_form_type=$1 where accnt_id=$2::integer',
       values: ['MISC', 5],
     });
   });
@@ -97,7 +97,7 @@ describe('expected SQL shapes', () => {
       endDate: new Date('2024-01-31T00:00:00Z'),
       distDate: '2024-02-01',
     });
-    expect(r.text).toBe('SELECT * FROM postJournals( ARRAY[ $1::integer , $2::integer ], $3, $4, $5) AS result;');
+    expect(r.text).toBe('SELECT * FROM postJournals( ARRAY[ $1::integer , $2::integer ], $3, $4, $5) AS result');
     expect(r.values).toEqual([10, 20, '2024-01-01', '2024-01-31', '2024-02-01']);
   });
 
@@ -166,10 +166,31 @@ describe('bound fixtures are valid PostgreSQL', () => {
     expect(await syntaxProblem('SELECT * FROM t WHERE a = $1')).toBeNull();
   });
 
+  /**
+   * xTuple's own apOpenItems-detail closes its WHERE's parenthesis inside the startDate branch and again inside
+   * the startDueDate one, so it is valid SQL only with exactly one of them, in xTuple too. Its callers (Open
+   * Payables, APOpenItemsByVendor) always pass a date range.
+   */
+  const STOCK_DEFECTS: Record<string, (p: Map<string, MetaValue>) => void> = {
+    'apOpenItems-detail.mql': (p) => {
+      p.set('startDate', '2024-01-01');
+      p.set('endDate', '2024-12-31');
+      p.delete('startDueDate');
+    },
+  };
+
+  it('the known stock defect is still there (else drop it from STOCK_DEFECTS)', async () => {
+    const template = parseMetaSql(read('apOpenItems-detail.mql'));
+    expect(await syntaxProblem(bindMetaSql(template, new Map()).text)).toMatch(/syntax error|end of/);
+    const both = new Map<string, MetaValue>([['startDate', 'a'], ['endDate', 'b'], ['startDueDate', 'c'], ['endDueDate', 'd']]);
+    expect(await syntaxProblem(bindMetaSql(template, both).text)).toMatch(/syntax error|end of/);
+  });
+
   it.each(files)('%s, with each parameter set', async (file) => {
     const source = read(file);
     const template = parseMetaSql(source, file);
     for (const p of parameterSets(source)) {
+      STOCK_DEFECTS[file]?.(p);
       expect(await syntaxProblem(bindMetaSql(template, p).text)).toBeNull();
     }
   });

@@ -22,9 +22,14 @@ function render(source: string, p: Record<string, MetaValue> = {}): { text: stri
   return { text: squash(r.text), values: r.values };
 }
 
+/** The text and values of the (last) statement. */
+function tv(r: { text: string; values: unknown[] }): { text: string; values: unknown[] } {
+  return { text: r.text, values: r.values };
+}
+
 function syntaxError(source: string, name: string | null = 'bad-query'): MetaSqlSyntaxError {
   try {
-    parseMetaSql(source, name);
+    bindMetaSql(parseMetaSql(source, name), params());
   } catch (err) {
     if (err instanceof MetaSqlSyntaxError) return err;
     throw err;
@@ -51,10 +56,35 @@ describe('value and literal', () => {
     expect(r.values).toEqual([42, 2 ** 40, 1.5, false, '7']);
   });
 
-  it('gives every occurrence its own placeholder, in order', () => {
-    const r = render(`SELECT <? value("x") ?>, <? value("y") ?>, <? value("x") ?>`, { x: 'a', y: 'b' });
-    expect(r.text).toBe('SELECT $1, $2, $3');
-    expect(r.values).toEqual(['a', 'b', 'a']);
+  it('gives one parameter with one value one placeholder, as Qt pasted one literal; without sharing, one per use', () => {
+    const source = `SELECT <? value("x") ?>, <? value("y") ?>, <? value("x") ?>`;
+    const r = render(source, { x: 'a', y: 'b' });
+    expect(r.text).toBe('SELECT $1, $2, $1');
+    expect(r.values).toEqual(['a', 'b']);
+    const own = bindMetaSql(parseMetaSql(source), params({ x: 'a', y: 'b' }), { share: false });
+    expect(tv(own)).toEqual({ text: 'SELECT $1, $2, $3', values: ['a', 'b', 'a'] });
+    expect(own.shared).toBe(false);
+    expect(bindMetaSql(parseMetaSql(source), params({ x: 'a', y: 'b' })).shared).toBe(true);
+  });
+
+  it('casts a value written after a type name (a typed literal once Qt had pasted it)', () => {
+    const r = render(`SELECT COALESCE(d, date <? value("asof") ?> + integer '1') > <? value("asof") ?>, timestamp with time zone <? value("t") ?>, date <? value("none") ?>`, {
+      asof: '2024-01-31',
+      t: '2024-01-31 10:00',
+    });
+    expect(r.text).toBe(`SELECT COALESCE(d, CAST($1 AS date) + integer '1') > $1, CAST($2 AS timestamp with time zone), CAST(NULL AS date)`);
+    expect(r.values).toEqual(['2024-01-31', '2024-01-31 10:00']);
+    // A column that merely ends in a type's name is no type name.
+    expect(render(`SELECT x WHERE flrpt_interval=<? value("i") ?> AND my_date <? value("i") ?>`, { i: 'M' }).text).toBe(
+      'SELECT x WHERE flrpt_interval=$1 AND my_date $1',
+    );
+  });
+
+  it('writes a whole number glued to a name into the name (AS char<? value("n") ?>), and nothing else', () => {
+    const r = render(`SELECT charass_alias<? value("n") ?>.charass_value AS char<? value("n") ?>, x<? value("s") ?>`, { n: 12, s: "a'b" });
+    expect(r.text).toBe('SELECT charass_alias12.charass_value AS char12, x$1');
+    expect(r.values).toEqual(["a'b"]);
+    expect(render(`SELECT AS char<? value("n") ?>`, { n: '7' }).text).toBe('SELECT AS char7');
   });
 
   it('writes NULL for an absent or null parameter and binds nothing for it', () => {
@@ -82,13 +112,14 @@ describe('value and literal', () => {
       n: 12,
       b: true,
     });
-    expect(r.text).toBe(`SELECT charass_alias12.x, '<? literal("n") ?>', true, []`);
+    expect(r.text).toBe(`SELECT charass_alias12.x, '12', true, []`);
     expect(r.values).toEqual([]);
   });
 
   it('accepts bare and single-quoted arguments and ignores case in keywords, not in names', () => {
     const r = render(`SELECT <? VALUE(a) ?>, <? Value('a') ?>, <? value a ?>, <? value("A") ?>`, { a: 'lower', A: 'upper' });
-    expect(r.values).toEqual(['lower', 'lower', 'lower', 'upper']);
+    expect(r.text).toBe('SELECT $1, $1, $1, $2');
+    expect(r.values).toEqual(['lower', 'upper']);
     expect(render(`<? IF Exists("x") ?>yes<? ELSE ?>no<? EndIf ?>`, { x: 1 }).text).toBe('yes');
     expect(render(`<? if exists("X") ?>yes<? else ?>no<? endif ?>`, { x: 1 }).text).toBe('no');
   });
@@ -183,8 +214,8 @@ describe('foreach', () => {
   it('nests: if inside foreach inside if, and a loop inside a loop', () => {
     const q = `<? if exists("on") ?><? foreach("a") ?>[<? if islast("a") ?>last:<? endif ?><? foreach("b") ?><? value("a") ?><? value("b") ?><? endforeach ?>]<? endforeach ?><? endif ?>`;
     const r = render(q, { on: true, a: ['x', 'y'], b: [1, 2] });
-    expect(r.text).toBe('[$1$2::integer$3$4::integer][last:$5$6::integer$7$8::integer]');
-    expect(r.values).toEqual(['x', 1, 'x', 2, 'y', 1, 'y', 2]);
+    expect(r.text).toBe('[$1$2::integer$1$3::integer][last:$4$2::integer$4$3::integer]');
+    expect(r.values).toEqual(['x', 1, 2, 'y']);
     expect(render(q, { a: ['x'], b: [1] }).text).toBe('');
   });
 
@@ -206,29 +237,53 @@ describe('foreach', () => {
 });
 
 describe('scanning', () => {
-  it('copies quoted text as-is and expands no tag inside it', () => {
-    const r = render(
-      `SELECT 'it''s <? value("x") ?>', "col <? value("x") ?>", 'a\\'<? value("x") ?>', E'\\\\', <? value("x") ?>`,
-      { x: 1 },
-    );
-    expect(r.text).toBe(`SELECT 'it''s <? value("x") ?>', "col <? value("x") ?>", 'a\\'<? value("x") ?>', E'\\\\', $1::integer`);
+  it('finds tags inside quoted text too, as xTuple did, so a stray quote in a branch not taken hides nothing', () => {
+    const r = render(`SELECT 'a<? literal("x") ?>b', x FROM t WHERE 1=1 <? if exists("no") ?> AND n = 'O'Brien <? endif ?> AND y = <? value("x") ?>`, {
+      x: 1,
+    });
+    expect(r.text).toBe(`SELECT 'a1b', x FROM t WHERE 1=1 AND y = $1::integer`);
     expect(r.values).toEqual([1]);
   });
 
-  it('turns each comment into one space, tags inside comments included, and trims', () => {
+  it('turns each comment of the bound text into one space, dropping a placeholder inside, and trims', () => {
     const r = bindMetaSql(
-      parseMetaSql(`-- Name: q <? value("a") ?>\n  SELECT 1/* x <? value("a") ?> /* nested */ still */+2 -- end <? foo ?>\n`),
-      params({ a: 1 }),
+      parseMetaSql(`-- Name: q\n  SELECT 1/* x <? value("a") ?> /* nested */ still */+2, <? value("b") ?> -- end <? value("a") ?>\n`),
+      params({ a: 1, b: 2 }),
     );
-    expect(r).toEqual({ text: 'SELECT 1 +2', values: [] });
+    expect(tv(r)).toEqual({ text: 'SELECT 1 +2, $1::integer', values: [2] });
   });
 
-  it('keeps dollar-quoted bodies, casts and identifiers with $ intact', () => {
+  it('keeps quoted text, dollar-quoted bodies, casts and identifiers with $ intact', () => {
     const r = render(
-      `SELECT $$ <? value("a") ?> -- not a comment $$, $fn$ 'x' $fn$, NULL::date, x::text, col$1, <? value("a") ?>::int`,
+      `SELECT 'it''s -- no comment; no end', "a;b", E'\\'; x', $$ ; -- not a comment $$, $fn$ 'x' $fn$, NULL::date, x::text, col$1, <? value("a") ?>::int`,
       { a: 5 },
     );
-    expect(r.text).toBe(`SELECT $$ <? value("a") ?> -- not a comment $$, $fn$ 'x' $fn$, NULL::date, x::text, col$1, $1::integer::int`);
+    expect(r.text).toBe(`SELECT 'it''s -- no comment; no end', "a;b", E'\\'; x', $$ ; -- not a comment $$, $fn$ 'x' $fn$, NULL::date, x::text, col$1, $1::integer::int`);
+  });
+
+  it('splits statements at top-level semicolons and numbers each statement\'s placeholders from $1', () => {
+    const r = bindMetaSql(
+      parseMetaSql(`SELECT f(<? value("a") ?>, <? value("b") ?>);\n-- two;\nSELECT * FROM t WHERE b = <? value("b") ?> AND c = ';' ;  ;`),
+      params({ a: 1, b: 'x' }),
+    );
+    expect(r.statements).toEqual([
+      { text: 'SELECT f($1::integer, $2)', values: [1, 'x'] },
+      { text: `SELECT * FROM t WHERE b = $1 AND c = ';'`, values: ['x'] },
+    ]);
+    expect(tv(r)).toEqual({ text: `SELECT * FROM t WHERE b = $1 AND c = ';'`, values: ['x'] });
+  });
+
+  it('closes a block left open at the end of the text, as xTuple does, with a warning', () => {
+    const t = parseMetaSql(`SELECT 1\n<? if exists("a") ?>\n, 2\n<? else ?>\n<? foreach("l") ?>, <? value("l") ?>`, 'open-query');
+    expect(t.warnings).toEqual([
+      'MetaSQL "open-query" line 5: <? foreach("l") ?> has no matching <? endforeach ?>; it is closed at the end of the text, as xTuple does',
+      'MetaSQL "open-query" line 2: <? if exists("a") ?> has no matching <? endif ?>; it is closed at the end of the text, as xTuple does',
+    ]);
+    expect(squash(bindMetaSql(t, params({ a: 1 })).text)).toBe('SELECT 1 , 2');
+    expect(tv(bindMetaSql(t, params({ l: [3, 4] })))).toEqual({ text: 'SELECT 1\n\n, $1::integer, $2::integer', values: [3, 4] });
+    const warned: string[] = [];
+    renderMetaSql(`SELECT 1 <? if exists("a") ?>`, params(), 'q', { warn: (m) => warned.push(m) });
+    expect(warned).toHaveLength(1);
   });
 
   it('refuses a query that has placeholders of its own', () => {
@@ -240,11 +295,10 @@ describe('scanning', () => {
     );
   });
 
-  it('refuses unclosed quotes, comments, dollar quotes and tags', () => {
-    expect(syntaxError(`SELECT 'abc`).message).toContain('line 1');
-    expect(syntaxError(`SELECT 1\n/* abc`).line).toBe(2);
-    expect(syntaxError(`SELECT\n\n$x$ abc`).line).toBe(3);
+  it('refuses an unclosed tag; leaves unclosed quotes and comments to PostgreSQL', () => {
     expect(syntaxError(`SELECT <? value("a")`).message).toContain('never closed with ?>');
+    expect(render(`SELECT 'abc`).text).toBe(`SELECT 'abc`);
+    expect(render(`SELECT 1 /* abc`).text).toBe(`SELECT 1`);
   });
 });
 
@@ -268,8 +322,6 @@ describe('syntax errors name the query, the line and the tag', () => {
     ['endforeach without foreach', `<? if exists("a") ?>\n<? endforeach ?>`, 2, '<? endforeach ?>', 'without a matching <? foreach ?> (the open block is <? if exists("a") ?> from line 1)'],
     ['endif closing a foreach', `<? foreach("l") ?>\n<? endif ?>`, 2, '<? endif ?>', 'without a matching <? if ?>'],
     ['elseif after else', `<? if exists("a") ?>1<? else ?>2\n<? elseif exists("b") ?>3<? endif ?>`, 2, '<? elseif exists("b") ?>', 'after the <? else ?>'],
-    ['missing endif', `SELECT 1\n<? if exists("a") ?>\nAND x\n`, 2, '<? if exists("a") ?>', '<? if exists("a") ?> has no matching <? endif ?>'],
-    ['missing endforeach', `<? if exists("a") ?><? endif ?>\n\n<? foreach("l") ?> x`, 3, '<? foreach("l") ?>', 'has no matching <? endforeach ?>'],
     ['break outside a loop', `SELECT\n<? break ?>`, 2, '<? break ?>', 'outside a <? foreach ?>'],
     ['break too deep', `<? foreach("a") ?><? continue 2 ?><? endforeach ?>`, 1, '<? continue 2 ?>', 'inside only 1'],
   ])('%s', (_what, source, line, tag, words) => {
@@ -307,12 +359,12 @@ describe('legacy queries (no <?)', () => {
       `SELECT * FROM cust WHERE cust_id = %2 AND cust_name = $"CustName" AND x = %1`,
       params({ first: "x'; DROP TABLE cust; --", custname: 'Acme' }),
     );
-    expect(r).toEqual({ text: 'SELECT * FROM cust WHERE cust_id = $1 AND cust_name = $2 AND x = $3', values: ['Acme', 'Acme', "x'; DROP TABLE cust; --"] });
+    expect(tv(r)).toEqual({ text: 'SELECT * FROM cust WHERE cust_id = $1 AND cust_name = $2 AND x = $3', values: ['Acme', 'Acme', "x'; DROP TABLE cust; --"] });
   });
 
   it('keeps a % not followed by a digit, and %0', () => {
     const r = bindLegacy(`SELECT 'a%' , x % 2, y %0, z LIKE 'ab%c' FROM t WHERE n = %1`, params({ n: 3 }));
-    expect(r).toEqual({ text: `SELECT 'a%' , x % 2, y %0, z LIKE 'ab%c' FROM t WHERE n = $1::integer`, values: [3] });
+    expect(tv(r)).toEqual({ text: `SELECT 'a%' , x % 2, y %0, z LIKE 'ab%c' FROM t WHERE n = $1::integer`, values: [3] });
   });
 
   it('turns a quoted token into a text placeholder, splitting a string around it', () => {
@@ -323,7 +375,7 @@ describe('legacy queries (no <?)', () => {
 
   it('binds a missing one as NULL and ignores tokens in comments and quoted identifiers', () => {
     const r = bindLegacy(`SELECT "%1" -- %2\nFROM t WHERE a = %3 /* $"x" */`, params({ a: 1 }));
-    expect(r).toEqual({ text: 'SELECT "%1"  \nFROM t WHERE a = NULL', values: [] });
+    expect(tv(r)).toEqual({ text: 'SELECT "%1"  \nFROM t WHERE a = NULL', values: [] });
   });
 
   it('is chosen by renderMetaSql only when the text has no <?', () => {
@@ -348,8 +400,8 @@ describe('binding is repeatable', () => {
   it('binds one parsed template many times with different parameters', () => {
     const t = parseMetaSql(`SELECT <? if exists("a") ?><? value("a") ?><? else ?>0<? endif ?>`, 'rep');
     expect(t.name).toBe('rep');
-    expect(bindMetaSql(t, params({ a: 'x' }))).toEqual({ text: 'SELECT $1', values: ['x'] });
-    expect(bindMetaSql(t, params())).toEqual({ text: 'SELECT 0', values: [] });
-    expect(bindMetaSql(t, params({ a: 'y' }))).toEqual({ text: 'SELECT $1', values: ['y'] });
+    expect(tv(bindMetaSql(t, params({ a: 'x' })))).toEqual({ text: 'SELECT $1', values: ['x'] });
+    expect(tv(bindMetaSql(t, params()))).toEqual({ text: 'SELECT 0', values: [] });
+    expect(tv(bindMetaSql(t, params({ a: 'y' })))).toEqual({ text: 'SELECT $1', values: ['y'] });
   });
 });

@@ -1,6 +1,7 @@
 import type { Call, Condition } from './directive';
 import type { MetaSqlTemplate, Node } from './parse';
-import { literalText, Placeholders, type MetaParams, type MetaValue } from './values';
+import { splitStatements, type BoundStatement } from './statements';
+import { literalText, Placeholders, scalarOf, type MetaParams, type MetaValue } from './values';
 
 /** A break or continue on its way out through `levels` enclosing loops. */
 interface Jump {
@@ -68,8 +69,38 @@ function holds(s: State, c: Condition): boolean {
   }
 }
 
+/**
+ * A type name written right before a value: `date <? value("asofDate") ?>` was a typed literal once Qt had
+ * pasted `'2024-01-31'` after it. `date $1` is not SQL, so the type becomes a cast of the placeholder.
+ */
+const TYPED_LITERAL =
+  /(?<![\w$."])(date|time|timestamp|timestamptz|interval|integer|int|int2|int4|int8|bigint|smallint|numeric|decimal|text|varchar|bpchar|boolean|bool|real|float4|float8|double\s+precision|(?:timestamp|time)\s+with(?:out)?\s+time\s+zone)\s+$/i;
+
+/** A whole number: pasted into a name, it cannot change the statement. */
+const DIGITS = /^[0-9]+$/;
+
+function emitValue(s: State, call: Call): void {
+  const v = current(s, call.arg);
+  const before = s.out.length > 0 ? s.out[s.out.length - 1]! : '';
+  const scalar = scalarOf(v);
+  // `AS char<? value("n") ?>` and `charass_alias<? value("n") ?>.charass_value`: Qt pasted 5 to make the name
+  // char5. A placeholder cannot be part of a name, so a whole number is written into the name; anything else
+  // stays a placeholder (and PostgreSQL refuses it, as it refused Qt's `char'abc'`).
+  if (/[A-Za-z0-9_]$/.test(before) && scalar !== null && !(scalar instanceof Date) && typeof scalar !== 'boolean' && DIGITS.test(String(scalar))) {
+    s.out.push(String(scalar));
+    return;
+  }
+  const typed = TYPED_LITERAL.exec(before);
+  if (typed) {
+    s.out[s.out.length - 1] = before.slice(0, typed.index);
+    s.out.push(`CAST(${s.placeholders.add(v, call.arg)} AS ${typed[1]!.replace(/\s+/g, ' ')})`);
+    return;
+  }
+  s.out.push(s.placeholders.add(v, call.arg));
+}
+
 function emitCall(s: State, call: Call): void {
-  if (call.fn === 'value') s.out.push(s.placeholders.add(current(s, call.arg)));
+  if (call.fn === 'value') emitValue(s, call);
   else if (call.fn === 'literal') s.out.push(literalText(current(s, call.arg)));
   // A test used on its own prints its result, as in OpenRPT; SQL reads it as a boolean constant.
   else s.out.push(test(s, call) ? 'true' : 'false');
@@ -128,13 +159,36 @@ function run(s: State, nodes: readonly Node[]): Jump | null {
   return null;
 }
 
+export interface BoundQuery {
+  /** The last statement: the one whose rows the query yields. */
+  text: string;
+  values: unknown[];
+  /** Every statement of the text, in order; all but the last run first, for their effect. */
+  statements: BoundStatement[];
+  /** Whether one placeholder stands for several uses of a parameter (see Placeholders). */
+  shared: boolean;
+}
+
+export interface BindOptions {
+  /** One placeholder per parameter and value (default true); false gives each use its own. */
+  share?: boolean;
+}
+
 /**
  * Fills a parsed template with one parameter set. Values go to the server as $1..$n, never into the text;
- * only literal() pastes (that is what it is for). Output is trimmed, as OpenRPT did.
+ * only literal() pastes (that is what it is for), and a word or number glued to a name (see emitValue).
+ * Output is trimmed, as OpenRPT did, and split into statements.
  */
-export function bindMetaSql(t: MetaSqlTemplate, params: MetaParams): { text: string; values: unknown[] } {
-  const s: State = { params, out: [], placeholders: new Placeholders(), loops: new Map() };
+export function bindMetaSql(t: MetaSqlTemplate, params: MetaParams, opts: BindOptions = {}): BoundQuery {
+  const s: State = { params, out: [], placeholders: new Placeholders(opts.share ?? true), loops: new Map() };
   // The parser refuses break/continue outside a loop or beyond its depth, so no jump reaches this level.
   run(s, t.nodes);
-  return { text: s.out.join('').trim(), values: s.placeholders.values };
+  return finish(s.out.join(''), s.placeholders, t.name);
+}
+
+/** Splits bound text into statements and numbers the placeholders of each. */
+export function finish(text: string, ph: Placeholders, name: string | null): BoundQuery {
+  const statements = splitStatements(text, ph.values, name);
+  const last = statements[statements.length - 1] ?? { text: '', values: [] };
+  return { text: last.text, values: last.values, statements, shared: ph.shared };
 }

@@ -7,10 +7,13 @@ import { bindLegacy } from './legacy';
 import { bindMetaSql } from './bind';
 import { parseMetaSql } from './parse';
 import type { MetaParams } from './values';
+import type { BindOptions, BoundQuery } from './bind';
 
 export { MetaSqlSyntaxError } from './errors';
 export type { MetaSqlTemplate } from './parse';
 export type { MetaValue, MetaParams } from './values';
+export type { BoundQuery, BindOptions } from './bind';
+export type { BoundStatement } from './statements';
 export { parseMetaSql, bindMetaSql, bindLegacy };
 export { mqlHeader } from './header';
 
@@ -20,7 +23,14 @@ export function isMetaSql(source: string): boolean {
 }
 
 /** parse + bind in one call; a query without `<?` is a legacy one (`%N`, `$"name"`). */
-export function renderMetaSql(source: string, params: MetaParams, name: string | null = null): { text: string; values: unknown[] } {
+export function renderMetaSql(
+  source: string,
+  params: MetaParams,
+  name: string | null = null,
+  opts: BindOptions & { warn?: (message: string) => void } = {},
+): BoundQuery {
   if (!isMetaSql(source)) return bindLegacy(source, params, name);
-  return bindMetaSql(parseMetaSql(source, name), params);
+  const template = parseMetaSql(source, name);
+  for (const w of template.warnings) opts.warn?.(w);
+  return bindMetaSql(template, params, opts);
 }

@@ -1,4 +1,5 @@
 import { isIdentChar, scanSql } from './scan';
+import { finish, type BoundQuery } from './bind';
 import { Placeholders, type MetaParams, type MetaValue } from './values';
 
 /**
@@ -56,7 +57,7 @@ function rewriteString(quoted: string, prefix: string, lookup: LegacyParams, ph:
   return `(${sql.join(' || ')})`;
 }
 
-export function bindLegacy(sql: string, params: MetaParams, name: string | null = null): { text: string; values: unknown[] } {
+export function bindLegacy(sql: string, params: MetaParams, name: string | null = null): BoundQuery {
   const lookup = new LegacyParams(params);
   const ph = new Placeholders();
   const out: string[] = [];
@@ -98,5 +99,5 @@ export function bindLegacy(sql: string, params: MetaParams, name: string | null 
         out.push(text);
     }
   }
-  return { text: out.join('').trim(), values: ph.values };
+  return finish(out.join(''), ph, name);
 }

@@ -1,6 +1,6 @@
 import { MetaSqlSyntaxError, tagForMessage } from './errors';
 import { readDirective, TagProblem, type Call, type Condition } from './directive';
-import { scanSql } from './scan';
+import { splitTags } from './scan';
 
 export type Node =
   | { kind: 'text'; text: string }
@@ -13,6 +13,8 @@ export interface MetaSqlTemplate {
   readonly name: string | null;
   /** @internal The parsed tree; callers only hand the template to bindMetaSql. */
   readonly nodes: readonly Node[];
+  /** What the parser let pass that xTuple let pass too (a block left open at the end), for the log. */
+  readonly warnings: readonly string[];
 }
 
 interface OpenBlock {
@@ -36,11 +38,7 @@ export function parseMetaSql(source: string, name: string | null = null): MetaSq
   const open: OpenBlock[] = [];
   const current = (): Node[] => (open.length > 0 ? open[open.length - 1].body : root);
 
-  for (const span of scanSql(source, { queryName: name, tags: true, legacy: false })) {
-    if (span.kind === 'comment') {
-      appendText(current(), ' ');
-      continue;
-    }
+  for (const span of splitTags(source, name)) {
     if (span.kind !== 'tag') {
       appendText(current(), source.slice(span.start, span.end));
       continue;
@@ -109,11 +107,11 @@ export function parseMetaSql(source: string, name: string | null = null): MetaSq
     }
   }
 
-  // OpenRPT let a missing end swallow the rest of the query; we refuse it, naming the block left open.
-  const unclosed = open[open.length - 1];
-  if (unclosed) {
-    const end = unclosed.node.kind === 'if' ? '<? endif ?>' : '<? endforeach ?>';
-    throw new MetaSqlSyntaxError(name, unclosed.line, unclosed.tag, `${unclosed.tag} has no matching ${end}`);
-  }
-  return { name, nodes: root };
+  // xTuple's MetaSQL closes blocks still open at the end of the text, and stock statements rely on it
+  // (cashReceipts-detail ends inside its <? else ?>). So do we, and say so.
+  const warnings = open.reverse().map((b) => {
+    const end = b.node.kind === 'if' ? '<? endif ?>' : '<? endforeach ?>';
+    return `MetaSQL${name === null ? '' : ` "${name}"`} line ${b.line}: ${b.tag} has no matching ${end}; it is closed at the end of the text, as xTuple does`;
+  });
+  return { name, nodes: root, warnings };
 }

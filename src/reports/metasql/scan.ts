@@ -132,3 +132,35 @@ export function scanSql(source: string, opts: ScanOptions): Span[] {
   if (codeStart < n) spans.push({ kind: 'code', start: codeStart, end: n, line: lineAt(codeStart) });
   return spans;
 }
+
+/**
+ * MetaSQL's own split: code and `<? … ?>` tags, with tags found wherever they stand, inside quotes and comments
+ * too. That is how xTuple's MetaSQL found them (a regular expression over the whole text), and stock statements
+ * depend on it: a stray quote in a branch that is not taken must not hide the tags after it. Quotes, comments
+ * and statements are read later, in the bound text (statements.ts).
+ */
+export function splitTags(source: string, queryName: string | null): Span[] {
+  const spans: Span[] = [];
+  let line = 1;
+  let counted = 0;
+  const lineAt = (pos: number): number => {
+    for (let k = counted; k < pos; k++) if (source.charCodeAt(k) === 10) line++;
+    counted = Math.max(counted, pos);
+    return line;
+  };
+  let at = 0;
+  for (;;) {
+    const open = source.indexOf('<?', at);
+    if (open < 0) break;
+    const close = source.indexOf('?>', open + 2);
+    if (close < 0) {
+      throw new MetaSqlSyntaxError(queryName, lineAt(open), source.slice(open, Math.min(source.length, open + 40)),
+        'a <? tag is never closed with ?>');
+    }
+    if (open > at) spans.push({ kind: 'code', start: at, end: open, line: lineAt(at) });
+    spans.push({ kind: 'tag', start: open, end: close + 2, line: lineAt(open) });
+    at = close + 2;
+  }
+  if (at < source.length) spans.push({ kind: 'code', start: at, end: source.length, line: lineAt(at) });
+  return spans;
+}

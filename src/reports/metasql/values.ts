@@ -1,3 +1,5 @@
+import { marker } from './statements';
+
 /** A parameter value. Arrays are lists: foreach walks them, and value() outside a loop gives the first element. */
 export type MetaValue = string | number | boolean | null | Date | MetaValue[];
 export type MetaParams = ReadonlyMap<string, MetaValue>;
@@ -53,25 +55,46 @@ export function boundValue(s: Exclude<MetaScalar, null>): string | number | bool
 }
 
 /**
- * Collects the values of one statement and numbers its placeholders $1..$n in order of appearance. Every
- * occurrence gets its own number, even for a repeated parameter: Qt pasted a separate literal at each spot,
- * and one shared placeholder must have one type, so `'Item ' || $1` next to `item_id = $1` would fail.
+ * Collects the values of one query text and writes each placeholder as a marker (statements.ts numbers them per
+ * statement, `$1..$n`). With `share`, every use of one parameter with one value gets one placeholder, as Qt
+ * pasted the same literal at each spot: xTuple's statements rely on it where a value stands in the select list
+ * twice and an ORDER BY names the column (`salesAccounts-detail`: two different placeholders make the two
+ * expressions differ, and PostgreSQL calls the ORDER BY "ambiguous"). A shared placeholder has one type, so a
+ * statement that uses one string both as text and as a number fails with 42P08; the caller then binds again
+ * without sharing (see query.ts).
  */
 export class Placeholders {
   readonly values: unknown[] = [];
+  private readonly byKey = new Map<string, number>();
+  /** Whether any placeholder stands at more than one spot. */
+  shared = false;
+
+  constructor(private readonly share = false) {}
 
   /** SQL for one value: NULL for an absent or null one (typed by its context, as Qt's pasted NULL was). */
-  add(v: MetaValue | undefined): string {
+  add(v: MetaValue | undefined, name?: string): string {
     const s = scalarOf(v);
     if (s === null) return 'NULL';
-    this.values.push(boundValue(s));
-    return `$${this.values.length}${placeholderCast(s)}`;
+    return this.marker(boundValue(s), name) + placeholderCast(s);
   }
 
   /** A placeholder holding the value as text, without a cast (a legacy `'%1'` that stood for a whole string). */
   addText(v: MetaValue | undefined, cast = ''): string {
     if (scalarOf(v) === null) return cast ? `NULL${cast}` : 'NULL';
-    this.values.push(literalText(v));
-    return `$${this.values.length}${cast}`;
+    return this.marker(literalText(v)) + cast;
+  }
+
+  private marker(value: unknown, name?: string): string {
+    if (this.share && name !== undefined) {
+      const key = `${name}\u0000${typeof value}\u0000${String(value)}`;
+      const at = this.byKey.get(key);
+      if (at !== undefined) {
+        this.shared = true;
+        return marker(at);
+      }
+      this.byKey.set(key, this.values.length);
+    }
+    this.values.push(value);
+    return marker(this.values.length - 1);
   }
 }

@@ -19,8 +19,9 @@ const parser = new XMLParser({
   parseAttributeValue: false,
   // <sql> keeps its line breaks and indentation; whitespace between elements is ignored below.
   trimValues: false,
-  processEntities: true,
-  htmlEntities: false,
+  // Entities are decoded below, in one pass: the parser's own pass leaves character references (&#xd; in
+  // xTuple's stock queries) as they are unless it also decodes HTML's names, which XML does not have.
+  processEntities: false,
   ignoreDeclaration: true,
   ignorePiTags: true,
 });
@@ -43,6 +44,26 @@ export function parseXml(xml: string): XNode | null {
   return nodes[0] ?? null;
 }
 
+const REFERENCE = /&(?:#[xX]([0-9a-fA-F]+)|#([0-9]+)|(amp|lt|gt|quot|apos));/g;
+const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+/** XML's five entities and its character references, decimal and hexadecimal; anything else stays as written. */
+export function decodeXmlText(s: string): string {
+  if (!s.includes('&')) return s;
+  return s.replace(REFERENCE, (all, hex: string | undefined, dec: string | undefined, name: string | undefined) => {
+    if (name) return NAMED[name]!;
+    const code = hex !== undefined ? Number.parseInt(hex, 16) : Number(dec);
+    return code > 0 && code <= 0x10ffff ? String.fromCodePoint(code) : all;
+  });
+}
+
+function decodeAttrs(attrs: Record<string, string> | undefined): Record<string, string> {
+  if (!attrs) return {};
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(attrs)) out[k] = decodeXmlText(String(v));
+  return out;
+}
+
 function convert(raw: Raw[]): XNode[] {
   const out: XNode[] = [];
   for (const item of raw) {
@@ -51,7 +72,7 @@ function convert(raw: Raw[]): XNode[] {
       const kids = (item[key] as Raw[] | undefined) ?? [];
       let text = '';
       for (const k of kids) if (typeof k['#text'] === 'string' || typeof k['#text'] === 'number') text += String(k['#text']);
-      out.push({ tag: key, attrs: (item[':@'] as Record<string, string> | undefined) ?? {}, children: convert(kids), text });
+      out.push({ tag: key, attrs: decodeAttrs(item[':@'] as Record<string, string> | undefined), children: convert(kids), text: decodeXmlText(text) });
     }
   }
   return out;
