@@ -103,36 +103,75 @@ describe('planOccurrences', () => {
   const at = (s: string) => new Date(s);
   const state = (over: object = {}) => ({ next: at('2026-01-01T00:00:00Z'), count: 0, maxCount: null, missed: 'once' as const, missedMax: 3, ...over });
   const iso = (d: Date[]) => d.map((t) => t.toISOString().slice(11, 16));
+  const running = { covered: () => true, graceMs: 60_000 };
+  const downFor = (ms: number) => ({ covered: () => false, graceMs: ms });
 
-  it('inserts on-time occurrences up to the horizon', () => {
-    const p = planOccurrences(hourly, state(), at('2026-01-01T00:00:10Z'), at('2026-01-01T02:00:00Z'), 60_000);
+  it('inserts on-time occurrences up to the horizon; one a daemon was running for, ten seconds late, runs too', () => {
+    const p = planOccurrences(hourly, state(), at('2026-01-01T00:00:10Z'), at('2026-01-01T02:00:00Z'), running);
     expect(iso(p.occurrences)).toEqual(['00:00', '01:00', '02:00']);
     expect(p.next!.toISOString()).toBe('2026-01-01T03:00:00.000Z');
     expect(p.count).toBe(3);
-    expect(p.skipped).toBe(0);
+    expect({ missed: p.missed, skipped: p.skipped }).toEqual({ missed: 0, skipped: 0 });
   });
 
   it('runs the latest missed occurrence once after downtime (default)', () => {
-    const p = planOccurrences(hourly, state(), at('2026-01-01T10:30:00Z'), at('2026-01-01T10:31:00Z'), 60_000);
+    const p = planOccurrences(hourly, state(), at('2026-01-01T10:30:00Z'), at('2026-01-01T10:31:00Z'), downFor(60_000));
     expect(iso(p.occurrences)).toEqual(['10:00']);
-    expect(p.skipped).toBe(10);
+    expect({ missed: p.missed, ran: p.ranMissed, skipped: p.skipped }).toEqual({ missed: 11, ran: 1, skipped: 10 });
     expect(p.next!.toISOString()).toBe('2026-01-01T11:00:00.000Z');
   });
 
   it('runs every missed occurrence up to the bound with "all"', () => {
-    const p = planOccurrences(hourly, state({ missed: 'all' }), at('2026-01-01T10:30:00Z'), at('2026-01-01T10:31:00Z'), 60_000);
+    const p = planOccurrences(hourly, state({ missed: 'all' }), at('2026-01-01T10:30:00Z'), at('2026-01-01T10:31:00Z'), downFor(60_000));
     expect(iso(p.occurrences)).toEqual(['08:00', '09:00', '10:00']);
     expect(p.skipped).toBe(8);
   });
 
   it('runs none of them with "skip" and carries on', () => {
-    const p = planOccurrences(hourly, state({ missed: 'skip' }), at('2026-01-01T10:30:00Z'), at('2026-01-01T11:00:00Z'), 60_000);
+    const p = planOccurrences(hourly, state({ missed: 'skip' }), at('2026-01-01T10:30:00Z'), at('2026-01-01T11:00:00Z'), downFor(60_000));
     expect(iso(p.occurrences)).toEqual(['11:00']);
     expect(p.skipped).toBe(11);
   });
 
+  // The grace tolerates a late scheduler pass of a running daemon, never a downtime: an occurrence due a few seconds
+  // before a daemon started again, with none running at its time, was missed like the older ones.
+  it.each([
+    ['once', 1, ['00:04']],
+    ['all', 3, ['00:02', '00:03', '00:04']],
+    ['skip', 0, []],
+  ] as const)('a minutely series after four minutes down, restarted 10 s after an occurrence: %s runs %i of them', (missed, n, expected) => {
+    const minutely = rule({ cron: '* * * * *' });
+    const p = planOccurrences(minutely, state({ missed, next: at('2026-01-01T00:01:00Z') }), at('2026-01-01T00:04:10Z'), at('2026-01-01T00:05:00Z'),
+      { covered: (t) => t >= at('2026-01-01T00:04:09Z'), graceMs: 60_000 });
+    expect(iso(p.occurrences)).toEqual([...expected, '00:05']);
+    expect({ missed: p.missed, ran: p.ranMissed, skipped: p.skipped }).toEqual({ missed: 4, ran: n, skipped: 4 - n });
+  });
+
+  it('puts waiting rows whose time passed while no daemon ran under the same policy, and cancels the rest', () => {
+    const minutely = rule({ cron: '* * * * *' });
+    // Inserted ahead before the stop: 00:01 and 00:02 wait; 00:03 is the first not inserted.
+    const base = { next: at('2026-01-01T00:03:00Z'), count: 2 };
+    const stale = [at('2026-01-01T00:01:00Z'), at('2026-01-01T00:02:00Z')];
+    const now = at('2026-01-01T00:05:30Z');
+    const horizon = at('2026-01-01T00:06:00Z');
+    const once = planOccurrences(minutely, state({ ...base }), now, horizon, { stale, graceMs: 60_000 });
+    expect({ insert: iso(once.occurrences), cancel: iso(once.cancel), missed: once.missed, ran: once.ranMissed }).toEqual(
+      { insert: ['00:05', '00:06'], cancel: ['00:01', '00:02'], missed: 5, ran: 1 });
+    expect(once.count).toBe(2);
+    const all = planOccurrences(minutely, state({ ...base, missed: 'all', missedMax: 4 }), now, horizon, { stale, graceMs: 60_000 });
+    expect({ insert: iso(all.occurrences), cancel: iso(all.cancel), ran: all.ranMissed, skipped: all.skipped }).toEqual(
+      { insert: ['00:03', '00:04', '00:05', '00:06'], cancel: ['00:01'], ran: 4, skipped: 1 });
+    const skip = planOccurrences(minutely, state({ ...base, missed: 'skip' }), now, horizon, { stale, graceMs: 60_000 });
+    expect({ insert: iso(skip.occurrences), cancel: iso(skip.cancel), skipped: skip.skipped }).toEqual(
+      { insert: ['00:06'], cancel: ['00:01', '00:02'], skipped: 5 });
+    // A short stop: only the waiting row was missed. "once" leaves it to run.
+    const short = planOccurrences(minutely, state({ next: at('2026-01-01T00:02:00Z'), count: 1 }), at('2026-01-01T00:01:20Z'), at('2026-01-01T00:02:00Z'),
+      { stale: [at('2026-01-01T00:01:00Z')], graceMs: 60_000 });
+    expect({ insert: iso(short.occurrences), cancel: short.cancel, ran: short.ranMissed }).toEqual({ insert: ['00:02'], cancel: [], ran: 1 });
+  });
+
   it('stops at the maximum count', () => {
-    const p = planOccurrences(hourly, state({ count: 8, maxCount: 10 }), at('2026-01-01T00:00:10Z'), at('2026-01-01T05:00:00Z'), 60_000);
+    const p = planOccurrences(hourly, state({ count: 8, maxCount: 10 }), at('2026-01-01T00:00:10Z'), at('2026-01-01T05:00:00Z'), running);
     expect(iso(p.occurrences)).toEqual(['00:00', '01:00']);
     expect(p.next).toBeNull();
     expect(p.count).toBe(10);
@@ -140,10 +179,10 @@ describe('planOccurrences', () => {
 
   it('stays bounded after a year of downtime of a minutely series', () => {
     const t0 = Date.now();
-    const p = planOccurrences(rule({ cron: '* * * * *' }), state(), at('2027-01-01T00:00:30Z'), at('2027-01-01T00:01:00Z'), 60_000);
+    const p = planOccurrences(rule({ cron: '* * * * *' }), state(), at('2027-01-01T00:00:30Z'), at('2027-01-01T00:01:00Z'), downFor(60_000));
     expect(Date.now() - t0).toBeLessThan(1000);
-    expect(p.occurrences.map((t) => t.toISOString())).toEqual(['2026-12-31T23:59:00.000Z', '2027-01-01T00:00:00.000Z', '2027-01-01T00:01:00.000Z']);
-    expect(p.skipped).toBe(199);
+    expect(p.occurrences.map((t) => t.toISOString())).toEqual(['2027-01-01T00:00:00.000Z', '2027-01-01T00:01:00.000Z']);
+    expect({ missed: p.missed, capped: p.missedCapped, ran: p.ranMissed }).toEqual({ missed: 201, capped: true, ran: 1 });
     expect(p.next!.getTime()).toBeGreaterThan(at('2027-01-01T00:00:30Z').getTime());
   });
 });
