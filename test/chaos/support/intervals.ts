@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+
 /** One execution of a job that had an effect (a delivered mail, a committed ERP action), in ms since the epoch. */
 export interface Interval {
   start: number;
@@ -49,7 +51,13 @@ export function tally(keys: readonly string[], executions: Map<string, Interval[
   return t;
 }
 
-/** The line the lead copies into the closing note. */
+/**
+ * The figures of one chaos run as one line ("CHAOS <name>: jobs=… lost=… …"), for the test output and, when
+ * XTCONNECT_CHAOS_SUMMARY names a file, appended to it as well (one line per run, to collect a whole suite's).
+ */
 export function summary(name: string, figures: Record<string, number | string>): string {
-  return `CHAOS ${name}: ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+  const line = `CHAOS ${name}: ${Object.entries(figures).map(([k, v]) => `${k}=${v}`).join(' ')}`;
+  const file = process.env.XTCONNECT_CHAOS_SUMMARY;
+  if (file) fs.appendFileSync(file, `${new Date().toISOString()} ${line}\n`);
+  return line;
 }
