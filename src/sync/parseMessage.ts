@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type { AddressObject, EmailAddress } from 'mailparser';
+import { decodeHeaderWords } from './encodedWords';
 
 export type AddressType = 'FROM' | 'TO' | 'CC' | 'BCC';
 
@@ -35,12 +36,40 @@ function flatten(list: EmailAddress[]): EmailAddress[] {
   return list.flatMap((a) => (a.group ? flatten(a.group) : [a]));
 }
 
-function addressesOf(type: AddressType, field: AddressObject | AddressObject[] | undefined): MessageAddress[] {
+function addressesOf(type: AddressType, field: AddressObject | AddressObject[] | undefined, rawNames: ReadonlyMap<string, string>): MessageAddress[] {
   if (!field) return [];
   const objects = Array.isArray(field) ? field : [field];
   return flatten(objects.flatMap((o) => o.value))
     .filter((a) => a.address && a.address.includes('@'))
-    .map((a) => ({ type, addr: clean(a.address).trim(), name: clean(a.name).trim() }));
+    .map((a) => {
+      const addr = clean(a.address).trim();
+      return { type, addr, name: clean(rawNames.get(addr.toLowerCase()) ?? a.name).trim() };
+    });
+}
+
+/**
+ * The unfolded text of a header that occurs once, when it is plain ASCII with encoded words in it: the one case in
+ * which the strict decoder (encodedWords.ts) replaces mailparser's, which turns a broken word into garbage.
+ */
+function rawHeader(lines: ReadonlyArray<{ key: string; line: string }>, key: string): string | null {
+  const found = lines.filter((h) => h.key === key);
+  if (found.length !== 1) return null;
+  const v = found[0]!.line.replace(/\r?\n(?=[ \t])/g, '').replace(/^[^:]*:[ \t]*/, '');
+  return v.includes('=?') && /^[\x20-\x7e\t]*$/.test(v) ? v : null;
+}
+
+/** Display names of one address header, decoded strictly, by lower-cased address. */
+function strictNames(lines: ReadonlyArray<{ key: string; line: string }>, key: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const v = rawHeader(lines, key);
+  if (v === null) return out;
+  // nodemailer's parser leaves encoded words as they are; each name is then decoded here.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const addressparser = require('nodemailer/lib/addressparser') as (s: string, o: { flatten: true }) => Array<{ name: string; address: string }>;
+  for (const a of addressparser(v, { flatten: true })) {
+    if (a.address && a.name && !out.has(a.address.toLowerCase())) out.set(a.address.toLowerCase(), decodeHeaderWords(a.name));
+  }
+  return out;
 }
 
 /**
@@ -56,11 +85,12 @@ export async function parseEmail(raw: Buffer, fallbackDate: Date = new Date(), e
   const { simpleParser } = require('mailparser') as typeof import('mailparser');
   const mail = await simpleParser(raw, { skipTextToHtml: true, skipImageLinks: true, skipTextLinks: true, skipHtmlToText: true, checksumAlgo: false });
   const addresses = [
-    ...addressesOf('FROM', mail.from),
-    ...addressesOf('TO', mail.to),
-    ...addressesOf('CC', mail.cc),
-    ...addressesOf('BCC', mail.bcc),
+    ...addressesOf('FROM', mail.from, strictNames(mail.headerLines, 'from')),
+    ...addressesOf('TO', mail.to, strictNames(mail.headerLines, 'to')),
+    ...addressesOf('CC', mail.cc, strictNames(mail.headerLines, 'cc')),
+    ...addressesOf('BCC', mail.bcc, strictNames(mail.headerLines, 'bcc')),
   ];
+  const rawSubject = rawHeader(mail.headerLines, 'subject');
   const shown = new Set(addresses.map((a) => a.addr.toLowerCase()));
   for (const addr of extraBcc) {
     if (!shown.has(addr.toLowerCase())) {
@@ -70,7 +100,8 @@ export async function parseEmail(raw: Buffer, fallbackDate: Date = new Date(), e
   }
   const date = mail.date && !Number.isNaN(mail.date.getTime()) ? mail.date : fallbackDate;
   const body = typeof mail.text === 'string' && mail.text.trim() !== '' ? mail.text : typeof mail.html === 'string' ? htmlToText(mail.html) : '';
-  return { hash: messageHash(raw), date, subject: clean(mail.subject), body: clean(body), addresses };
+  const subject = rawSubject !== null ? decodeHeaderWords(rawSubject).trim() : mail.subject;
+  return { hash: messageHash(raw), date, subject: clean(subject), body: clean(body), addresses };
 }
 
 /** Readable text from an HTML body: block ends become line breaks, tags, scripts and styles go, entities are decoded. */

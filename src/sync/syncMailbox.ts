@@ -1,6 +1,7 @@
 import type { ImapFlow } from 'imapflow';
 import type { Pool } from '../db/pool';
 import type { Settings } from '../db/queries/settings';
+import { isConnectionError } from '../db/pool';
 import { errorMessage, PermanentError, TransientError } from '../errors';
 import type { Logger } from '../log';
 import type { ContactPolicy } from './contacts';
@@ -8,9 +9,10 @@ import { crmCatalog, type CrmCatalog } from './crmCatalog';
 import { classifyImapError, connectImap } from './imapClient';
 import { importMessage, type ImportOutcome } from './importMessage';
 import { describeMailbox, type Mailbox } from './mailboxes';
-import { parseEmail } from './parseMessage';
+import { parseEmail, type ParsedEmail } from './parseMessage';
 import { fetchBatches, uidSet, type FetchedMessage } from './fetchBatches';
 import { readFolderState, saveFolderState } from './folderState';
+import { clearFailure, MAX_FAILED_RUNS, pendingFailures, recordFailure, type FolderKey } from './failedMessages';
 import type pg from 'pg';
 
 export interface FolderResult {
@@ -21,6 +23,20 @@ export interface FolderResult {
   imported: number;
   duplicates: number;
   lastUid: number;
+  /** Messages recorded earlier as failed that this run imported. */
+  recovered: number;
+  /** Messages that failed in this run (after MESSAGE_TRIES tries each), recorded and passed by. */
+  failed: MessageFailure[];
+}
+
+export interface MessageFailure {
+  uid: number;
+  subject: string | null;
+  reason: string;
+  /** Runs in which it has failed so far. */
+  attempts: number;
+  /** Failed in MAX_FAILED_RUNS runs: later runs leave it alone. */
+  givenUp: boolean;
 }
 
 export interface MailboxResult {
@@ -105,23 +121,65 @@ async function afterImport(run: FolderRun, uids: number[]): Promise<void> {
 /** Messages of one batch imported at the same time, each in its own transaction on its own connection. */
 const IMPORT_WINDOW = 4;
 
+/** Tries of one message within a run before it is recorded as failed and passed by. */
+export const MESSAGE_TRIES = 3;
+
+/**
+ * Whether a failed import is the message's own problem (a constraint, a function that raised, a message that cannot
+ * be read), which is recorded and passed by, rather than the database's or the job's (connection lost, job
+ * stopped), which ends the run as before. Conflicts (serialization, deadlock) count as the message's once its tries
+ * are used up: they are retried first.
+ */
+function isMessageFault(err: unknown, signal: AbortSignal | undefined): boolean {
+  if (signal?.aborted) return false;
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === '40001' || code === '40P01') return true;
+  return !isConnectionError(err);
+}
+
+type Attempt = { outcome: ImportOutcome } | { reason: string };
+
+/** One message, up to MESSAGE_TRIES times; a fault that is not the message's is thrown. */
+async function importWithTries(run: FolderRun, m: FetchedMessage, parsed: ParsedEmail, folder: string, state: { uidValidity: string; lastUid: number }): Promise<Attempt> {
+  let last: unknown;
+  for (let t = 1; t <= MESSAGE_TRIES; t++) {
+    try {
+      const outcome = await importMessage(run.deps.pool, m.source, parsed, {
+        catalog: run.catalog,
+        contacts: run.policy,
+        progress: { mailbox: run.mb.name, folder, state },
+        durable: false,
+      });
+      return { outcome };
+    } catch (err) {
+      if (!isMessageFault(err, run.deps.signal)) throw err;
+      last = err;
+      // A short pause lets a conflicting transaction finish; a constraint fails the same way each time.
+      if (t < MESSAGE_TRIES) await new Promise((r) => setTimeout(r, 50 * t));
+    }
+  }
+  return { reason: errorMessage(last) };
+}
+
 /**
  * Imports one fetched batch, one transaction per message, up to IMPORT_WINDOW at a time: the import waits mostly on
  * the database, and a few connections keep it busy. Each message records as progress the highest UID below which
- * every message is committed (a watermark; out-of-order commits never let it pass a message still in flight), and
+ * every message is settled (a watermark; out-of-order commits never let it pass a message still in flight), and
  * the batch ends with its last UID written durably. So after a crash at most one batch is fetched again (a slow
  * message holds the watermark back while later ones commit), and the hash makes those duplicates, never second
- * rows; nothing is skipped. Returns the UIDs now in the database.
+ * rows; nothing is skipped. A message that fails MESSAGE_TRIES times is recorded (xtconnect_emlsync_failed) and
+ * counts as settled: the rest of the folder goes on, and later runs try it again. Returns the UIDs now in the
+ * database (failed ones are not among them, so they are not moved or flagged).
  */
-async function importBatch(run: FolderRun, folder: string, uidValidity: string, fetched: FetchedMessage[], res: FolderResult): Promise<number[]> {
+async function importBatch(run: FolderRun, folder: string, uidValidity: string, fetched: FetchedMessage[], res: FolderResult, known: Set<number>): Promise<number[]> {
   const { mb, db, deps } = run;
+  const key: FolderKey = { mailbox: mb.name, folder, uidValidity };
   const done: number[] = [];
-  // The next message is parsed (CPU) while earlier ones wait on the database.
-  const parse = (k: number) => {
-    const p = parseEmail(fetched[k]!.source, fetched[k]!.internalDate ?? new Date());
-    p.catch(() => undefined);
-    return p;
-  };
+  const settled: number[] = [];
+  // The next message is parsed (CPU) while earlier ones wait on the database. A message that cannot be read is
+  // the message's fault: recorded like a failed import.
+  const parse = (k: number): Promise<ParsedEmail | { unreadable: string }> =>
+    parseEmail(fetched[k]!.source, fetched[k]!.internalDate ?? new Date()).catch((err: unknown) => ({ unreadable: `cannot be read: ${errorMessage(err)}` }));
   let next = fetched.length ? parse(0) : null;
   const inFlight = new Set<number>();
   const running = new Set<Promise<void>>();
@@ -135,14 +193,32 @@ async function importBatch(run: FolderRun, folder: string, uidValidity: string, 
     // Messages start in UID order, so everything in flight is below this one.
     const watermark = inFlight.size ? Math.min(...inFlight) - 1 : m.uid;
     inFlight.add(m.uid);
-    const task: Promise<void> = importMessage(deps.pool, m.source, parsed, {
-      catalog: run.catalog,
-      contacts: run.policy,
-      progress: { mailbox: mb.name, folder, state: { uidValidity, lastUid: watermark } },
-      durable: false,
-    }).then(
-      (outcome) => {
+    const subject = 'unreadable' in parsed ? null : parsed.subject;
+    const attempt: Promise<Attempt> = 'unreadable' in parsed
+      ? Promise.resolve({ reason: parsed.unreadable })
+      : importWithTries(run, m, parsed, folder, { uidValidity, lastUid: watermark });
+    const task: Promise<void> = attempt.then(
+      async (a) => {
+        if ('reason' in a) {
+          const f = await recordFailure(deps.pool, key, m.uid, a.reason, subject).catch((err: unknown) => {
+            throw new DatabaseStep(err);
+          });
+          res.failed.push({ uid: m.uid, subject, reason: a.reason, attempts: f.attempts, givenUp: f.givenUp });
+          settled.push(m.uid);
+          deps.log.warn(`email sync: ${describeMailbox(mb)} folder "${folder}" UID ${m.uid}${subject !== null ? ` ("${subject}")` : ''} ` +
+            `could not be imported: ${a.reason} (failed in ${f.attempts} of ${MAX_FAILED_RUNS} runs; ` +
+            `${f.givenUp ? 'given up: delete its row in xtbatch.xtconnect_emlsync_failed to have it tried again' : 'passed by, tried again on the next run'})`);
+          return;
+        }
+        const outcome = a.outcome;
+        if (known.has(m.uid)) {
+          await clearFailure(deps.pool, key, m.uid).catch((err: unknown) => {
+            throw new DatabaseStep(err);
+          });
+          res.recovered++;
+        }
         done.push(m.uid);
+        settled.push(m.uid);
         if (outcome.duplicate) res.duplicates++;
         else res.imported++;
         run.result.contactsCreated += outcome.contactsCreated.length;
@@ -151,31 +227,34 @@ async function importBatch(run: FolderRun, folder: string, uidValidity: string, 
         run.result.unresolvedReferences += outcome.unresolvedReferences.length;
         for (const c of outcome.contactsCreated) deps.log.info(`email sync: created a contact for ${c}`);
         for (const u of outcome.unresolvedReferences) {
-          deps.log.warn(`email sync: ${describeMailbox(mb)} folder "${folder}" UID ${m.uid} ("${parsed.subject}"): reference ${u}`);
+          deps.log.warn(`email sync: ${describeMailbox(mb)} folder "${folder}" UID ${m.uid} ("${subject}"): reference ${u}`);
         }
         deps.onMessage?.({ mailbox: mb.name, folder, uid: m.uid, outcome });
       },
-      (err: unknown) => {
-        failure ??= { err };
-      },
-    ).finally(() => {
+    ).catch((err: unknown) => {
+      failure ??= { err };
+    }).finally(() => {
       inFlight.delete(m.uid);
       running.delete(task);
     });
     running.add(task);
   }
   await Promise.all(running);
-  if (failure) throw new DatabaseStep((failure as { err: unknown }).err);
+  if (failure) {
+    const err = (failure as { err: unknown }).err;
+    throw err instanceof DatabaseStep ? err : new DatabaseStep(err);
+  }
   throwIfAborted(deps.signal);
+  settled.sort((a, b) => a - b);
   done.sort((a, b) => a - b);
-  if (done.length) {
+  if (settled.length) {
     // A durable commit flushes the WAL, and with it every asynchronous commit before it: only now may the server be
     // told (move, flag) that these messages are safely in the database.
-    const last = done[done.length - 1]!;
+    const last = settled[settled.length - 1]!;
     await saveFolderState(db, mb.name, folder, { uidValidity, lastUid: last }).catch((err: unknown) => {
       throw new DatabaseStep(err);
     });
-    res.lastUid = last;
+    res.lastUid = Math.max(res.lastUid, last);
   }
   return done;
 }
@@ -196,7 +275,7 @@ async function syncFolder(run: FolderRun, folder: string): Promise<FolderResult>
   const saved = await readFolderState(db, mb.name, folder);
   const rescanned = saved !== null && saved.uidValidity !== uidValidity;
   const lastUid = saved && !rescanned ? saved.lastUid : 0;
-  const res: FolderResult = { folder, uidValidity, rescanned, imported: 0, duplicates: 0, lastUid };
+  const res: FolderResult = { folder, uidValidity, rescanned, imported: 0, duplicates: 0, lastUid, recovered: 0, failed: [] };
   if (rescanned) {
     deps.log.warn(`${describeMailbox(mb)}: folder "${folder}" has a new UIDVALIDITY (${saved!.uidValidity} → ${uidValidity}); ` +
       'reading it again from the start, messages already imported are skipped');
@@ -204,9 +283,16 @@ async function syncFolder(run: FolderRun, folder: string): Promise<FolderResult>
   if (!saved || rescanned) await saveFolderState(db, mb.name, folder, { uidValidity, lastUid: 0 });
   if (box.exists === 0) return res;
 
+  // Messages that failed in earlier runs come first (they are below lastUid), then the new ones. A recorded
+  // message that has left the folder since is simply not fetched; its record stays until given up by hand.
+  const known = new Set(await pendingFailures(db, { mailbox: mb.name, folder, uidValidity }).catch((err: unknown) => {
+    throw new DatabaseStep(err);
+  }));
   // "n:*" always includes the highest UID, even below n: hence the filter.
   const found = await imap.search({ uid: `${lastUid + 1}:*` }, { uid: true });
-  const uids = (found || []).filter((u) => u > lastUid).sort((a, b) => a - b);
+  const uids = [...[...known].filter((u) => u <= lastUid).sort((a, b) => a - b),
+    ...(found || []).filter((u) => u > lastUid).sort((a, b) => a - b)];
+  if (uids.length === 0) return res;
   const source = fetchBatches(imap, uids, mb.batchSize, mb.batchBytes);
   // The next batch is on its way from the server while this one goes into the database.
   let pending = source.next();
@@ -217,7 +303,7 @@ async function syncFolder(run: FolderRun, folder: string): Promise<FolderResult>
       throwIfAborted(deps.signal);
       pending = source.next();
       pending.catch(() => undefined);
-      const done = await importBatch(run, folder, uidValidity, step.value, res);
+      const done = await importBatch(run, folder, uidValidity, step.value, res, known);
       await afterImport(run, done);
     }
   } finally {

@@ -12,7 +12,7 @@ export function crmFixture(): string {
 }
 
 /** Empties what the sync tests write; the contact tables only where the fixture made them. */
-export const RESET_SQL = `TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.eml, xtbatch.emladdr, xtbatch.emlassc, xtbatch.emlsync_folder CASCADE;
+export const RESET_SQL = `TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.eml, xtbatch.emladdr, xtbatch.emlassc, xtbatch.emlsync_folder, xtbatch.xtconnect_emlsync_failed CASCADE;
   DELETE FROM xtbatch.contact_exclusion;
   DO $$ BEGIN IF to_regclass('public.cntct') IS NOT NULL THEN TRUNCATE public.cntct, public.cntcteml CASCADE; END IF; END $$;`;
 
