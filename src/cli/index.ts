@@ -9,7 +9,7 @@ import { cancelCommand, listCommand, purgeCommand, retryCommand, showCommand } f
 import { migrateCommand } from './commands/migrate';
 import { addRenderCommand } from './commands/render';
 import { startCommand } from './commands/start';
-import { statusCommand } from './commands/status';
+import { statusCommand, unknownLine } from './commands/status';
 import { parseParam, submitActionCommand, submitEmailCommand, submitReportCommand } from './commands/submit';
 import { scheduleAddCommand, scheduleListCommand, scheduleNextCommand, scheduleStateCommand } from './commands/schedule';
 
@@ -227,8 +227,8 @@ async function statusOrUnknown(status: () => Promise<number>, out: NodeJS.Writab
     return await status();
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    out.write(`XTCONNECT UNKNOWN - ${err.message}\n`);
-    process.stderr.write(`xtconnect: ${err.message}\n`);
+    // Only the one line: a monitoring plugin's output is what it prints, and the reason is on it.
+    out.write(`${unknownLine(err.message)}\n`);
     return 3;
   }
 }

@@ -109,9 +109,11 @@ describe('the embedded default', () => {
     await expect(c.connect()).rejects.toThrow();
     await c.end().catch(() => undefined);
 
-    // With the daemon gone, other commands say so instead of guessing a database.
-    const r = await runXt(['status', '--config', config]);
+    // With the daemon gone, other commands start the data folder's server for themselves (never a database
+    // PG* defaults would reach), and stop it again: test/process/embedded-cli.test.ts has the details.
+    const r = await runXt(['status', '--config', config], { timeoutMs: 60_000 });
     expect(r.code).toBe(2);
-    expect(r.stdout).toMatch(/^XTCONNECT CRITICAL - database unreachable: no database is configured .* no embedded server is running in /);
+    expect(r.stdout).toMatch(/^XTCONNECT CRITICAL - 0 daemon\(s\) alive, need 1; /);
+    expect(fs.existsSync(path.join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
   });
 });

@@ -104,8 +104,28 @@ function perfData(h: QueueHealth, t: StatusThresholds): string {
   ].join(' ');
 }
 
+/**
+ * A monitoring plugin prints one line: a multi-line reason (a YAML error with its excerpt, a server message
+ * with a DETAIL) is folded onto it.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, ' ').replace(/\^\s*$/, '').trim();
+}
+
+/** SQLSTATEs of a database without the xtbatch schema, or with only part of it: no table, schema or function. */
+const SCHEMA_MISSING = new Set(['42P01', '3F000', '42883']);
+
+function schemaMissing(err: unknown): boolean {
+  return SCHEMA_MISSING.has(String((err as { code?: unknown } | null)?.code ?? ''));
+}
+
+/** The line for a problem of the check itself (a config file it cannot use): UNKNOWN. */
+export function unknownLine(reason: string): string {
+  return `XTCONNECT UNKNOWN - ${oneLine(reason)}`;
+}
+
 export function formatLine(r: StatusReport): string {
-  if (!r.health || !r.thresholds) return `XTCONNECT ${r.state} - ${r.problems.join('; ')}`;
+  if (!r.health || !r.thresholds) return `XTCONNECT ${r.state} - ${oneLine(r.problems.join('; '))}`;
   const h = r.health;
   const summary = `${h.daemons_alive} daemon(s) alive, ${h.due} due, ${h.running} running, ` +
     `${h.failed} failed in ${windowText(h.failure_window_seconds)}, oldest waiting ${h.oldest_due_seconds} s`;
@@ -161,6 +181,10 @@ export async function statusCommand(ctx: CommandContext, opts: StatusOptions, ou
       report = { code: STATUS.UNKNOWN, state: 'UNKNOWN', problems: [errorMessage(err)], health: null, thresholds: null };
     } else if (isConnectionError(err) || err instanceof ConfigError) {
       report = { code: STATUS.CRITICAL, state: 'CRITICAL', problems: [`database unreachable: ${errorMessage(err)}`], health: null, thresholds: t };
+    } else if (schemaMissing(err)) {
+      // Before the first `migrate` (or `start`, which migrates): say what to do, not which relation is missing.
+      report = { code: STATUS.UNKNOWN, state: 'UNKNOWN', health: null, thresholds: t,
+        problems: [`the xtbatch schema is not installed in this database (${errorMessage(err)}): "xtconnect migrate" installs it`] };
     } else {
       report = { code: STATUS.UNKNOWN, state: 'UNKNOWN', problems: [`cannot read the queue: ${errorMessage(err)}`], health: null, thresholds: t };
     }
