@@ -1,6 +1,6 @@
 import { finishMany, type Finish } from '../db/queries/batch';
-import { isConnectionError, type Pool } from '../db/pool';
-import { errorMessage } from '../errors';
+import type { Pool } from '../db/pool';
+import { dbFault, errorMessage, isRetryableDbError } from '../errors';
 import type { Logger } from '../log';
 import { reconnectDelayMs } from './backoff';
 
@@ -11,13 +11,14 @@ const MAX_BATCH = 1000;
  * so under load each round trip carries a batch, and an idle daemon writes each outcome at once.
  *
  * While the database is unreachable the outcomes wait here and are retried with backoff: a job that ran is never
- * forgotten because the write failed. Until written, its id stays in `pending` so the lease heartbeat keeps it.
+ * forgotten because the write failed. Until written, the LeaseKeeper keeps renewing its lease (src/daemon/leases.ts).
  */
 export class Completer {
   private queue: Finish[] = [];
   private flushing: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private failures = 0;
+  private conflicts = 0;
   private idleWaiters: Array<() => void> = [];
   /** Failed writes (connection or not), for /metrics. */
   errors = 0;
@@ -71,10 +72,16 @@ export class Completer {
         const written = await finishMany(this.pool, this.owner, batch);
         this.queue.splice(0, batch.length);
         this.failures = 0;
+        this.conflicts = 0;
         for (const f of batch) this.onWritten(f.batchId, written.has(f.batchId), f);
       } catch (err) {
         this.errors++;
-        if (!isConnectionError(err) && batch.length === 1) {
+        // A deadlock or serialization failure: the server chose this write to lose; write it again at once.
+        if (dbFault(err) === 'conflict' && this.conflicts++ < 5) {
+          this.log.debug(`writing ${batch.length} outcome(s): ${errorMessage(err)}; retrying at once`, { scope: 'completer' });
+          continue;
+        }
+        if (!isRetryableDbError(err) && batch.length === 1) {
           // Not the network and not the batch: this one write cannot succeed. Its lease will expire and the job
           // will be taken back, so it is not lost; keeping it would block every outcome behind it.
           const dropped = this.queue.shift()!;
@@ -82,13 +89,15 @@ export class Completer {
           this.onWritten(dropped.batchId, false, dropped);
           continue;
         }
-        if (!isConnectionError(err)) {
+        if (!isRetryableDbError(err)) {
           // Not the network: find the one bad row by writing this batch one outcome at a time.
           await this.flushSingly(batch.length);
           continue;
         }
+        this.conflicts = 0;
         const delay = reconnectDelayMs(this.failures++);
-        this.log.warn(`could not record ${this.queue.length} job outcome(s), database unreachable (${errorMessage(err)}); retrying in ${delay} ms`, { scope: 'completer' });
+        const why = dbFault(err) === 'timeout' ? 'database too slow' : dbFault(err) === 'conflict' ? 'lock conflicts' : 'database unreachable';
+        this.log.warn(`could not record ${this.queue.length} job outcome(s), ${why} (${errorMessage(err)}); retrying in ${delay} ms`, { scope: 'completer' });
         this.flushing = null;
         this.timer = setTimeout(() => {
           this.timer = null;
@@ -112,7 +121,7 @@ export class Completer {
         this.onWritten(f.batchId, written.has(f.batchId), f);
       } catch (err) {
         this.errors++;
-        if (isConnectionError(err)) return;
+        if (isRetryableDbError(err)) return;
         this.queue.shift();
         this.log.error(`could not record the outcome of job ${f.batchId}: ${errorMessage(err)}`, { scope: 'completer' });
         this.onWritten(f.batchId, false, f);

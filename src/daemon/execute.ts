@@ -2,21 +2,31 @@ import type { Config } from '../config';
 import type { Pool } from '../db/pool';
 import type { BatchRow, Finish } from '../db/queries/batch';
 import type { Settings } from '../db/queries/settings';
-import { errorMessage, JobTimeoutError, PermanentError, UnknownActionError } from '../errors';
+import { errorMessage, JobTimeoutError, LeaseLostError, PermanentError, UnknownActionError } from '../errors';
 import type { HandlerRegistry, Services } from '../handlers';
 import { parseParams } from '../jobs/params';
 import type { Logger } from '../log';
-import { retryDelaySeconds } from './backoff';
+import type { RunLease } from './jobLease';
+import { decideRetry } from './retryPolicy';
 
 /** The registry key of the handler for actions no other handler names. */
 export const FALLBACK_ACTION = '*';
 
-/** Why the daemon itself stopped a job; each leads to a different write (or none). */
-export type StopReason = 'shutdown' | 'lost';
+/**
+ * Why the daemon itself stopped a job; each leads to a different write (or none). 'lost': the server says the
+ * job is no longer ours (cancelled, taken back); 'expired': renewal failed for so long that the lease could lapse.
+ */
+export type StopReason = 'shutdown' | 'lost' | 'expired';
+
+const STOP_MESSAGES: Record<StopReason, string> = {
+  shutdown: 'stopped by daemon shutdown',
+  lost: 'cancelled or taken back by another daemon',
+  expired: 'its lease could not be renewed in time',
+};
 
 export class JobStopped extends Error {
   constructor(readonly reason: StopReason) {
-    super(reason === 'shutdown' ? 'stopped by daemon shutdown' : 'cancelled or taken back by another daemon');
+    super(STOP_MESSAGES[reason]);
   }
 }
 
@@ -31,6 +41,10 @@ export interface ExecuteDeps {
 export interface Outcome {
   finish: Finish | null;
   ms: number;
+  /** The handler recorded the outcome itself, in its own transaction under the lease: nothing left to write. */
+  recorded: boolean;
+  /** Why there is no outcome to write: the lease was lost (how), or the job was fenced off at its commit. */
+  lostLease: StopReason | 'fenced' | null;
 }
 
 /** The job's own timeout, else its action's, else the daemon's. */
@@ -42,9 +56,10 @@ export function timeoutSeconds(cfg: Config, job: BatchRow): number {
  * Runs one claimed job and turns whatever happens (result, error, timeout, shutdown, lost lease) into exactly one
  * outcome for the Completer, or none when the row is no longer ours to write. Nothing escapes this function.
  */
-export async function executeJob(job: BatchRow, controller: AbortController, deps: ExecuteDeps, log: Logger): Promise<Outcome> {
+export async function executeJob(job: BatchRow, controller: AbortController, deps: ExecuteDeps, log: Logger, lease?: RunLease): Promise<Outcome> {
   const started = Date.now();
-  const base = { batchId: job.batch_id, attempt: job.batch_attempts, delaySeconds: 0, result: null as unknown };
+  const base = { batchId: job.batch_id, attempt: job.batch_attempts, token: job.lease_token ?? null, delaySeconds: 0, result: null as unknown };
+  const none = { recorded: false, lostLease: null };
   const seconds = timeoutSeconds(deps.cfg, job);
   const timer = setTimeout(() => controller.abort(new JobTimeoutError(seconds)), seconds * 1000);
   try {
@@ -59,25 +74,25 @@ export async function executeJob(job: BatchRow, controller: AbortController, dep
     });
     aborted.catch(() => undefined);
     const result = await Promise.race([
-      handler({ job, params, log, signal: controller.signal, pool: deps.pool, settings: deps.settings(), cfg: deps.cfg, services: deps.services }),
+      handler({ job, params, log, signal: controller.signal, pool: deps.pool, settings: deps.settings(), cfg: deps.cfg, services: deps.services, lease }),
       aborted,
     ]);
-    return { finish: { ...base, kind: 'done', message: null, result: result ?? null }, ms: Date.now() - started };
+    return { finish: { ...base, kind: 'done', message: null, result: result ?? null }, ms: Date.now() - started, ...none, recorded: lease?.recorded ?? false };
   } catch (err) {
     const ms = Date.now() - started;
     if (err instanceof JobStopped) {
-      return { finish: err.reason === 'shutdown' ? { ...base, kind: 'release', message: null } : null, ms };
+      if (err.reason === 'shutdown') return { finish: { ...base, kind: 'release', message: null }, ms, ...none };
+      return { finish: null, ms, recorded: false, lostLease: err.reason };
     }
+    // The lease was gone when the handler tried to commit: it rolled back; the row is someone else's to write.
+    if (err instanceof LeaseLostError) return { finish: null, ms, recorded: false, lostLease: 'fenced' };
     const message = errorMessage(err);
-    const maxAttempts = job.batch_max_attempts ?? deps.cfg.daemon.maxAttempts;
     if (err instanceof PermanentError || err instanceof JobTimeoutError) {
-      return { finish: { ...base, kind: 'failed', message }, ms };
+      return { finish: { ...base, kind: 'failed', message }, ms, ...none };
     }
-    if (job.batch_attempts >= maxAttempts) {
-      return { finish: { ...base, kind: 'failed', message: `gave up after ${job.batch_attempts} attempts; last error: ${message}` }, ms };
-    }
-    const delay = retryDelaySeconds(job.batch_attempts, deps.cfg.daemon.backoffBaseSeconds, deps.cfg.daemon.backoffMaxSeconds);
-    return { finish: { ...base, kind: 'retry', message: `attempt ${job.batch_attempts} of ${maxAttempts} failed: ${message}`, delaySeconds: delay }, ms };
+    // Anything else may succeed later: retried by time and count (src/daemon/retryPolicy.ts).
+    const d = decideRetry(deps.cfg, job, message, ms);
+    return { finish: d.kind === 'retry' ? { ...base, kind: 'retry', message: d.message, delaySeconds: d.delaySeconds } : { ...base, kind: 'failed', message: d.message }, ms, ...none };
   } finally {
     clearTimeout(timer);
   }

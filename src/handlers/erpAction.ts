@@ -1,8 +1,8 @@
 import pg from 'pg';
 import type { Client } from '../db/pool';
-import { errorMessage, JobInputError, PermanentError, UnknownActionError } from '../errors';
+import { errorMessage, isRetryableDbError, JobInputError, LeaseLostError, PermanentError, UnknownActionError } from '../errors';
 import type { ParamValue } from '../jobs/params';
-import { dbFailure, jobTimeoutSeconds, setStatementTimeout, withDedicatedClient } from './maintenance';
+import { dbFailure, jobTimeoutSeconds, limitedDbFailure, setStatementTimeout, withDedicatedClient } from './maintenance';
 import type { Handler, JobContext } from './types';
 
 /*
@@ -76,19 +76,24 @@ function argText(value: ParamValue | undefined, type: ResolvedType): string | nu
 }
 
 async function resolveType(client: Client, action: string, spec: ArgSpec, i: number): Promise<ResolvedType> {
+  const notAType = (why: string) => new PermanentError(`xtbatch.action "${action}": argument ${i + 1} ("${spec.param}") has type ` +
+    `${JSON.stringify(spec.type)}, which is not a type: ${why}`);
+  let r: { sql: string | null; category: string | null };
   try {
     const { rows } = await client.query<{ sql: string | null; category: string | null }>(
       `SELECT format_type(t.oid, NULL) AS sql, t.typcategory::text AS category
          FROM (SELECT to_regtype($1) AS oid) r LEFT JOIN pg_type t ON t.oid = r.oid`,
       [spec.type],
     );
-    const r = rows[0]!;
-    if (r.sql === null) throw new Error(`no type "${spec.type}" in this database`);
-    return { sql: r.sql, isArray: r.category === 'A', isText: r.category === 'S' };
+    r = rows[0]!;
   } catch (err) {
-    throw new PermanentError(`xtbatch.action "${action}": argument ${i + 1} ("${spec.param}") has type ` +
-      `${JSON.stringify(spec.type)}, which is not a type: ${errorMessage(err)}`);
+    // A lost connection, a timeout or a server going down says nothing about the type: try the job again later.
+    if (isRetryableDbError(err)) throw dbFailure(`looking up the type of argument ${i + 1} ("${spec.param}") of "${action}"`, err);
+    // to_regtype raises (rather than returning null) on text that does not parse as a type name.
+    throw notAType(errorMessage(err));
   }
+  if (r.sql === null) throw notAType(`no type "${spec.type}" in this database`);
+  return { sql: r.sql, isArray: r.category === 'A', isText: r.category === 'S' };
 }
 
 interface FunctionInfo {
@@ -218,20 +223,30 @@ async function runErpAction(ctx: JobContext, builtIns: () => Iterable<string>): 
     const sql = callSql(qualified, info, types.map((t, i) => `$${i + 1}::${t.sql}`).join(', '));
     const timeout = row.action_timeout_seconds ?? jobTimeoutSeconds(ctx.cfg, job);
     log.info(`calling ${signature} (statement timeout ${timeout} s)`);
+    ctx.lease?.check();
     // Its own transaction: the function's work commits whole or not at all, and SET LOCAL ends with it.
     await client.query('BEGIN');
     try {
       await setStatementTimeout(client, timeout, true);
       const { rows } = await client.query<{ result: unknown; n: number }>(sql, values);
-      await client.query('COMMIT');
       const out: ErpActionResult = { function: fnName, result: rows[0]?.result ?? null };
       if (info.retset) out.rowCount = rows[0]?.n ?? 0;
+      // Fencing: the job's "done" is written in this transaction, only while the daemon still holds the lease by
+      // the server's clock, and the row stays locked until COMMIT. The work and its outcome commit together or
+      // not at all: a daemon that lost its lease (paused, cut off) commits nothing, and no rescue can slip in.
+      if (ctx.lease) await ctx.lease.commitDone(client, out);
+      await client.query('COMMIT');
       return out;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => undefined);
+      if (err instanceof LeaseLostError) {
+        log.warn(`rolled back the call of ${signature}: ${err.message}`);
+        throw err;
+      }
       if (ctx.signal.aborted) throw ctx.signal.reason;
-      const e = dbFailure(`function ${fnName}`, err);
-      if ((err as PgError).code === '57014') {
+      // The statement timeout set above is this job's own time limit and fails it; other faults by src/errors.ts.
+      const e = limitedDbFailure(`function ${fnName}`, err);
+      if (e instanceof PermanentError && (err as PgError).code === '57014') {
         e.message += ` (its statement timeout is ${timeout} s: raise action_timeout_seconds in xtbatch.action, or the job's timeout)`;
       }
       throw e;

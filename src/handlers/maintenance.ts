@@ -1,8 +1,8 @@
 import pg from 'pg';
 import { timeoutSeconds as jobTimeoutSeconds } from '../daemon/execute';
 import type { BatchRow } from '../db/queries/batch';
-import { isConnectionError, type Client, type Pool } from '../db/pool';
-import { errorMessage, JobInputError, PermanentError, TransientError } from '../errors';
+import type { Client, Pool } from '../db/pool';
+import { errorMessage, isRetryableDbError, JobInputError, PermanentError, TransientError } from '../errors';
 import type { Logger } from '../log';
 import type { Handler, JobContext } from './types';
 
@@ -125,17 +125,26 @@ interface PgError {
 }
 
 /**
- * A database error as the job's outcome. Serialization failures, deadlocks, lock timeouts and lost connections
- * can succeed when tried again, so they stay retryable; anything else (the function raised, a statement timeout,
- * a permission) fails the job at once with the database's message.
+ * A database error as the job's outcome, by the one classification in src/errors.ts: lost connections, a server
+ * shutting down or starting, timeouts and cancels, serialization failures and deadlocks can succeed when tried
+ * again, so they stay retryable; anything else (the function raised, a permission, a bad value) fails the job at
+ * once with the database's message.
  */
 export function dbFailure(what: string, err: unknown): Error {
-  const e = err as PgError | null;
   const message = `${what} failed: ${errorMessage(err)}`;
-  if (isConnectionError(err) || e?.code === '55P03' || e?.code === '40001' || e?.code === '40P01') {
-    return new TransientError(message);
+  return isRetryableDbError(err) ? new TransientError(message) : new PermanentError(message);
+}
+
+/**
+ * As dbFailure, for a statement run under the job's OWN statement timeout (statementTimeoutSeconds, an ERP
+ * action's action_timeout_seconds): reaching it is the job's time limit, like the job's timeout, and fails the job
+ * (it would most likely time out again). Other timeouts and cancels stay retryable.
+ */
+export function limitedDbFailure(what: string, err: unknown): Error {
+  if ((err as PgError | null)?.code === '57014' && /statement timeout/.test(errorMessage(err))) {
+    return new PermanentError(`${what} failed: ${errorMessage(err)}`);
   }
-  return new PermanentError(message);
+  return dbFailure(what, err);
 }
 
 // --- parameters ----------------------------------------------------------------------------------------------
@@ -379,7 +388,7 @@ async function runMaintenance(ctx: JobContext, plan: Plan): Promise<MaintenanceR
             result.skipped.push({ table: display(t), reason: 'dropped while the job ran' });
             break;
           }
-          throw dbFailure(`job ${job.batch_id}: ${step.sql.replace('{t}', display(t))}`, err);
+          throw limitedDbFailure(`job ${job.batch_id}: ${step.sql.replace('{t}', display(t))}`, err);
         }
         entry.done.push({ command: step.sql.replace(' {t}', ''), ms: Date.now() - t0 });
       }

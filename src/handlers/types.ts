@@ -1,7 +1,7 @@
 import type { Config } from '../config';
 import type { BatchRow } from '../db/queries/batch';
 import type { Settings } from '../db/queries/settings';
-import type { Pool } from '../db/pool';
+import type { Client, Pool } from '../db/pool';
 import type { Params } from '../jobs/params';
 import type { Logger } from '../log';
 import type { Mailer } from '../mail/transport';
@@ -22,6 +22,23 @@ export interface JobContext {
   settings: Settings;
   cfg: Config;
   services: Services;
+  /** The job's lease (absent when a handler is called outside the daemon). See docs/reliability.md. */
+  lease?: JobLease;
+}
+
+/**
+ * What a handler may do with the lease its daemon holds on the job. A handler whose work is a database
+ * transaction (an ERP action) records the outcome in that same transaction with commitDone, right before COMMIT:
+ * the work and "done" then commit together, and only while the lease is held by the server's clock.
+ */
+export interface JobLease {
+  readonly owner: string;
+  /** This claim's fencing token. */
+  readonly token: string;
+  /** Throws LeaseLostError unless the lease is certainly still ours (by the daemon's own clock, with its margin). */
+  check(): void;
+  /** In `client`'s open transaction: marks the job done with `result`, or throws LeaseLostError (roll back then). */
+  commitDone(client: Client, result: unknown): Promise<void>;
 }
 
 /**

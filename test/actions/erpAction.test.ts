@@ -196,8 +196,8 @@ describe('failures in and around the call', () => {
     const r = await finished(db, await submit(db, 'SerFail', [], { maxAttempts: 2 }));
     expect(r.state).toBe('failed');
     expect(r.batch_attempts).toBe(2);
-    expect(r.batch_exitstatus).toBe('gave up after 2 attempts; last error: function public.serfail failed: ' +
-      'could not serialize access due to concurrent update');
+    expect(r.batch_exitstatus).toMatch(new RegExp('^gave up after 2 attempts; last error: function public\\.serfail failed: ' +
+      'could not serialize access due to concurrent update; earlier: \\[[^\\]]+\\] attempt 1 of 2 failed: '));
   });
 });
 

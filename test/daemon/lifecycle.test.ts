@@ -57,7 +57,8 @@ describe('retries and failures', () => {
     const r = await waitFor('failed', async () => ((await row(id)).state === 'failed' ? row(id) : null));
     expect(calls).toBe(3);
     expect(r.batch_attempts).toBe(3);
-    expect(r.batch_exitstatus).toBe('gave up after 3 attempts; last error: connection reset (call 3)');
+    // The final status carries the history of the series, oldest first (issue 13).
+    expect(r.batch_exitstatus).toMatch(/^gave up after 3 attempts; last error: connection reset \(call 3\); earlier: \[[^\]]+\] attempt 1 of 3 failed: connection reset \(call 1\); \[[^\]]+\] attempt 2 of 3 failed: connection reset \(call 2\)$/);
   });
 
   it('spaces retries by the backoff', async () => {

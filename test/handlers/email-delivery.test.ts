@@ -31,6 +31,8 @@ async function daemonFor(port: number, opts: { maxAttempts?: number; user?: stri
   const cfg = config(db.url, {
     smtp: smtpSection(port, { user: opts.user ?? null, password: opts.password ?? null }),
     daemon: { maxAttempts: opts.maxAttempts ?? 5 },
+    // Email retries by time with no attempt limit by default (docs/reliability.md); these tests count attempts.
+    retry: { Email: { maxAttempts: opts.maxAttempts ?? 5 } },
   });
   const d = await startDaemon(cfg, {}, { log: opts.log });
   daemons.push(d);

@@ -1,4 +1,7 @@
-import type { Pool } from '../pool';
+import type { Client, Pool } from '../pool';
+
+/** A pool, or a client inside a transaction (the ERP action records its outcome in its own transaction). */
+export type Queryable = Pool | Client;
 
 /** A claimed job: xTuple's columns, the daemon's, and the batchparam rows in order. */
 export interface BatchRow {
@@ -25,6 +28,18 @@ export interface BatchRow {
   batch_max_attempts: number | null;
   batch_timeout_seconds: number | null;
   params: BatchParamRow[];
+  /** This claim's fencing token (bigint as text): every write under the lease names it. */
+  lease_token: string;
+  /** Seconds (server clock) since the current series of transient failures began; null when none. */
+  retrying_for_seconds: number | null;
+  /** The errors of that series, oldest first (at most 10). */
+  error_history: ErrorHistoryEntry[] | null;
+}
+
+export interface ErrorHistoryEntry {
+  at: string;
+  attempt: number;
+  error: string;
 }
 
 export interface BatchParamRow {
@@ -50,6 +65,8 @@ WITH due AS (
      AND batch_scheduled <= localtimestamp
      AND batch_action <> ALL ($4::text[])
      AND (SELECT xtbatch.enabled())
+     -- Its submitter may still be adding batchparam rows (sql/0011, docs/xtuple.md "Settle time").
+     AND (batch_settle_until IS NULL OR batch_settle_until <= now())
    ORDER BY batch_priority, batch_scheduled, batch_id
    LIMIT $2
    FOR UPDATE SKIP LOCKED
@@ -68,6 +85,7 @@ UPDATE xtbatch.batch b
        batch_attempts = b.batch_attempts + 1,
        batch_locked_by = $1,
        batch_lease_expires = now() + make_interval(secs => $3),
+       batch_lease_token = $7,
        batch_exitstatus = NULL
   FROM allowed
  WHERE b.batch_id = allowed.batch_id
@@ -75,14 +93,29 @@ RETURNING b.batch_id, b.batch_action, b.batch_parameter, b.batch_user, b.batch_e
           b.batch_scheduled, b.batch_started, b.batch_responsebody, b.batch_subject, b.batch_filename,
           b.batch_fromemail, b.batch_reschedinterval, b.batch_cc, b.batch_bcc, b.batch_replyto, b.batch_emailhtml,
           b.batch_recurring_batch_id, b.batch_priority, b.batch_attempts, b.batch_max_attempts, b.batch_timeout_seconds,
+          b.batch_lease_token::text AS lease_token,
+          extract(epoch FROM now() - b.batch_retrying_since)::float8 AS retrying_for_seconds,
+          b.batch_error_history AS error_history,
           (SELECT coalesce(json_agg(json_build_object('order', p.batchparam_order, 'name', p.batchparam_name,
                                                       'value', p.batchparam_value, 'type', p.batchparam_type)
                                     ORDER BY p.batchparam_order, p.batchparam_id), '[]'::json)
              FROM xtbatch.batchparam p WHERE p.batchparam_batch_id = b.batch_id) AS params`;
 
+let lastToken = 0;
+
+/**
+ * A fencing token this process never used before: (owner, token) names one claim of one row, so a daemon whose
+ * job was taken back and claimed again, even by itself, cannot write over the newer run. Microseconds since
+ * the epoch, kept strictly increasing: unique within the process, which the owner name already identifies.
+ */
+export function nextLeaseToken(): string {
+  lastToken = Math.max(lastToken + 1, Date.now() * 1000);
+  return String(lastToken);
+}
+
 /**
  * Claims up to `limit` due jobs in one autocommit statement (no transaction stays open while they run) and
- * marks them started under a lease. `full` actions are skipped; `limits` caps the others.
+ * marks them started under a lease with a fresh fencing token. `full` actions are skipped; `limits` caps the others.
  */
 export async function claimDue(
   pool: Pool,
@@ -91,11 +124,12 @@ export async function claimDue(
   leaseSeconds: number,
   full: string[],
   limits: ActionLimit[],
+  token: string = nextLeaseToken(),
 ): Promise<BatchRow[]> {
   const { rows } = await pool.query<BatchRow>({
     name: 'xtconnect_claim',
     text: CLAIM_SQL,
-    values: [owner, limit, leaseSeconds, full, limits.map((l) => l.action), limits.map((l) => l.remaining)],
+    values: [owner, limit, leaseSeconds, full, limits.map((l) => l.action), limits.map((l) => l.remaining), token],
   });
   return rows.sort(
     (a, b) =>
@@ -117,13 +151,15 @@ export interface Finish {
   /** For retry: seconds from now until the next attempt. */
   delaySeconds: number;
   result: unknown;
+  /** The claim's fencing token; null only for callers outside the daemon (benchmarks), which the owner alone guards. */
+  token?: string | null;
 }
 
 const FINISH_SQL = `
 WITH d AS MATERIALIZED (
   -- Materialized: read the parameter arrays once, not once per joined row.
-  SELECT * FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::jsonb[])
-           AS d(id, attempt, kind, message, delay, result)
+  SELECT * FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::jsonb[], $8::bigint[])
+           AS d(id, attempt, kind, message, delay, result, token)
 ), fin AS (
 UPDATE xtbatch.batch b
    SET batch_completed     = CASE WHEN d.kind IN ('done', 'failed') THEN localtimestamp END,
@@ -138,6 +174,11 @@ UPDATE xtbatch.batch b
        batch_locked_by     = CASE WHEN d.kind IN ('retry', 'release') THEN NULL ELSE b.batch_locked_by END,
        batch_lease_expires = NULL,
        batch_result        = coalesce(d.result, b.batch_result),
+       -- Retries by time: the series of transient failures starts at its first retry and ends with the job.
+       batch_retrying_since = CASE WHEN d.kind = 'retry' THEN coalesce(b.batch_retrying_since, now())
+                                   WHEN d.kind IN ('done', 'failed') THEN NULL ELSE b.batch_retrying_since END,
+       batch_error_history  = CASE WHEN d.kind = 'retry' THEN xtbatch.xtconnect_history_push(b.batch_error_history, b.batch_attempts, d.message)
+                                   WHEN d.kind IN ('done', 'failed') THEN NULL ELSE b.batch_error_history END,
        -- The first job of an xTuple-recurring series links to itself, as xTuple's own rows do.
        batch_recurring_batch_id = CASE WHEN d.kind IN ('done', 'failed') AND b.batch_reschedinterval IN ('D', 'W', 'M')
                                        THEN coalesce(b.batch_recurring_batch_id, b.batch_id)
@@ -156,7 +197,12 @@ UPDATE xtbatch.batch b
    -- no row to have this batch_locked_by, picks a nested loop over the table, and compares every running row
    -- with every outcome (465 ms for 200 outcomes, 15 s for 1,000). So it looks each outcome up by primary key.
    -- (No "batch_started IS NOT NULL" either: batch_locked_by implies it, and it would invite batch_running_idx.)
-   AND (b.batch_locked_by = $1 AND b.batch_attempts = d.attempt AND b.batch_completed IS NULL) IS TRUE
+   -- The fencing token: a newer claim of the same row (by any daemon, this one included) has another.
+   -- With $9 (an ERP action recording its outcome in its own transaction) the lease must also still be running by
+   -- the server's clock at this instant (clock_timestamp(), not the transaction's start).
+   AND (b.batch_locked_by = $1 AND b.batch_attempts = d.attempt AND b.batch_completed IS NULL
+        AND (d.token IS NULL OR b.batch_lease_token = d.token)
+        AND ($9::boolean IS NOT TRUE OR b.batch_lease_expires > clock_timestamp())) IS TRUE
 RETURNING b.batch_id, d.kind, b.batch_reschedinterval
 )
 -- xTuple's recurrence: the next occurrence is inserted in this same statement, so a completed recurring job can
@@ -169,35 +215,97 @@ SELECT batch_id,
           FROM (SELECT 1 FROM fin WHERE kind = 'release' OR kind = 'retry' LIMIT 1) due_again) AS notified
   FROM fin`;
 
-/** Writes many outcomes in one statement; returns the ids that were still ours and were written. */
-export async function finishMany(pool: Pool, owner: string, items: Finish[]): Promise<Set<number>> {
+/**
+ * Writes many outcomes in one statement; returns the ids that were still ours (same owner, attempt and token)
+ * and were written. `requireLiveLease`: only while the lease has not expired by the server's clock (used inside
+ * an ERP action's transaction, which then commits its work and its outcome together or neither).
+ */
+export async function finishMany(pool: Queryable, owner: string, items: Finish[], requireLiveLease = false): Promise<Set<number>> {
+  // In batch_id order: rows are locked as they are updated, and two writers that lock in one order cannot
+  // deadlock each other (lease renewal does not wait at all: it skips locked rows).
+  const sorted = [...items].sort((a, b) => a.batchId - b.batchId);
   // Unnamed: a named statement switches to a generic plan after five runs, and for this one the generic plan
   // can be quadratic; planned each time it joins on the primary key (bench/profile.ts).
   const { rows } = await pool.query<{ batch_id: number }>({
     text: FINISH_SQL,
     values: [
       owner,
-      items.map((i) => i.batchId),
-      items.map((i) => i.attempt),
-      items.map((i) => i.kind),
-      items.map((i) => i.message),
-      items.map((i) => i.delaySeconds),
-      items.map((i) => (i.result === undefined || i.result === null ? null : JSON.stringify(i.result))),
+      sorted.map((i) => i.batchId),
+      sorted.map((i) => i.attempt),
+      sorted.map((i) => i.kind),
+      sorted.map((i) => i.message),
+      sorted.map((i) => i.delaySeconds),
+      sorted.map((i) => (i.result === undefined || i.result === null ? null : JSON.stringify(i.result))),
+      sorted.map((i) => i.token ?? null),
+      requireLiveLease,
     ],
   });
   return new Set(rows.map((r) => r.batch_id));
 }
 
-/** Extends the leases of jobs this daemon holds; returns those still held (absent = cancelled or rescued). */
+export interface LeaseRef {
+  batchId: number;
+  token: string;
+  /**
+   * Renew even if the lease has expired (as long as no one took the job back): for outcomes waiting to be
+   * written, whose work is done. A running job's lapsed lease is never renewed: it counts as lost.
+   */
+  lapsedOk: boolean;
+}
+
+export interface Renewal {
+  /** Renewed: batch_id → the token the row holds (compare with the claim's). */
+  renewed: Map<number, string>;
+  /** Still ours but locked by one of our own writes at this moment (its outcome is being written): not renewed, not lost. */
+  busy: Map<number, string>;
+}
+
+const RENEW_SQL = `
+WITH mine AS (
+  -- SKIP LOCKED: renewal never waits for a row lock, so it cannot take part in a deadlock (issue 13). A row
+  -- skipped here is being written by an outcome or an ERP action's transaction at this moment.
+  SELECT b.batch_id
+    FROM xtbatch.batch b
+   WHERE b.batch_id = ANY ($2::int[])
+     AND (b.batch_locked_by = $1 AND b.batch_completed IS NULL
+          AND (b.batch_lease_expires > now() OR b.batch_id = ANY ($4::int[]))) IS TRUE
+     FOR UPDATE SKIP LOCKED
+)
+UPDATE xtbatch.batch b
+   SET batch_lease_expires = now() + make_interval(secs => $3)
+  FROM mine
+ WHERE b.batch_id = mine.batch_id
+RETURNING b.batch_id, b.batch_lease_token::text AS token`;
+
+/**
+ * Renews the leases of jobs this daemon holds, by the server's clock. A job absent from both maps was cancelled,
+ * taken back, or (running) let its lease lapse; a token that differs from the claim's means it was claimed again.
+ */
+export async function renewLeases(pool: Pool, owner: string, leases: LeaseRef[], leaseSeconds: number): Promise<Renewal> {
+  const ids = leases.map((l) => l.batchId);
+  const lapsedOk = leases.filter((l) => l.lapsedOk).map((l) => l.batchId);
+  const { rows } = await pool.query<{ batch_id: number; token: string | null }>(RENEW_SQL, [owner, ids, leaseSeconds, lapsedOk]);
+  const renewed = new Map(rows.map((r) => [r.batch_id, r.token ?? '']));
+  const busy = new Map<number, string>();
+  const missing = ids.filter((id) => !renewed.has(id));
+  if (missing.length > 0) {
+    // A plain read takes no lock: which of the others are still ours (locked by our own write right now)?
+    const others = await pool.query<{ batch_id: number; token: string | null }>(
+      `SELECT batch_id, batch_lease_token::text AS token FROM xtbatch.batch
+        WHERE batch_id = ANY ($2::int[])
+          AND (batch_locked_by = $1 AND batch_completed IS NULL
+               AND (batch_lease_expires > now() OR batch_id = ANY ($3::int[]))) IS TRUE`,
+      [owner, missing, lapsedOk],
+    );
+    for (const r of others.rows) busy.set(r.batch_id, r.token ?? '');
+  }
+  return { renewed, busy };
+}
+
+/** Extends the leases of jobs this daemon holds, whatever their token; returns those renewed (bench/profile.ts). */
 export async function extendLeases(pool: Pool, owner: string, ids: number[], leaseSeconds: number): Promise<Set<number>> {
-  const { rows } = await pool.query<{ batch_id: number }>(
-    `UPDATE xtbatch.batch
-        SET batch_lease_expires = now() + make_interval(secs => $3)
-      WHERE batch_id = ANY ($2::int[]) AND batch_locked_by = $1 AND batch_completed IS NULL
-      RETURNING batch_id`,
-    [owner, ids, leaseSeconds],
-  );
-  return new Set(rows.map((r) => r.batch_id));
+  const r = await renewLeases(pool, owner, ids.map((batchId) => ({ batchId, token: '', lapsedOk: true })), leaseSeconds);
+  return new Set(r.renewed.keys());
 }
 
 export interface Rescued {
@@ -231,7 +339,10 @@ export async function rescueExpired(pool: Pool, defaultMaxAttempts: number, limi
               'check that daemon''s log, then retry the job', d.old_owner, b.batch_attempts, coalesce(b.batch_max_attempts, $1)) END,
             batch_last_error    = format('the daemon running it (%s) stopped responding (lease expired); taken back', d.old_owner),
             batch_locked_by     = CASE WHEN d.give_up THEN b.batch_locked_by END,
-            batch_lease_expires = NULL
+            batch_lease_expires = NULL,
+            batch_retrying_since = CASE WHEN d.give_up THEN NULL ELSE coalesce(b.batch_retrying_since, now()) END,
+            batch_error_history  = CASE WHEN d.give_up THEN NULL ELSE xtbatch.xtconnect_history_push(b.batch_error_history, b.batch_attempts,
+              format('the daemon running it (%s) stopped responding (lease expired); taken back', d.old_owner)) END
        FROM decided d
       WHERE b.batch_id = d.batch_id
       RETURNING b.batch_id, b.batch_action, d.give_up AS failed`,

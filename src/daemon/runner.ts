@@ -1,0 +1,227 @@
+import type { Config } from '../config';
+import type { Pool } from '../db/pool';
+import type { ActionLimit, BatchRow, Finish } from '../db/queries/batch';
+import type { Settings } from '../db/queries/settings';
+import type { HandlerRegistry, Services } from '../handlers';
+import type { Logger } from '../log';
+import type { ClaimSizer } from './claimSizer';
+import type { Completer } from './completer';
+import { executeJob, JobStopped, type Outcome } from './execute';
+import { RunLease } from './jobLease';
+import type { JobStats } from './jobStats';
+import type { LeaseKeeper, LeaseLoss } from './leases';
+import type { Notices } from './notices';
+
+/** Counters for status, metrics and benchmarks. */
+export interface DaemonStats {
+  polls: number;
+  claimed: number;
+  done: number;
+  failed: number;
+  retried: number;
+  released: number;
+  claimQueries: number;
+  rescued: number;
+  dbErrors: number;
+}
+
+export interface RunnerDeps {
+  owner: string;
+  cfg: Config;
+  /** The handlers' pool (src/daemon/loop.ts explains why it is not the daemon's own). */
+  jobPool: Pool;
+  handlers: HandlerRegistry;
+  services: Services;
+  settings: () => Settings;
+  leases: LeaseKeeper;
+  completer: Completer;
+  notices: Notices;
+  sizer: ClaimSizer;
+  stats: DaemonStats;
+  jobStats: JobStats;
+  log: Logger;
+  /** A job ended: a slot is free. */
+  onJobDone: () => void;
+}
+
+interface Running {
+  job: BatchRow;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+const LOST_MESSAGES: Record<NonNullable<Outcome['lostLease']>, string> = {
+  lost: 'lost its lease: the job was cancelled or taken back by another daemon; stopped, nothing recorded',
+  expired: 'lost its lease: it could not be renewed in time; stopped before it could expire, nothing recorded (it runs again once the lease has expired)',
+  fenced: 'lost its lease before its transaction could commit: rolled back, nothing committed or recorded',
+  shutdown: 'stopped by shutdown',
+};
+
+/**
+ * The jobs this daemon holds: claimed ahead and waiting for a slot (`ready`), and running. Starts them within
+ * daemon.concurrency and the per-action limits, hands each to the executor under its lease, and turns each
+ * outcome into a log line, a write for the completer (or none) and a notice.
+ */
+export class JobRunner {
+  private readonly running = new Map<number, Running>();
+  private readonly ready: BatchRow[] = [];
+  private readonly perAction = new Map<string, number>();
+  private stopping = false;
+
+  constructor(private readonly d: RunnerDeps) {}
+
+  get runningCount(): number {
+    return this.running.size;
+  }
+
+  get readyCount(): number {
+    return this.ready.length;
+  }
+
+  /** How many jobs a claim may ask for now: free slots and the claim-ahead, minus a completer backlog. */
+  wanted(): number {
+    const { concurrency, prefetch } = this.d.cfg.daemon;
+    // Outcomes not yet written keep their rows "running" and their leases renewed: never outrun the completer.
+    const backlog = Math.max(0, this.d.completer.size - Math.max(4 * concurrency, prefetch));
+    return concurrency + this.d.sizer.prefetch() - this.running.size - this.ready.length - backlog;
+  }
+
+  /** Per-action concurrency (daemon.actionConcurrency) for the claim: actions with no slot left, and the others' room. */
+  limits(): { full: string[]; limits: ActionLimit[] } {
+    const full: string[] = [];
+    const limits: ActionLimit[] = [];
+    for (const [action, max] of Object.entries(this.d.cfg.daemon.actionConcurrency)) {
+      const remaining = max - (this.perAction.get(action) ?? 0);
+      if (remaining <= 0) full.push(action);
+      else limits.push({ action, remaining });
+    }
+    return { full, limits };
+  }
+
+  /** Claimed rows; their leases run from `claimSentAt` (performance.now() when the claim was sent). */
+  accept(rows: BatchRow[], claimSentAt: number): void {
+    for (const job of rows) {
+      this.count(job.batch_action, +1);
+      this.ready.push(job);
+      this.d.leases.hold(job.batch_id, job.lease_token, claimSentAt, (why) => this.leaseLost(job, why));
+    }
+    this.startReady();
+  }
+
+  /** Starts claimed jobs while there are free slots. */
+  startReady(): void {
+    while (this.running.size < this.d.cfg.daemon.concurrency && this.ready.length > 0 && !this.stopping) this.run(this.ready.shift()!);
+  }
+
+  /** Stops starting jobs; returns those claimed but never started (to be put back). */
+  stop(): BatchRow[] {
+    this.stopping = true;
+    const left = this.ready.splice(0);
+    for (const j of left) this.count(j.batch_action, -1);
+    return left;
+  }
+
+  /** Aborts every running job (a second signal, the drain timeout): they are put back at once. */
+  hurry(): void {
+    for (const r of this.running.values()) r.controller.abort(new JobStopped('shutdown'));
+  }
+
+  /** Waits up to `ms` for running jobs; true when none is left. */
+  async waitRunning(ms: number): Promise<boolean> {
+    const waiting = [...this.running.values()].map((r) => r.done);
+    if (waiting.length === 0) return true;
+    let t: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(waiting), new Promise((r) => { t = setTimeout(r, ms); })]);
+    clearTimeout(t);
+    return this.running.size === 0;
+  }
+
+  /** Waits for every running job (after hurry()). */
+  async waitAll(): Promise<void> {
+    await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  private count(action: string, by: number): void {
+    this.perAction.set(action, (this.perAction.get(action) ?? 0) + by);
+  }
+
+  private leaseLost(job: BatchRow, why: LeaseLoss): void {
+    const r = this.running.get(job.batch_id);
+    if (r && r.job === job) {
+      r.controller.abort(new JobStopped(why));
+      return;
+    }
+    // Claimed ahead and not started: simply not started.
+    const i = this.ready.indexOf(job);
+    if (i >= 0) {
+      this.ready.splice(i, 1);
+      this.count(job.batch_action, -1);
+      this.d.log.warn(`job ${job.batch_id} lost its lease before it started; not started`, { scope: 'job', batchId: job.batch_id });
+    }
+  }
+
+  private run(job: BatchRow): void {
+    const { d } = this;
+    const log = d.log.child({ scope: 'job', batchId: job.batch_id, action: job.batch_action });
+    // Its lease may have run out while it waited for a slot: then it is not started at all.
+    if (!d.leases.isHeld(job.batch_id, job.lease_token)) {
+      this.count(job.batch_action, -1);
+      d.leases.release(job.batch_id);
+      log.warn(`${LOST_MESSAGES.expired} (before it started)`);
+      return;
+    }
+    d.stats.claimed++;
+    const controller = new AbortController();
+    log.info(`claimed (attempt ${job.batch_attempts})`);
+    const lease = new RunLease(d.owner, job, d.leases);
+    const deps = { cfg: d.cfg, pool: d.jobPool, handlers: d.handlers, services: d.services, settings: d.settings };
+    const done = executeJob(job, controller, deps, log, lease).then((o) => this.ended(job, log, o));
+    this.running.set(job.batch_id, { job, controller, done });
+  }
+
+  private ended(job: BatchRow, log: Logger, o: Outcome): void {
+    const { d } = this;
+    d.sizer.jobTook(o.ms);
+    d.jobStats.record(job.batch_action, o.finish ? o.finish.kind : 'lost', o.ms);
+    this.running.delete(job.batch_id);
+    this.count(job.batch_action, -1);
+    if (!o.finish) {
+      d.leases.release(job.batch_id);
+      log.warn(LOST_MESSAGES[o.lostLease ?? 'lost']);
+    } else {
+      this.logOutcome(log, o.finish, o.ms);
+      if (o.recorded) {
+        d.leases.release(job.batch_id);
+        d.notices.recorded(job, o.finish);
+      } else {
+        d.leases.awaitingOutcome(job.batch_id);
+        d.notices.expect(job, o.finish);
+        d.completer.push(o.finish);
+      }
+    }
+    this.startReady();
+    d.onJobDone();
+  }
+
+  private logOutcome(log: Logger, f: Finish, ms: number): void {
+    const { stats } = this.d;
+    switch (f.kind) {
+      case 'done':
+        stats.done++;
+        log.info(`done in ${ms} ms`);
+        break;
+      case 'failed':
+        stats.failed++;
+        log.warn(`failed: ${f.message}`);
+        break;
+      case 'retry':
+        stats.retried++;
+        log.warn(`will retry in ${Math.round(f.delaySeconds)} s: ${f.message}`);
+        break;
+      case 'release':
+        stats.released++;
+        log.info('put back unfinished (shutdown); it will run again');
+        break;
+    }
+  }
+}
