@@ -38,6 +38,9 @@ describe('migrations on a plain PostgreSQL database', () => {
     await db.pool.query(`SELECT xtbatch.setsetting('BatchManagerPurgeDays', '9')`);
     for (const m of loadMigrations()) await db.pool.query(m.sql);
     expect((await readSettings(db.pool)).purgeDays).toBe(9);
+    // 0001 and 0007 made the old tables again; 0010 merged and dropped them.
+    const old = await db.pool.query(`SELECT to_regclass('xtbatch.metric') AS m, to_regclass('xtbatch.report') AS r, to_regclass('xtbatch.metasql') AS q`);
+    expect(old.rows[0]).toEqual({ m: null, r: null, q: null });
   });
 
   it('let two migrators race without applying anything twice', async () => {
@@ -61,6 +64,29 @@ describe('migrations on a plain PostgreSQL database', () => {
     await expect(checkSchema(db.pool)).rejects.toThrow(SchemaTooNewError);
     await expect(checkSchema(db.pool)).rejects.toThrow(/version 9999 .* upgrade xtconnect/);
     await expect(migrate(db.pool)).rejects.toThrow(SchemaTooNewError);
+  });
+
+  it('upgrade a database migrated before 0010: settings, reports and MetaSQL move to names of their own, rows kept', async () => {
+    const db = await emptyDb();
+    for (const m of loadMigrations().filter((x) => x.version <= 9)) {
+      await db.pool.query(m.sql);
+      await db.pool.query(`INSERT INTO xtbatch.xtconnect_migration (migration_version, migration_name) VALUES ($1, $2)`, [m.version, m.name]);
+    }
+    await db.pool.query(`UPDATE xtbatch.metric SET metric_value = '11' WHERE metric_name = 'BatchManagerPurgeDays'`);
+    await db.pool.query(`INSERT INTO xtbatch.report (report_name, report_grade, report_source) VALUES ('Mine', 3, '<report/>')`);
+    await db.pool.query(`INSERT INTO xtbatch.metasql (metasql_group, metasql_name, metasql_query) VALUES ('g', 'n', 'SELECT 1')`);
+    const { applied } = await migrate(db.pool);
+    expect(applied.map((m) => m.version)).toEqual(versions.filter((v) => v > 9));
+    const { rows } = await db.pool.query(`SELECT to_regclass('xtbatch.metric') AS m, to_regclass('xtbatch.report') AS r,
+      to_regclass('xtbatch.metasql') AS q, to_regclass('xtbatch.report_report_id_seq') AS rs,
+      (SELECT report_grade FROM xtbatch.xtconnect_report WHERE report_name = 'Mine') AS grade,
+      (SELECT metasql_query FROM xtbatch.xtconnect_metasql WHERE metasql_group = 'g') AS query`);
+    expect(rows[0]).toEqual({ m: null, r: null, q: null, rs: null, grade: 3, query: 'SELECT 1' });
+    expect(await readSettings(db.pool)).toEqual({ enabled: true, defaultFrom: null, purgeDays: 11, createContacts: false, exclusions: [] });
+    // New rows still get ids from the renamed sequences.
+    await db.pool.query(`INSERT INTO xtbatch.xtconnect_report (report_name, report_source) VALUES ('Next', '<report/>')`);
+    await db.pool.query(`SELECT xtbatch.setsetting('BatchManagerPurgeDays', '12')`);
+    expect((await readSettings(db.pool)).purgeDays).toBe(12);
   });
 
   it('keep finding the next due job on the partial index with a million finished rows', async () => {

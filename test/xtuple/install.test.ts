@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { migrate } from '../../src/db/migrate';
+import { loadMigrations, migrate } from '../../src/db/migrate';
 import { readSettings } from '../../src/db/queries/settings';
 import type { TestDatabase } from '../support/db';
 import { createXtupleDatabase, erpSession } from '../support/xtupleDb';
@@ -46,6 +46,16 @@ describe('migrate on xTuple 4.4', () => {
       expect((await migrate(db.pool)).applied).toEqual([]);
     }
   }, 180_000);
+
+  it('runs every migration file again on a migrated database without error, leaving no name of public in xtbatch', async () => {
+    const db = await xtuple({ data: true, migrated: true });
+    for (const m of loadMigrations()) await db.pool.query(m.sql);
+    expect(await packageState(db)).toEqual({ enabled: true, path: 'xtbatch,public,api', rows: 1, pkg_tables: 8 });
+    const { rows } = await db.pool.query(`
+      SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'xtbatch' AND c.relname IN (SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace)`);
+    expect(rows).toEqual([]);
+  }, 120_000);
 
   it('keeps an earlier pkghead row for xtbatch (made before its schema) and completes the package', async () => {
     const db = await xtuple({ data: false });

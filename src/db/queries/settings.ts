@@ -1,12 +1,22 @@
 import type { Pool } from '../pool';
 
-/** The settings of the seed's "Configure xTuple Connect" screen. Names are xTuple's where xTuple has one. */
+/**
+ * The settings of the seed's "Configure xTuple Connect" screen. Names are xTuple's where xTuple has one. On an
+ * xTuple database they live in public.metric alone, where the ERP's fetchMetricText/setMetric read and write them;
+ * on a plain database in xtbatch.xtconnect_setting (sql/0010). xtbatch.getsetting/setsetting pick the place.
+ */
 export const SETTING_NAMES = {
   enabled: 'EnableBatchManager',
   defaultFrom: 'DefaultBatchFromEmailAddress',
   purgeDays: 'BatchManagerPurgeDays',
   createContacts: 'EmailSyncCreateContacts',
 } as const;
+
+/**
+ * Seconds a job submitted by submitReportToBatch/submitActionToBatch waits after its last batchparam insert
+ * (default 2, 0 turns it off; read in the database by xtbatch.settle_seconds(), sql/0011). Not on the screen.
+ */
+export const SETTLE_SETTING = 'BatchParamSettleSeconds';
 
 export interface Settings {
   enabled: boolean;
