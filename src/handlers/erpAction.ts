@@ -26,7 +26,7 @@ interface ActionRow {
   action_enabled: boolean;
 }
 
-interface ResolvedType {
+export interface ResolvedType {
   /** format_type's spelling: a valid SQL type name, safe to write into the statement. */
   sql: string;
   isArray: boolean;
@@ -75,7 +75,7 @@ function argText(value: ParamValue | undefined, type: ResolvedType): string | nu
   return s;
 }
 
-async function resolveType(client: Client, action: string, spec: ArgSpec, i: number): Promise<ResolvedType> {
+export async function resolveType(client: Client, action: string, spec: ArgSpec, i: number): Promise<ResolvedType> {
   const notAType = (why: string) => new PermanentError(`xtbatch.action "${action}": argument ${i + 1} ("${spec.param}") has type ` +
     `${JSON.stringify(spec.type)}, which is not a type: ${why}`);
   let r: { sql: string | null; category: string | null };

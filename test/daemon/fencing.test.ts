@@ -1,0 +1,193 @@
+import { performance } from 'node:perf_hooks';
+import type { Config } from '../../src/config';
+import { Daemon } from '../../src/daemon/loop';
+import { DbHealth } from '../../src/daemon/dbHealth';
+import { RunLease } from '../../src/daemon/jobLease';
+import { LeaseKeeper } from '../../src/daemon/leases';
+import { rescueOnce } from '../../src/daemon/rescuer';
+import { createPool, endPool } from '../../src/db/pool';
+import { claimDue, finishMany, nextLeaseToken, type BatchRow } from '../../src/db/queries/batch';
+import { LeaseLostError } from '../../src/errors';
+import { defaultHandlers, type JobContext } from '../../src/handlers';
+import { erpActionHandler } from '../../src/handlers/erpAction';
+import { parseParams } from '../../src/jobs/params';
+import { silentLogger } from '../../src/log';
+import { createMailer } from '../../src/mail/transport';
+import { testConfig } from '../support/config';
+import { startDaemon } from '../support/daemon';
+import type { TestDatabase } from '../support/db';
+import { recordingLogger } from '../support/recordingLogger';
+import { databaseSuite } from '../support/suite';
+import { startTcpProxy, type TcpProxy } from '../support/tcpProxy';
+import { waitFor } from '../support/wait';
+
+// Issue 13, findings 1 and 2: a job runs only while its daemon holds its lease, and nothing it writes under the
+// lease commits once the lease is gone.
+
+const log = silentLogger();
+const suite = databaseSuite(`TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon, public.ledger CASCADE; SELECT xtbatch.setsetting('EnableBatchManager', 't')`);
+let db: TestDatabase;
+let proxy: TcpProxy | null = null;
+
+beforeAll(async () => {
+  db = suite.db;
+  await db.pool.query(`
+    CREATE TABLE public.ledger (id serial PRIMARY KEY, amount integer NOT NULL);
+    CREATE FUNCTION public.post_ledger(p_amount integer) RETURNS integer LANGUAGE sql AS $$
+      INSERT INTO public.ledger (amount) VALUES (p_amount) RETURNING id
+    $$;
+    INSERT INTO xtbatch.action (action_name, action_schema, action_function, action_args)
+    VALUES ('PostLedger', 'public', 'post_ledger', '[{"param": "amount", "type": "integer", "required": true}]');
+    SELECT xtbatch.setsetting('EnableBatchManager', 't');`);
+});
+afterEach(async () => {
+  await proxy?.close();
+  proxy = null;
+});
+
+async function insertJob(action: string, params: Array<[string, string]> = []): Promise<number> {
+  const { rows } = await db.pool.query<{ id: number }>(
+    `WITH b AS (INSERT INTO xtbatch.batch (batch_action) VALUES ($1) RETURNING batch_id),
+          p AS (INSERT INTO xtbatch.batchparam (batchparam_batch_id, batchparam_order, batchparam_name, batchparam_value, batchparam_type)
+                SELECT b.batch_id, p.ord, p.name, p.value, 'QString' FROM b, unnest($2::text[], $3::text[]) WITH ORDINALITY AS p(name, value, ord))
+     SELECT batch_id AS id FROM b`,
+    [action, params.map((p) => p[0]), params.map((p) => p[1])],
+  );
+  return rows[0]!.id;
+}
+
+async function ledger(): Promise<number[]> {
+  return (await db.pool.query<{ amount: number }>(`SELECT amount FROM public.ledger ORDER BY id`)).rows.map((r) => r.amount);
+}
+
+/** Claims the one due job as `owner`, the way the daemon does, with a lease of `leaseSeconds`. */
+async function claimAs(owner: string, leaseSeconds = 60): Promise<BatchRow> {
+  const rows = await claimDue(db.pool, owner, 1, leaseSeconds, [], [], nextLeaseToken());
+  expect(rows).toHaveLength(1);
+  return rows[0]!;
+}
+
+/** The ERP handler's context for `job` as daemon `owner` would give it, with a lease this side still believes in. */
+function erpContext(owner: string, job: BatchRow, cfg: Config): { ctx: JobContext; lease: RunLease; close: () => void } {
+  const keeper = new LeaseKeeper(db.pool, owner, 60, new DbHealth(log, 1000), log);
+  keeper.hold(job.batch_id, job.lease_token, performance.now(), () => undefined);
+  const lease = new RunLease(owner, job, keeper);
+  const mailer = createMailer(cfg);
+  const ctx: JobContext = {
+    job, params: parseParams(job.batch_id, job.params), log, signal: new AbortController().signal, pool: db.pool, cfg,
+    settings: { enabled: true, defaultFrom: null, purgeDays: null, createContacts: false, exclusions: [] },
+    services: { mailer }, lease,
+  };
+  return { ctx, lease, close: () => mailer.close() };
+}
+
+describe('an ERP action commits only under its lease (finding 2)', () => {
+  it('commits its work and "done" in one transaction while the lease holds', async () => {
+    const id = await insertJob('PostLedger', [['amount', '7']]);
+    const job = await claimAs('A');
+    const { ctx, lease, close } = erpContext('A', job, testConfig(db.url));
+    try {
+      const out = await erpActionHandler(ctx);
+      expect(out).toMatchObject({ function: 'public.post_ledger' });
+      expect(lease.recorded).toBe(true);
+    } finally {
+      close();
+    }
+    expect(await ledger()).toEqual([7]);
+    const { rows } = await db.pool.query(`SELECT state, batch_exitstatus, batch_result FROM xtbatch.job WHERE batch_id = $1`, [id]);
+    expect(rows[0]).toMatchObject({ state: 'done', batch_exitstatus: '' });
+    expect(rows[0].batch_result.function).toBe('public.post_ledger');
+  });
+
+  it('a daemon whose job was taken back and claimed again (paused past its lease) rolls its call back', async () => {
+    const id = await insertJob('PostLedger', [['amount', '5']]);
+    const jobA = await claimAs('A');
+    // A is frozen past its lease: the rescuer takes the job back and B claims it (a new fencing token).
+    await db.pool.query(`UPDATE xtbatch.batch SET batch_lease_expires = now() - interval '1 second' WHERE batch_id = $1`, [id]);
+    expect(await rescueOnce(db.pool, 5, log)).toBe(1);
+    const jobB = await claimAs('B');
+    expect(jobB.lease_token).not.toBe(jobA.lease_token);
+
+    // A wakes up and carries on with its call, believing in its lease (its own clock has not caught up yet).
+    const { ctx, close } = erpContext('A', jobA, testConfig(db.url));
+    const err = await erpActionHandler(ctx).catch((e: unknown) => e).finally(close);
+    expect(err).toBeInstanceOf(LeaseLostError);
+    expect(await ledger()).toEqual([]);
+    const { rows } = await db.pool.query(`SELECT state, batch_locked_by FROM xtbatch.job WHERE batch_id = $1`, [id]);
+    expect(rows[0]).toEqual({ state: 'running', batch_locked_by: 'B' });
+  });
+
+  it('a lease that ran out, even with no one else holding the job yet, commits nothing', async () => {
+    const id = await insertJob('PostLedger', [['amount', '3']]);
+    const job = await claimAs('A');
+    await db.pool.query(`UPDATE xtbatch.batch SET batch_lease_expires = now() - interval '1 second' WHERE batch_id = $1`, [id]);
+    const { ctx, close } = erpContext('A', job, testConfig(db.url));
+    const err = await erpActionHandler(ctx).catch((e: unknown) => e).finally(close);
+    expect(err).toBeInstanceOf(LeaseLostError);
+    expect(await ledger()).toEqual([]);
+  });
+
+  it('an outcome written for an older claim of the same row is ignored (the fencing token)', async () => {
+    const id = await insertJob('Noop');
+    const first = await claimAs('A');
+    // Put back (a shutdown) and claimed again by the same daemon: same owner, same attempt number, new token.
+    await finishMany(db.pool, 'A', [{ batchId: id, attempt: first.batch_attempts, token: first.lease_token, kind: 'release', message: null, delaySeconds: 0, result: null }]);
+    const second = await claimAs('A');
+    expect(second.batch_attempts).toBe(first.batch_attempts);
+    const stale = await finishMany(db.pool, 'A', [{ batchId: id, attempt: first.batch_attempts, token: first.lease_token, kind: 'done', message: null, delaySeconds: 0, result: null }]);
+    expect(stale.has(id)).toBe(false);
+    const current = await finishMany(db.pool, 'A', [{ batchId: id, attempt: second.batch_attempts, token: second.lease_token, kind: 'done', message: null, delaySeconds: 0, result: null }]);
+    expect(current.has(id)).toBe(true);
+  });
+});
+
+describe('a daemon that cannot renew its leases (finding 1)', () => {
+  it('stops its jobs before their leases can expire, so another daemon never runs one at the same time', async () => {
+    const url = new URL(db.url);
+    proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    const leaseSeconds = 3;
+    const cfgA = testConfig(proxy.url(db.url), { daemon: { leaseSeconds, concurrency: 1 }, database: { listen: false } as Config['database'] });
+    // A's own statements (claims, renewals, outcomes) go through the proxy; its handler needs no database.
+    const rec = recordingLogger();
+    const pool = createPool({ url: proxy.url(db.url), max: 4, statementTimeoutMs: 0, applicationName: 'fencing A' }, log);
+    const runs: Array<{ daemon: string; start: number; end: number; reason: string }> = [];
+    const slow = (daemon: string) => async (ctx: JobContext) => {
+      const start = Date.now();
+      if (daemon === 'B') {
+        runs.push({ daemon, start, end: Date.now(), reason: 'done' });
+        return;
+      }
+      // "Sending slow mail": runs until stopped.
+      await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+      runs.push({ daemon, start, end: Date.now(), reason: String((ctx.signal.reason as Error)?.message) });
+      throw ctx.signal.reason;
+    };
+    const a = new Daemon({ cfg: cfgA, pool, jobPool: db.pool, log: rec.log, handlers: defaultHandlers({ Slow: slow('A') }), services: { mailer: createMailer(cfgA) }, id: 'A' });
+    await a.start();
+    const id = await insertJob('Slow');
+    await waitFor('A running the job', () => a.runningCount === 1);
+
+    // The network between A and PostgreSQL drops everything: renewals hang rather than fail.
+    proxy.blackhole();
+    const aborted = await waitFor('A to stop its job', () => runs.find((r) => r.daemon === 'A'), 3 * leaseSeconds * 1000);
+    const { rows } = await db.pool.query<{ expires: Date; locked_by: string }>(
+      `SELECT batch_lease_expires AS expires, batch_locked_by AS locked_by FROM xtbatch.batch WHERE batch_id = $1`, [id]);
+    // Stopped before the lease could expire on the server (same machine, same clock).
+    expect(rows[0]!.locked_by).toBe('A');
+    expect(aborted.end).toBeLessThan(rows[0]!.expires.getTime());
+    expect(aborted.reason).toMatch(/lease could not be renewed/);
+    expect(rec.lines.some((l) => /lost its lease: it could not be renewed in time/.test(l))).toBe(true);
+
+    // B takes it back once the lease has expired, and runs it; never while A still ran it.
+    const b = await startDaemon(testConfig(db.url, { daemon: { leaseSeconds } }), { Slow: slow('B') }, { id: 'B' });
+    suite.daemons.push(b);
+    await waitFor('B to run the job', async () => (await db.pool.query(`SELECT state FROM xtbatch.job WHERE batch_id = $1`, [id])).rows[0].state === 'done', 20_000);
+    const byB = runs.find((r) => r.daemon === 'B')!;
+    expect(byB.start).toBeGreaterThanOrEqual(aborted.end);
+
+    proxy.restore();
+    await a.stop(0);
+    await endPool(pool);
+    expect(runs.filter((r) => r.daemon === 'A')).toHaveLength(1);
+  }, 40_000);
+});
