@@ -141,7 +141,7 @@ BEGIN
                              batch_fromemail, batch_email, batch_cc, batch_subject, batch_responsebody,
                              batch_filename, batch_emailhtml, batch_settle_until)
   VALUES ('RunReport', p_report, CURRENT_USER, localtimestamp, coalesce(p_scheduled::timestamp, localtimestamp),
-          nullif(p_from, ''), p_to, nullif(p_cc, ''), coalesce(nullif(p_subject, ''), p_report), p_body,
+          p_from, p_to, p_cc, coalesce(nullif(p_subject, ''), p_report), p_body,
           coalesce(nullif(p_filename, ''), p_report || '.pdf'), coalesce(p_emailhtml, false),
           xtbatch.settle_until())
   RETURNING batch_id INTO v_id;

@@ -113,8 +113,10 @@ describe('ERP submission through xTuple functions', () => {
     const user = await currentUser();
     const q = async (sql: string, values: unknown[] = []) => (await db.pool.query<{ id: number }>(sql, values)).rows[0]!.id;
     // Submitted before any daemon runs, so the rows are seen as the ERP left them.
-    const r6 = await q(`SELECT xtbatch.submitReportToBatch('Invoice', 'billing@example.com', 'cust@example.com', '', '', 'Your invoice') AS id`);
-    const r7 = await q(`SELECT xtbatch.submitReportToBatch('Statement', 'billing@example.com', 'cust@example.com', 'ar@example.com', 'Your statement', 'See attached', 'ST-1001.pdf') AS id`);
+    // 6 arguments (report, to, subject, body, filename, scheduled); 7 (report, from, to, subject, body, filename,
+    // scheduled): the meanings of xTuple's callers (docs/xtuple.md).
+    const r6 = await q(`SELECT xtbatch.submitReportToBatch('Invoice', 'cust@example.com', '', 'Your invoice', '', NULL) AS id`);
+    const r7 = await q(`SELECT xtbatch.submitReportToBatch('Statement', 'billing@example.com', 'cust@example.com', 'Your statement', 'See attached', 'ST-1001.pdf', NULL) AS id`);
     const r8 = await q(`SELECT xtbatch.submitReportToBatch('PackingList', 'ship@example.com', 'dock@example.com', '', NULL, 'List', NULL, (localtimestamp - interval '5 minutes')::timestamp) AS id`);
     const r9 = await q(`SELECT xtbatch.submitReportToBatch('Quote', 'sales@example.com', 'prospect@example.com', '', 'Quote Q-7', '<p>Quote</p>', '', NULL::timestamp, true) AS id`);
     const action = await q(`SELECT xtbatch.submitActionToBatch('TransmitInvoice', 'notify@example.com', NULL::timestamp) AS id`);
@@ -139,8 +141,8 @@ describe('ERP submission through xTuple functions', () => {
       const r = before.get(id)!;
       return [r.batch_parameter, r.batch_fromemail, r.batch_email, r.batch_cc, r.batch_subject, r.batch_responsebody, r.batch_filename, r.batch_emailhtml];
     };
-    expect(cols(r6)).toEqual(['Invoice', 'billing@example.com', 'cust@example.com', '', 'Invoice', 'Your invoice', 'Invoice.pdf', false]);
-    expect(cols(r7)).toEqual(['Statement', 'billing@example.com', 'cust@example.com', 'ar@example.com', 'Your statement', 'See attached', 'ST-1001.pdf', false]);
+    expect(cols(r6)).toEqual(['Invoice', null, 'cust@example.com', null, 'Invoice', 'Your invoice', 'Invoice.pdf', false]);
+    expect(cols(r7)).toEqual(['Statement', 'billing@example.com', 'cust@example.com', null, 'Your statement', 'See attached', 'ST-1001.pdf', false]);
     expect(cols(r8)).toEqual(['PackingList', 'ship@example.com', 'dock@example.com', '', 'PackingList', 'List', 'PackingList.pdf', false]);
     expect(cols(r9)).toEqual(['Quote', 'sales@example.com', 'prospect@example.com', '', 'Quote Q-7', '<p>Quote</p>', 'Quote.pdf', true]);
     expect(before.get(r8)!.batch_scheduled < before.get(r8)!.batch_submitted!).toBe(true);
@@ -211,7 +213,7 @@ describe('EnableBatchManager', () => {
     const calls = [
       `SELECT xtbatch.submitEmailToBatch('a@example.com', 'b@example.com', '', 's', 'b', '', NULL::timestamp, false)`,
       `SELECT xtbatch.submitEmailToBatch('a@example.com', 'b@example.com', '', 's', 'b', '', NULL::timestamp, false, '', '')`,
-      `SELECT xtbatch.submitReportToBatch('Invoice', 'a@example.com', 'b@example.com', '', '', '')`,
+      `SELECT xtbatch.submitReportToBatch('Invoice', 'a@example.com', 'b@example.com', '', '', NULL)`,
       `SELECT xtbatch.submitActionToBatch('TransmitInvoice', 'b@example.com', NULL::timestamp)`,
     ];
     for (const sql of calls) {
