@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ConnectionOptions } from 'node:tls';
+import { Readable } from 'node:stream';
+import { TLSSocket, type ConnectionOptions } from 'node:tls';
 import type { Client, FileInfo, FTPError } from 'basic-ftp';
 
 /** basic-ftp is loaded by the first FTP job: a daemon that never transfers files does not carry it in memory. */
@@ -21,6 +22,9 @@ const TLS_TRUST = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME|HOSTNAME_MISM
 
 /** basic-ftp reports its own socket trouble as plain Errors with these words. */
 const FTP_SOCKET_TROUBLE = /Timeout \(|FIN packet|closed connection unexpectedly|transmission error|Client is closed|socket hang up|User closed client/i;
+
+/** How long an empty upload over TLS 1.3 waits for the server's session ticket before it closes the data connection. */
+const EMPTY_CLOSE_WAIT_MS = 1000;
 
 /** The server's reply without the line breaks of a multi-line answer. */
 function words(err: FTPError): string {
@@ -110,6 +114,8 @@ class FtpSession implements RemoteSession {
       return await this.client.size(remotePath);
     } catch (err) {
       if (isFtpError(err) && err.code === 550) return null;
+      // A reply without a number ("213 File status": ftp-srv for an empty file) is read from the listing instead.
+      if (!isFtpError(err) && /Can't parse response to command 'SIZE/.test(errorMessage(err))) return this.sizeFromListing(remotePath);
       // SIZE is an extension (RFC 3659); a server without it still lists.
       if (isFtpError(err) && (err.code === 500 || err.code === 502 || err.code === 504)) return this.sizeFromListing(remotePath);
       throw classifyFtpError(err, this.where, `ask the size of "${remotePath}"`);
@@ -138,7 +144,57 @@ class FtpSession implements RemoteSession {
   }
 
   async put(localPath: string, remotePath: string): Promise<void> {
-    await this.op(`upload "${remotePath}"`, () => this.client.uploadFrom(localPath, remotePath));
+    const empty = (await fs.promises.stat(localPath)).size === 0;
+    const tls = this.client.ftp.socket instanceof TLSSocket;
+    await this.op(`upload "${remotePath}"`, async () => {
+      if (empty && tls) await this.putEmptyOverTls(remotePath);
+      else await this.client.uploadFrom(localPath, remotePath);
+    });
+  }
+
+  /**
+   * An empty file over a TLS data connection. basic-ftp ends the data connection the moment its TLS handshake is
+   * done when there is nothing to send; under TLS 1.3 the server is then still sending its session tickets, and
+   * servers such as vsftpd take the early close as a broken transfer (a TLS alert, "426 Failure reading network
+   * stream"; vsftpd's own reports say a short wait before closing cures it). Here the data connection is closed
+   * only once the server's ticket has arrived ('session'), or after EMPTY_CLOSE_WAIT_MS when none comes: an
+   * empty STOR as the server expects it.
+   */
+  private async putEmptyOverTls(remotePath: string): Promise<void> {
+    const original = this.client.prepareTransfer;
+    let settled: Promise<void> = Promise.resolve();
+    // The data socket exists once the transfer is prepared (PASV/EPSV and connect); its handshake needs round
+    // trips, so a listener added here cannot miss the ticket.
+    this.client.prepareTransfer = async (ftp) => {
+      const res = await original.call(this.client, ftp);
+      const data = ftp.dataSocket;
+      if (data instanceof TLSSocket) {
+        settled = new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, EMPTY_CLOSE_WAIT_MS);
+          const done = (): void => {
+            clearTimeout(timer);
+            resolve();
+          };
+          data.once('session', done);
+          data.once('close', done);
+        });
+      }
+      return res;
+    };
+    const ftp = this.client.ftp;
+    const source = new Readable({
+      read() {
+        // Called once the data connection is secure (basic-ftp waits for that); TLS 1.2 has sent its tickets by then.
+        const data = ftp.dataSocket;
+        const wait = data instanceof TLSSocket && data.getProtocol() === 'TLSv1.3' ? settled : Promise.resolve();
+        void wait.then(() => this.push(null));
+      },
+    });
+    try {
+      await this.client.uploadFrom(source, remotePath);
+    } finally {
+      this.client.prepareTransfer = original;
+    }
   }
 
   async rename(from: string, to: string): Promise<void> {
@@ -149,6 +205,21 @@ class FtpSession implements RemoteSession {
 
   async remove(remotePath: string): Promise<void> {
     await this.op(`delete "${remotePath}"`, () => this.client.remove(remotePath));
+  }
+
+  async isFolder(remotePath: string): Promise<boolean> {
+    // CWD answers 550 for a folder that does not exist on every server; LIST does not (vsftpd lists nothing).
+    return this.op(`look for the folder "${remotePath}"`, async () => {
+      const here = await this.client.pwd();
+      try {
+        await this.client.cd(remotePath);
+      } catch (err) {
+        if (isFtpError(err) && err.code === 550) return false;
+        throw err;
+      }
+      await this.client.cd(here);
+      return true;
+    });
   }
 
   async close(): Promise<void> {
@@ -201,7 +272,7 @@ export async function openFtp(ep: Endpoint, remoteDir: string, signal: AbortSign
 export async function ftpUpload(ep: Endpoint, remoteDir: string, req: UploadRequest): Promise<MovedFile> {
   const s = await openFtp(ep, remoteDir, req.signal);
   try {
-    return await uploadVia(s, req);
+    return await uploadVia(s, req, () => openFtp(ep, remoteDir, req.signal));
   } finally {
     await s.close();
   }

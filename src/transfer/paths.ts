@@ -32,6 +32,8 @@ export interface RemoteSession {
   /** With replace, an existing `to` is replaced; without, the caller has made sure there is none. */
   rename(from: string, to: string, opts: { replace: boolean }): Promise<void>;
   remove(remotePath: string): Promise<void>;
+  /** Whether a folder of that name exists (relative to the remote folder, or absolute). */
+  isFolder(remotePath: string): Promise<boolean>;
   /** Ends the connection; never rejects. */
   close(): Promise<void>;
 }
@@ -166,11 +168,26 @@ export interface MovedFile {
 }
 
 /**
- * Local file → temporary remote name → size check → rename to the final name → size check. The partner never
- * sees a short file under the final name; a failed attempt leaves at most the hidden temporary file, which the
- * next attempt overwrites.
+ * Removes a failed upload's temporary file on a new connection: after a failed transfer the old one may be broken
+ * in ways that do not show (an FTP reply of the failed transfer arriving as the answer to DELE), so a clean-up on
+ * it can fail, or be taken for done, and leave the ".part" file behind. Best effort: a file left behind is
+ * overwritten by the job's next attempt (same name) and passed by by downloads (hidden, ".part").
  */
-export async function uploadVia(s: RemoteSession, req: UploadRequest): Promise<MovedFile> {
+async function removeOnFreshSession(reopen: () => Promise<RemoteSession>, temp: string): Promise<void> {
+  const fresh = await reopen();
+  try {
+    if ((await fresh.size(temp)) !== null) await fresh.remove(temp);
+  } finally {
+    await fresh.close();
+  }
+}
+
+/**
+ * Local file → temporary remote name → size check → rename to the final name → size check. The partner never
+ * sees a short file under the final name; a failed attempt removes its hidden temporary file over a new
+ * connection (`reopen`), or at worst leaves it for the next attempt to overwrite.
+ */
+export async function uploadVia(s: RemoteSession, req: UploadRequest, reopen?: () => Promise<RemoteSession>): Promise<MovedFile> {
   const bytes = (await fs.promises.stat(req.localPath)).size;
   const temp = tempName(req.remoteName, req.batchId);
   try {
@@ -182,7 +199,10 @@ export async function uploadVia(s: RemoteSession, req: UploadRequest): Promise<M
     }
     await s.rename(temp, req.remoteName, { replace: true });
   } catch (err) {
-    if (!req.signal.aborted) await s.remove(temp).catch(() => undefined);
+    if (!req.signal.aborted) {
+      const cleaned = reopen ? removeOnFreshSession(reopen, temp) : s.remove(temp);
+      await cleaned.catch(() => undefined);
+    }
     throw err;
   }
   const landed = await s.size(req.remoteName);
@@ -233,6 +253,12 @@ async function archiveTarget(s: RemoteSession, archiveDir: string, name: string)
  * attempt downloads that file again, as a numbered copy: files may arrive twice, never not at all.
  */
 export async function downloadVia(s: RemoteSession, req: DownloadRequest): Promise<DownloadResult> {
+  // Before anything is downloaded: a missing archive folder would otherwise show only after the first file is in
+  // the inbox, leaving it both there and on the server.
+  if (req.afterDownload === 'archive' && !(await s.isFolder(req.archiveDir!))) {
+    throw new JobInputError(req.batchId, 'parameter "archiveDir"', `names "${req.archiveDir}", which is not a folder on ${s.where}; ` +
+      'nothing was downloaded (create it on the server, or fix archiveDir)');
+  }
   const entries = await s.list();
   for (const e of entries) {
     if (e.kind === 'dir' && (e.name === '.' || e.name === '..')) continue;

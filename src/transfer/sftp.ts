@@ -277,6 +277,15 @@ class SftpSession implements RemoteSession {
     await this.op(`delete "${p}"`, () => this.c.delete(this.abs(p)));
   }
 
+  async isFolder(p: string): Promise<boolean> {
+    try {
+      return (await this.c.stat(this.abs(p))).isDirectory;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'ENOENT') return false;
+      throw classifySftpError(err, this.where, `look for the folder "${p}"`);
+    }
+  }
+
   async close(): Promise<void> {
     this.release();
     // end() waits for the server to close; a server that never does must not hold the job.
@@ -376,7 +385,7 @@ export async function openSftp(ep: Endpoint, remoteDir: string, signal: AbortSig
 export async function sftpUpload(ep: Endpoint, remoteDir: string, req: UploadRequest): Promise<MovedFile> {
   const s = await openSftp(ep, remoteDir, req.signal);
   try {
-    return await uploadVia(s, req);
+    return await uploadVia(s, req, () => openSftp(ep, remoteDir, req.signal));
   } finally {
     await s.close();
   }
