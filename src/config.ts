@@ -89,6 +89,8 @@ export interface Config {
     listen: null | { host: string; port: number };
     /** Accept console logins the database lets in without a password (trust authentication); off by default. */
     allowPasswordlessLogin: boolean;
+    /** Login attempts allowed per client address per minute. */
+    loginAttemptsPerMinute: number;
   };
   log: {
     level: 'error' | 'warn' | 'info' | 'debug';
@@ -199,7 +201,7 @@ const KNOWN: Record<string, readonly string[]> = {
   log: ['level', 'format', 'file', 'maxSizeMb', 'maxFiles'],
   reports: ['outputDir', 'queryTimeoutSeconds'],
   metrics: ['listen'],
-  console: ['listen', 'allowPasswordlessLogin'],
+  console: ['listen', 'allowPasswordlessLogin', 'loginAttemptsPerMinute'],
   status: ['maxFailures24h', 'maxQueueAgeSeconds', 'daemonStaleSeconds'],
 };
 
@@ -343,6 +345,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
     console: {
       listen: parseListen(source, env.XTCONNECT_CONSOLE_LISTEN ?? (typeof consoleRaw.listen === 'number' ? String(consoleRaw.listen) : r.str(consoleRaw, 'listen', 'console.', null)), 'console.listen', '127.0.0.1:8080'),
       allowPasswordlessLogin: r.bool(consoleRaw, 'allowPasswordlessLogin', 'console.', false),
+      loginAttemptsPerMinute: r.int(consoleRaw, 'loginAttemptsPerMinute', 'console.', 10, 1, 100_000),
     },
     log: {
       level: logLevelFromEnv(env) ?? r.oneOf(log, 'level', 'log.', 'info', LOG_LEVELS),

@@ -5,6 +5,7 @@ import type { ParamInput } from '../db/queries/submit';
 import { VERSION } from '../version';
 import { commandContext, type GlobalOptions } from './context';
 import { configGetCommand, configSetCommand, excludeCommand } from './commands/config';
+import { consoleCommand } from './commands/console';
 import { cancelCommand, listCommand, purgeCommand, retryCommand, showCommand } from './commands/jobs';
 import { migrateCommand } from './commands/migrate';
 import { addRenderCommand } from './commands/render';
@@ -196,6 +197,12 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
     const what = { pause: 'Pause a series (waiting occurrences are cancelled).', resume: 'Resume a paused series from now (the pause is not made up).', remove: 'Stop a series for good; its waiting occurrences are cancelled, finished ones stay.' }[op];
     schedule.command(op).argument('<id>', 'series ID', seriesId).description(what).action((id: number) => run(scheduleStateCommand(ctx(), op, id, out)));
   }
+
+  program
+    .command('console')
+    .description('Serve only the web console (jobs, schedules, settings, daemons; docs/console.md), claiming no jobs. Binds console.listen, or 127.0.0.1:8080.')
+    .option('--listen <[host:]port>', 'where to listen (default console.listen, else 127.0.0.1:8080; a bare port binds loopback)')
+    .action((o: { listen?: string }) => run(consoleCommand(ctx(), o)));
 
   const config = program.command('config').description('Read and change the settings of the xTuple Connect screen (stored in the database).');
   config

@@ -10,6 +10,8 @@ import { redactUrl } from '../../config';
 import { createNotifier, type Notifier } from '../../service/notify';
 import { loopStallLimitMs, WatchdogFeeder, watchdogTimeoutMs } from '../../service/watchdog';
 import type { CommandContext } from '../context';
+import { startDaemonConsole } from './console';
+import type { ConsoleServer } from '../../console/server';
 
 /** Room, beyond the wait itself, for the next attempt's connect (pg gives up after 10 s) before start-up may time out. */
 const ATTEMPT_ALLOWANCE_MS = 20_000;
@@ -108,6 +110,7 @@ export async function startCommand(ctx: CommandContext, opts: { migrate: boolean
   let signalled = 0;
   let daemon: Daemon | null = null;
   let http: HttpServer | null = null;
+  let consoleServer: ConsoleServer | null = null;
   let unsupervise: () => void = () => undefined;
   let resolveExit!: (code: number) => void;
   const exited = new Promise<number>((r) => (resolveExit = r));
@@ -154,6 +157,8 @@ export async function startCommand(ctx: CommandContext, opts: { migrate: boolean
     // Off unless metrics.listen is set. Before start(): /readyz says "starting" meanwhile, and a port in use fails
     // before anything is claimed (daemon stays null, so the finally below ends the pools).
     http = await startHttpServer({ cfg, daemon: d, pool, log });
+    // Off unless console.listen is set (docs/console.md).
+    consoleServer = await startDaemonConsole(cfg, url, log);
     daemon = d;
     await daemon.start();
     if (signalled > 0) {
@@ -173,6 +178,7 @@ export async function startCommand(ctx: CommandContext, opts: { migrate: boolean
     await notifier.flush();
     // After the drain, so /readyz answered "stopping" meanwhile.
     await http?.close().catch(() => undefined);
+    await consoleServer?.close().catch(() => undefined);
     if (!daemon) {
       await endPool(pool).catch(() => undefined);
       await endPool(jobPool).catch(() => undefined);

@@ -1,0 +1,98 @@
+import { startDaemon, type RunningDaemon } from '../support/daemon';
+import { waitFor } from '../support/wait';
+import { loggedIn, screenshot, startFixture, stopFixture, type ConsoleFixture } from './harness';
+import type { Handler } from '../../src/handlers/types';
+
+const f = {} as ConsoleFixture;
+let daemon: RunningDaemon | null = null;
+/** Jobs of the test action wait here until the test lets them finish, so "running" can be seen before "done". */
+const gates = new Map<number, () => void>();
+const gated: Handler = (ctx) => new Promise((resolve) => gates.set(ctx.job.batch_id, () => resolve({ ok: true })));
+const quick: Handler = async () => ({ ok: true });
+
+beforeAll(async () => {
+  await startFixture(f);
+});
+afterEach(async () => {
+  await daemon?.stop(0);
+  daemon = null;
+  for (const open of gates.values()) open();
+  gates.clear();
+});
+afterAll(async () => {
+  await stopFixture(f);
+});
+
+async function insertJob(sql: string, params: unknown[] = []): Promise<number> {
+  const { rows } = await f.db.pool.query<{ batch_id: number }>(sql, params);
+  return rows[0]!.batch_id;
+}
+
+test('a job submitted from SQL appears in the list and turns running, then done, without a reload', async () => {
+  daemon = await startDaemon(f.cfg, { ConsoleGated: gated });
+  const { ctx, page } = await loggedIn(f, f.roles.admin);
+  try {
+    await page.getByText('Live', { exact: true }).waitFor();
+    const id = await insertJob(`INSERT INTO xtbatch.batch (batch_action, batch_user, batch_subject, batch_email)
+      VALUES ('ConsoleGated', $1, 'Invoice 1001', 'ap@example.com') RETURNING batch_id`, [f.roles.clerk]);
+    const row = page.locator(`tr[data-id="${id}"]`);
+    await row.waitFor({ timeout: 10_000 });
+    await waitFor('the row to say running', async () => (await row.getAttribute('data-state')) === 'running');
+    await waitFor('the handler to start', () => gates.has(id));
+    gates.get(id)!();
+    await waitFor('the row to say done', async () => (await page.locator(`tr[data-id="${id}"]`).getAttribute('data-state')) === 'done');
+    await expectNoReload(page);
+    await screenshot(page, 'console-jobs');
+  } finally {
+    await ctx.close();
+  }
+});
+
+/** The page was updated in place: the marker set before the job ran is still there. */
+async function expectNoReload(page: import('playwright-core').Page): Promise<void> {
+  expect(await page.evaluate(() => typeof (window as unknown as { __xtcUpdated?: number }).__xtcUpdated)).toBe('number');
+}
+
+test('retry a failed job from its page and see it run to done', async () => {
+  daemon = await startDaemon(f.cfg, { ConsoleQuick: quick });
+  const id = await insertJob(`INSERT INTO xtbatch.batch (batch_action, batch_user, batch_started, batch_completed, batch_exitstatus, batch_attempts, batch_last_error)
+    VALUES ('ConsoleQuick', $1, localtimestamp, localtimestamp, 'SMTP 550 mailbox unavailable', 3, 'SMTP 550 mailbox unavailable') RETURNING batch_id`, [f.roles.admin]);
+  const { ctx, page } = await loggedIn(f, f.roles.admin);
+  try {
+    await page.goto(`${f.server.url}/jobs/${id}`);
+    expect(await page.locator('h1').textContent()).toContain('failed');
+    await page.getByText('Live', { exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Retry now' }).click();
+    await page.locator('.flash.ok').waitFor();
+    await waitFor('the job page to say done', async () => (await page.locator('h1').textContent())?.includes('done'), 15_000);
+    const { rows } = await f.db.pool.query(`SELECT state, batch_attempts FROM xtbatch.job WHERE batch_id = $1`, [id]);
+    expect(rows[0]).toMatchObject({ state: 'done', batch_attempts: 1 });
+  } finally {
+    await ctx.close();
+  }
+});
+
+test('reschedule with the date picker, in the viewer\'s zone, then cancel', async () => {
+  const id = await insertJob(`INSERT INTO xtbatch.batch (batch_action, batch_user, batch_scheduled, batch_subject)
+    VALUES ('ConsoleQuick', $1, localtimestamp + interval '1 day', 'later') RETURNING batch_id`, [f.roles.clerk]);
+  const { ctx, page } = await loggedIn(f, f.roles.clerk, { timezoneId: 'America/New_York' });
+  try {
+    await page.goto(`${f.server.url}/jobs/${id}`);
+    expect(await page.locator('header').textContent()).toContain('America/New_York');
+    await page.getByLabel(/Reschedule to/).fill('2031-07-04T09:30');
+    await page.getByRole('button', { name: 'Reschedule' }).click();
+    await page.locator('.flash.ok').waitFor();
+    // 09:30 in New York in July is 13:30 UTC.
+    const { rows } = await f.db.pool.query<{ at: Date }>(`SELECT batch_scheduled::timestamptz AS at FROM xtbatch.batch WHERE batch_id = $1`, [id]);
+    expect(rows[0]!.at.toISOString()).toBe('2031-07-04T13:30:00.000Z');
+    await screenshot(page, 'console-job');
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('.flash.ok').waitFor();
+    const after = await f.db.pool.query(`SELECT state, batch_exitstatus FROM xtbatch.job WHERE batch_id = $1`, [id]);
+    expect(after.rows[0].state).toBe('cancelled');
+    expect(after.rows[0].batch_exitstatus).toMatch(new RegExp(`^Cancelled by ${f.roles.clerk} at `));
+  } finally {
+    await ctx.close();
+  }
+});
