@@ -84,10 +84,15 @@ async function cutDuringSlowJobs(mode: 'reset' | 'blackhole'): Promise<void> {
       ? [`${t}: A's transaction ended ${iso(tx.end)} (${tx.endReason ?? 'still open'}), its lease expired ${iso(limit)}`]
       : [];
   });
+  // How long before its lease expired each of A's transactions ended (the fencing margin, as measured here).
+  const margins = tokens.map((t) => {
+    const tx = smtp.transactions.find((x) => x.token === t && x.start < cutAt)!;
+    return tx.end === null ? -Infinity : expiry.get(mail.get(t)!)! - tx.end;
+  });
   console.log(summary(`(b) database connection ${mode === 'reset' ? 'reset' : 'blackholed'} during slow jobs`, {
     jobs: all.length, lost: erpT.lost + mailT.lost, runTwice: erpT.runTwice + mailT.runTwice,
     overlapping: erpT.overlapping + mailT.overlapping, erpCommittedTwice: erpT.runTwice, mailDeliveredTwice: mailT.runTwice,
-    stoppedAfterLease: late.length, recoverMs,
+    stoppedAfterLease: late.length, minMarginBeforeLeaseMs: Math.round(Math.min(...margins)), recoverMs,
   }));
 
   expect(describeNotDone(states)).toEqual([]);

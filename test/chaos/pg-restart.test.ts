@@ -20,7 +20,7 @@ import { startRecordingSmtp, type RecordingSmtp } from './support/recordingSmtp'
 
 const ERP_JOBS = 1000;
 const MAIL_JOBS = 1000;
-const ERP_MS = 10;
+const ERP_MS = 0;
 
 let cluster: PgCluster;
 let pool: Pool;
