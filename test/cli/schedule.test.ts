@@ -83,7 +83,7 @@ describe('schedule add, list and next', () => {
     nightly = await add('--action', 'Email', '--cron', '30 2 * * *', '--tz', 'America/New_York', '--to', 'a@b.c', '--subject', 's',
       '--name', 'nightly', '--start', '2027-03-12T00:00:00Z');
     expect(await listLine(nightly)).toMatch(
-      new RegExp(`^${nightly}\\s+nightly\\s+Email\\s+active\\s+0\\s+2027-03-12 02:30 EST\\s+cron "30 2 \\* \\* \\*" America/New_York$`));
+      new RegExp(`^${nightly}\\s+nightly\\s+Email\\s+active\\s+0\\s+2027-03-12 02:30:00 EST\\s+cron "30 2 \\* \\* \\*" America/New_York$`));
     expect(await seriesRow(nightly)).toMatchObject({
       schedule_name: 'nightly', schedule_source: 'cli', schedule_action: 'Email', schedule_cron: '30 2 * * *',
       schedule_every_n: null, schedule_timezone: 'America/New_York', schedule_count: 0, schedule_missed: 'once',
@@ -106,45 +106,45 @@ describe('schedule add, list and next', () => {
 
   it('schedule next ID --count 5 prints 02:30 New York time on consecutive days, 03:00 EDT on the spring-forward day', async () => {
     const [times, byDefault] = await Promise.all([nextTimes(nightly, '--count', '5'), nextTimes(nightly)]);
-    for (const t of times) expect(t).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d (EST|EDT)$/);
+    for (const t of times) expect(t).toMatch(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (EST|EDT)$/);
     expect(times).toEqual([
-      '2027-03-12 02:30 EST',
-      '2027-03-13 02:30 EST',
+      '2027-03-12 02:30:00 EST',
+      '2027-03-13 02:30:00 EST',
       // 02:30 does not exist on 2027-03-14 in New York: the clocks go from 02:00 EST to 03:00 EDT.
-      '2027-03-14 03:00 EDT',
-      '2027-03-15 02:30 EDT',
-      '2027-03-16 02:30 EDT',
+      '2027-03-14 03:00:00 EDT',
+      '2027-03-15 02:30:00 EDT',
+      '2027-03-16 02:30:00 EDT',
     ]);
     // Without --count: five.
     expect(byDefault).toEqual(times);
   });
 
   it('schedule next --count 3 prints three lines', async () => {
-    expect(await nextTimes(nightly, '--count', '3')).toEqual(['2027-03-12 02:30 EST', '2027-03-13 02:30 EST', '2027-03-14 03:00 EDT']);
+    expect(await nextTimes(nightly, '--count', '3')).toEqual(['2027-03-12 02:30:00 EST', '2027-03-13 02:30:00 EST', '2027-03-14 03:00:00 EDT']);
   });
 
   it.each([
-    ['15m', 15, 'minutes', ['2027-01-01 00:00 UTC', '2027-01-01 00:15 UTC', '2027-01-01 00:30 UTC']],
-    ['2h', 2, 'hours', ['2027-01-01 00:00 UTC', '2027-01-01 02:00 UTC', '2027-01-01 04:00 UTC']],
-    ['1d', 1, 'days', ['2027-01-01 00:00 UTC', '2027-01-02 00:00 UTC', '2027-01-03 00:00 UTC']],
+    ['15m', 15, 'minutes', ['2027-01-01 00:00:00 UTC', '2027-01-01 00:15:00 UTC', '2027-01-01 00:30:00 UTC']],
+    ['2h', 2, 'hours', ['2027-01-01 00:00:00 UTC', '2027-01-01 02:00:00 UTC', '2027-01-01 04:00:00 UTC']],
+    ['1d', 1, 'days', ['2027-01-01 00:00:00 UTC', '2027-01-02 00:00:00 UTC', '2027-01-03 00:00:00 UTC']],
   ])('--every %s counts from --start', async (every, n, unit, expected) => {
     const id = await add('--action', 'Tick', '--every', every, '--tz', 'UTC', '--start', '2027-01-01T00:00:00Z');
     expect(await seriesRow(id)).toMatchObject({ schedule_cron: null, schedule_every_n: n, schedule_every_unit: unit, schedule_timezone: 'UTC' });
     const [times, line] = await Promise.all([nextTimes(id, '--count', '3'), listLine(id)]);
     expect(times).toEqual(expected);
-    expect(line).toMatch(new RegExp(`^${id}\\s+Tick\\s+active\\s+0\\s+2027-01-01 00:00 UTC\\s+every ${n} ${n === 1 ? unit.replace(/s$/, "") : unit} UTC$`));
+    expect(line).toMatch(new RegExp(`^${id}\\s+Tick\\s+active\\s+0\\s+2027-01-01 00:00:00 UTC\\s+every ${n} ${n === 1 ? unit.replace(/s$/, "") : unit} UTC$`));
   });
 
   it('--count caps the series: next shows no more than the occurrences left', async () => {
     const id = await add('--action', 'Tick', '--every', '1h', '--tz', 'UTC', '--start', '2027-01-01T00:00:00Z', '--count', '2');
     const [times, line] = await Promise.all([nextTimes(id, '--count', '5'), listLine(id)]);
-    expect(times).toEqual(['2027-01-01 00:00 UTC', '2027-01-01 01:00 UTC']);
+    expect(times).toEqual(['2027-01-01 00:00:00 UTC', '2027-01-01 01:00:00 UTC']);
     expect(line).toMatch(new RegExp(`^${id}\\s+Tick\\s+active\\s+0/2\\s`));
   });
 
   it('--end stops the series: next shows only the occurrences up to it', async () => {
     const id = await add('--action', 'Tick', '--every', '1h', '--tz', 'UTC', '--start', '2027-01-01T00:00:00Z', '--end', '2027-01-01T02:30:00Z');
-    expect(await nextTimes(id, '--count', '5')).toEqual(['2027-01-01 00:00 UTC', '2027-01-01 01:00 UTC', '2027-01-01 02:00 UTC']);
+    expect(await nextTimes(id, '--count', '5')).toEqual(['2027-01-01 00:00:00 UTC', '2027-01-01 01:00:00 UTC', '2027-01-01 02:00:00 UTC']);
   });
 });
 
@@ -222,7 +222,7 @@ describe('schedule pause, resume and remove', () => {
 
   it('resume: list shows it active again', async () => {
     expect(ok(await xt('schedule', 'resume', String(id)))).toBe(`series ${id} resumed from now\n`);
-    expect(await listLine(id)).toMatch(new RegExp(`^${id}\\s+hourly\\s+Tick\\s+active\\s+0\\s+2027-01-01 00:00 UTC\\s+every 1 hour UTC$`));
+    expect(await listLine(id)).toMatch(new RegExp(`^${id}\\s+hourly\\s+Tick\\s+active\\s+0\\s+2027-01-01 00:00:00 UTC\\s+every 1 hour UTC$`));
     expect(await seriesRow(id)).toMatchObject({ schedule_paused: false, schedule_removed: null });
   });
 
@@ -379,7 +379,7 @@ describe('the config file\'s schedules across daemon restarts', () => {
     const list = ok(await runXt(['--config', emptyConfig, '--database-url', cdb.url, 'schedule', 'list']));
     expect(list).toMatch(/^\d+\s+mail\s+Email\s+active\s.*every 1 minute America\/Denver \(config\)$/m);
     // The purge runs at 03:17 where the daemon is.
-    expect(list).toMatch(/^\d+\s+purge\s+Purge\s+active\s+0\s+\d{4}-\d\d-\d\d 03:17 M[SD]T\s+cron "17 3 \* \* \*" America\/Denver \(config\)$/m);
+    expect(list).toMatch(/^\d+\s+purge\s+Purge\s+active\s+0\s+\d{4}-\d\d-\d\d 03:17:00 M[SD]T\s+cron "17 3 \* \* \*" America\/Denver \(config\)$/m);
     firstRows = await rows();
   });
 
@@ -440,4 +440,105 @@ describe('the config file\'s schedules across daemon restarts', () => {
     expect({ code: info.code, signal: info.signal, errors: proc.lines.filter((l) => /^xtconnect: /.test(l)) })
       .toEqual({ code: 0, signal: null, errors: [] });
   });
+});
+
+describe('--every 1d from a time the clocks skip', () => {
+  it.each([
+    ['Europe/Berlin', '2027-03-20T02:30:00+01:00', ['2027-03-27 02:30:00 GMT+1', '2027-03-28 03:00:00 GMT+2', '2027-03-29 02:30:00 GMT+2']],
+    ['America/New_York', '2027-03-06T02:30:00-05:00', ['2027-03-13 02:30:00 EST', '2027-03-14 03:00:00 EDT', '2027-03-15 02:30:00 EDT']],
+  ])('runs at 03:00 on the spring-forward day in %s, as the cron rule "30 2 * * *" does', async (tz, start, expected) => {
+    const every = await add('--action', 'Tick', '--every', '1d', '--tz', tz, '--start', start);
+    const cron = await add('--action', 'Tick', '--cron', '30 2 * * *', '--tz', tz, '--start', start);
+    const [e, c] = await Promise.all([nextTimes(every, '--count', '10'), nextTimes(cron, '--count', '10')]);
+    expect(e.slice(-3)).toEqual(expected);
+    expect(c).toEqual(e);
+  });
+});
+
+describe('schedule list and next with two daemons running the series', () => {
+  // Two daemons insert occurrences ahead (scheduler interval 20 s: up to 40 s ahead) of a series every 15 s, so
+  // one or two occurrences always wait as rows while the series' own next time is later still.
+  let ldb: TestDatabase;
+  const procs: XtProcess[] = [];
+  let id = 0;
+
+  beforeAll(async () => {
+    ldb = await createTestDatabase();
+    await ldb.pool.query(`ALTER DATABASE ${ldb.name} SET timezone TO '${DB_ZONE}'`);
+    await ldb.pool.query(`SELECT xtbatch.setsetting('EnableBatchManager', 't')`);
+  });
+  afterAll(async () => {
+    await killAll();
+    await ldb?.drop();
+  });
+
+  function lxt(...args: string[]): Promise<RunResult> {
+    return runXt(['--config', emptyConfig, '--database-url', ldb.url, ...args]);
+  }
+
+  async function lListLine(): Promise<string | undefined> {
+    return ok(await lxt('schedule', 'list')).trimEnd().split('\n').slice(1).find((l) => l.startsWith(`${id} `));
+  }
+
+  interface Occ { batch_id: number; at: Date; state: string }
+  async function occ(): Promise<Occ[]> {
+    return (await ldb.pool.query<Occ>(
+      `SELECT batch_id, batch_scheduled AT TIME ZONE '${DB_ZONE}' AS at, state FROM xtbatch.job WHERE batch_schedule_id = $1 ORDER BY batch_scheduled, batch_id`, [id])).rows;
+  }
+
+  const ny = (t: Date) => new Intl.DateTimeFormat('sv-SE', {
+    timeZone: 'America/New_York', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false,
+  }).format(t);
+
+  it('NEXT is the occurrence already waiting, to the second, in the series\' zone; next lists the waiting ones first; RUNS counts only runs', async () => {
+    id = Number(ok(await lxt('schedule', 'add', '--action', 'Email', '--to', 'ops@example.com', '--from', 'erp@example.com', '--subject', 'tick',
+      '--cron', '*/15 * * * * *', '--tz', 'America/New_York', '--name', 'quarter-minute')).trim());
+    for (const n of [1, 2]) {
+      const dataDir = tempDir(`xtconnect-list${n}-`);
+      const file = writeConfigFile(dataDir, daemonYaml({ url: ldb.url, dataDir, daemon: { schedulerIntervalSeconds: 20 } }));
+      const p = spawnXt(['start', '--config', file]);
+      procs.push(p);
+      await p.waitForLine(/daemon \S+ started/);
+    }
+    // Two runs done; then a moment just after a run, when the next waiting occurrence is seconds away and will not
+    // start while the commands run.
+    await waitFor(`two runs of the series\n${procs.map((p) => p.describe()).join('\n')}`, async () => (await occ()).filter((o) => o.state === 'done').length >= 2, 60_000, 200);
+    const before = await waitFor('a waiting occurrence 6 s or more ahead', async () => {
+      const o = await occ();
+      const waiting = o.filter((r) => r.state === 'scheduled');
+      const row = (await ldb.pool.query<{ next: Date; now: Date }>('SELECT schedule_next AS next, now() FROM xtbatch.schedule WHERE schedule_id = $1', [id])).rows[0]!;
+      return waiting.length > 0 && waiting[0]!.at.getTime() - row.now.getTime() >= 6_000 ? { waiting, next: row.next } : null;
+    }, 30_000, 100);
+    // The waiting row is the true next run; the series' next not-yet-inserted occurrence is later.
+    expect(before.next.getTime()).toBeGreaterThan(before.waiting[0]!.at.getTime());
+    const [line, times] = await Promise.all([lListLine(), lxt('schedule', 'next', String(id), '--count', '4')]);
+    // Still the first waiting one after the commands ran (more may have been inserted behind it).
+    const after = (await occ()).filter((r) => r.state === 'scheduled');
+    expect(after[0]!.batch_id).toBe(before.waiting[0]!.batch_id);
+
+    const first = before.waiting[0]!.at;
+    const zone = first.getTime() >= Date.parse('2026-11-01T06:00:00Z') && first.getTime() < Date.parse('2027-03-14T07:00:00Z') ? 'EST' : 'EDT';
+    expect(line).toMatch(new RegExp(`^${id}\\s+quarter-minute\\s+Email\\s+active\\s+\\d+\\s+${ny(first)} ${zone}\\s+cron "\\*/15 \\* \\* \\* \\* \\*" America/New_York$`));
+    // Four runs 15 s apart from the waiting one: the waiting rows, then the rule's.
+    const expected = [0, 1, 2, 3].map((k) => `${ny(new Date(first.getTime() + k * 15_000))} ${zone}`);
+    expect(ok(times).trimEnd().split('\n')).toEqual(expected);
+
+    // And it does start then: the shown time is when it runs.
+    const started = await waitFor('the waiting occurrence to start', async () => (await ldb.pool.query<{ started: Date | null }>(
+      `SELECT batch_started AT TIME ZONE '${DB_ZONE}' AS started FROM xtbatch.batch WHERE batch_id = $1`, [before.waiting[0]!.batch_id])).rows[0]!.started, 30_000, 100);
+    expect(started.getTime() - first.getTime()).toBeGreaterThanOrEqual(-1000);
+    expect(started.getTime() - first.getTime()).toBeLessThan(3000);
+
+    // Pausing cancels the waiting ones; RUNS counts what ran, not those.
+    ok(await lxt('schedule', 'pause', String(id)));
+    await waitFor('nothing of the series running', async () => (await occ()).every((o) => o.state !== 'running'), 30_000, 100);
+    const rows = await occ();
+    const ran = rows.filter((o) => ['done', 'failed'].includes(o.state)).length;
+    expect(rows.filter((o) => o.state === 'cancelled').length).toBeGreaterThanOrEqual(1);
+    expect(await lListLine()).toMatch(new RegExp(`^${id}\\s+quarter-minute\\s+Email\\s+paused\\s+${ran}\\s+-\\s+cron`));
+    const json = JSON.parse(ok(await lxt('schedule', 'list', '--json'))) as Array<{ schedule_id: number; runs: number; next_run: string | null }>;
+    expect(json.find((r) => r.schedule_id === id)).toMatchObject({ runs: ran, next_run: null });
+    for (const p of procs) p.signal('SIGTERM');
+    await Promise.all(procs.map((p) => p.waitForExit(20_000)));
+  }, 180_000);
 });

@@ -1,4 +1,4 @@
-import { createSchedule, getSchedule, listSchedules, pauseSchedule, removeSchedule, resumeSchedule, ruleOf, type JobTemplate, type ScheduleRow } from '../../db/queries/schedules';
+import { createSchedule, getScheduleOverview, listSchedules, pauseSchedule, removeSchedule, resumeSchedule, ruleOf, waitingRuns, type JobTemplate, type ScheduleOverview } from '../../db/queries/schedules';
 import type { ParamInput } from '../../db/queries/submit';
 import { ConfigError } from '../../errors';
 import type { MissedPolicy } from '../../schedule/plan';
@@ -21,14 +21,15 @@ function when(flag: string, v: string | undefined): Date | null {
   return d;
 }
 
-function describe(r: ScheduleRow): string {
+/** One line of `schedule list`: RUNS counts occurrences that ran; NEXT is the true next run, to the second. */
+function describe(r: ScheduleOverview): string {
   const unit = r.schedule_every_n === 1 ? r.schedule_every_unit?.replace(/s$/, '') : r.schedule_every_unit;
   const rule = r.schedule_cron ? `cron "${r.schedule_cron}"` : `every ${r.schedule_every_n} ${unit}`;
-  const state = r.schedule_removed ? 'removed' : r.schedule_paused ? 'paused' : r.schedule_next ? 'active' : 'ended';
-  const next = r.schedule_next && !r.schedule_paused ? formatInZone(r.schedule_next, r.schedule_timezone) : '-';
-  const count = r.schedule_max_count ? `${r.schedule_count}/${r.schedule_max_count}` : String(r.schedule_count);
+  const state = r.schedule_removed ? 'removed' : r.schedule_paused ? 'paused' : r.next_run ? 'active' : 'ended';
+  const next = r.next_run ? formatInZone(r.next_run, r.schedule_timezone) : '-';
+  const runs = r.schedule_max_count ? `${r.runs}/${r.schedule_max_count}` : String(r.runs);
   return `${String(r.schedule_id).padEnd(6)} ${(r.schedule_name ?? '').padEnd(20)} ${r.schedule_action.padEnd(18)} ${state.padEnd(8)} ` +
-    `${count.padEnd(8)} ${next.padEnd(26)} ${rule} ${r.schedule_timezone}${r.schedule_source === 'config' ? ' (config)' : ''}`;
+    `${runs.padEnd(8)} ${next.padEnd(26)} ${rule} ${r.schedule_timezone}${r.schedule_source === 'config' ? ' (config)' : ''}`;
 }
 
 /** `schedule add`: bad rules (invalid cron, unknown zone, interval 0) are refused here, before anything is stored. */
@@ -69,15 +70,27 @@ export async function scheduleListCommand(ctx: CommandContext, o: { all: boolean
   return 0;
 }
 
+/**
+ * `schedule next`: the series' next runs in its zone, to the second. Occurrences already inserted ahead (or
+ * waiting for a retry) come first, at the time they will start; then the rule's, within the series' end and count.
+ */
 export async function scheduleNextCommand(ctx: CommandContext, id: number, count: number, out: NodeJS.WritableStream): Promise<number> {
-  const row = await withPool(ctx, (pool) => getSchedule(pool, id));
-  if (!row) {
+  const found = await withPool(ctx, async (pool) => {
+    const row = await getScheduleOverview(pool, id);
+    return row ? { row, waiting: row.next_run ? await waitingRuns(pool, id, count) : [] } : null;
+  });
+  if (!found) {
     out.write(`no series ${id}\n`);
     return 1;
   }
-  const from = row.schedule_next ? new Date(row.schedule_next.getTime() - 1) : new Date();
-  const room = row.schedule_max_count === null ? count : Math.max(0, Math.min(count, row.schedule_max_count - row.schedule_count));
-  const times = row.schedule_removed || !row.schedule_next ? [] : upcoming(ruleOf(row), from, room);
+  const { row, waiting } = found;
+  let times: Date[] = [];
+  if (row.next_run) {
+    const room = row.schedule_max_count === null ? Infinity : Math.max(0, row.schedule_max_count - row.schedule_count);
+    const more = Math.min(count - waiting.length, room);
+    const ahead = row.schedule_next && more > 0 ? upcoming(ruleOf(row), new Date(row.schedule_next.getTime() - 1), more) : [];
+    times = [...waiting, ...ahead].sort((a, b) => a.getTime() - b.getTime()).slice(0, count);
+  }
   if (times.length === 0) out.write(`series ${id} has no further occurrences\n`);
   for (const t of times) out.write(`${formatInZone(t, row.schedule_timezone)}\n`);
   return 0;

@@ -137,9 +137,31 @@ export async function removeConfigSchedulesExcept(pool: Pool, names: string[]): 
   return rows.map((r) => r.schedule_name);
 }
 
-export async function listSchedules(pool: Pool, includeRemoved = false): Promise<ScheduleRow[]> {
-  const { rows } = await pool.query<ScheduleRow>(
-    `SELECT * FROM xtbatch.schedule WHERE $1 OR schedule_removed IS NULL ORDER BY schedule_id`,
+/** A series as `schedule list` shows it: what the table says, and what its occurrence rows say. */
+export interface ScheduleOverview extends ScheduleRow {
+  /**
+   * When the series runs next: its earliest occurrence row not yet started (inserted ahead, or waiting for a
+   * retry), else the next occurrence not yet inserted; null when neither exists.
+   */
+  next_run: Date | null;
+  /** Occurrences that ran (done, failed, running, or retrying after a try); not those waiting or cancelled. */
+  runs: number;
+}
+
+const OVERVIEW = `
+SELECT s.*, CASE WHEN s.schedule_paused OR s.schedule_removed IS NOT NULL THEN NULL
+                 ELSE least(w.next_waiting, s.schedule_next) END AS next_run,
+       coalesce(r.runs, 0) AS runs
+  FROM xtbatch.schedule s
+  -- batch_scheduled, not the occurrence: rescheduleBatchItem moves one occurrence, and it runs when moved to.
+  LEFT JOIN LATERAL (SELECT min(b.batch_scheduled::timestamptz) AS next_waiting FROM xtbatch.batch b
+                      WHERE b.batch_schedule_id = s.schedule_id AND b.batch_started IS NULL AND b.batch_completed IS NULL) w ON true
+  LEFT JOIN LATERAL (SELECT count(*)::int AS runs FROM xtbatch.job j
+                      WHERE j.batch_schedule_id = s.schedule_id AND j.state IN ('done', 'failed', 'running', 'retrying')) r ON true`;
+
+export async function listSchedules(pool: Pool, includeRemoved = false): Promise<ScheduleOverview[]> {
+  const { rows } = await pool.query<ScheduleOverview>(
+    `${OVERVIEW} WHERE $1 OR s.schedule_removed IS NULL ORDER BY s.schedule_id`,
     [includeRemoved],
   );
   return rows;
@@ -148,6 +170,22 @@ export async function listSchedules(pool: Pool, includeRemoved = false): Promise
 export async function getSchedule(pool: Pool, id: number): Promise<ScheduleRow | null> {
   const { rows } = await pool.query<ScheduleRow>(`SELECT * FROM xtbatch.schedule WHERE schedule_id = $1`, [id]);
   return rows[0] ?? null;
+}
+
+export async function getScheduleOverview(pool: Pool, id: number): Promise<ScheduleOverview | null> {
+  const { rows } = await pool.query<ScheduleOverview>(`${OVERVIEW} WHERE s.schedule_id = $1`, [id]);
+  return rows[0] ?? null;
+}
+
+/** When the series' occurrence rows not yet started run (inserted ahead, or waiting for a retry), earliest first. */
+export async function waitingRuns(pool: Pool, id: number, limit: number): Promise<Date[]> {
+  const { rows } = await pool.query<{ at: Date }>(
+    `SELECT batch_scheduled::timestamptz AS at FROM xtbatch.batch
+      WHERE batch_schedule_id = $1 AND batch_started IS NULL AND batch_completed IS NULL
+      ORDER BY batch_scheduled, batch_id LIMIT $2`,
+    [id, limit],
+  );
+  return rows.map((r) => r.at);
 }
 
 /** Cancels the occurrences already inserted ahead that have not started. */
