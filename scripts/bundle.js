@@ -74,6 +74,28 @@ function pdfkitPlugin() {
   };
 }
 
+/**
+ * Reports embed DejaVu fonts (src/reports/openrpt/fonts.ts), read from node_modules when run from the sources.
+ * The bundle carries the twelve it uses as bytes instead: dejavuFiles.ts is replaced by a module holding them.
+ */
+function dejavuPlugin() {
+  const dir = path.join(path.dirname(require.resolve('dejavu-fonts-ttf/package.json', { paths: [ROOT] })), 'ttf');
+  const USED = /^DejaVu(Sans|Serif|SansMono)(-(Bold|Oblique|BoldOblique|Italic|BoldItalic))?\.ttf$/;
+  return {
+    name: 'xtconnect-dejavu',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]src[\\/]reports[\\/]openrpt[\\/]dejavuFiles\.ts$/ }, () => {
+        const files = fs.readdirSync(dir).filter((f) => USED.test(f)).sort();
+        if (files.length !== 12) throw new Error(`dejavu-fonts-ttf: expected 12 fonts in ${dir}, found ${files.length}`);
+        const entries = files.map((f) => `${JSON.stringify(f.slice(0, -4))}: require(${JSON.stringify(path.join(dir, f))})`);
+        const contents = `const BYTES: Record<string, Uint8Array> = {${entries.join(', ')}};\n` +
+          'export function dejavuBytes(name: string): Uint8Array { return BYTES[name]!; }\n';
+        return { contents, loader: 'ts', resolveDir: dir };
+      });
+    },
+  };
+}
+
 /** Optional native modules nothing here uses: pg's pg.native getter (we use the JavaScript client). */
 const ABSENT = ['pg-native'];
 
@@ -195,11 +217,11 @@ function bundleOptions({ outfile, entry }) {
     external: EXTERNAL,
     mainFields: ['main', 'module'],
     conditions: ['node', 'require'],
-    loader: { '.icc': 'binary', '.afm': 'text' },
+    loader: { '.icc': 'binary', '.afm': 'text', '.ttf': 'binary' },
     define: {
       __XTCONNECT_MIGRATIONS__: JSON.stringify(readMigrations()),
     },
-    plugins: [versionPlugin(packageVersion()), pdfkitPlugin(), nativeAddonPlugin(), optionalDependencyPlugin()],
+    plugins: [versionPlugin(packageVersion()), pdfkitPlugin(), dejavuPlugin(), nativeAddonPlugin(), optionalDependencyPlugin()],
     minifySyntax: true,
     minifyWhitespace: true,
     keepNames: true,

@@ -63,7 +63,7 @@ describe('parseDefinition on the xTuple fixtures', () => {
     expect(detail.elements.find((e) => e.kind === 'barcode')).toMatchObject({ format: '3of9', align: 'left', narrowBarWidth: 0.01 });
     expect(detail.textAreas).toHaveLength(1);
     // "Open Sans,Helvetica,..." is a fallback list: Helvetica.
-    expect(detail.textAreas[0]!.font).toMatchObject({ family: 'Helvetica', size: 8, bold: false, pdfName: 'Helvetica' });
+    expect(detail.textAreas[0]!.font).toMatchObject({ family: 'Helvetica', size: 8, bold: false, builtIn: 'DejaVuSans' });
   });
 
   test('PurchaseOrder: a data watermark, an image from the Logo query, seven queries, lastpage footer', () => {
@@ -136,14 +136,14 @@ describe('parseDefinition rules', () => {
     expect(def.queries).toEqual([{ name: 'detail', sql: null, mqlGroup: 'arOpenItems', mqlName: 'detail', loadFromDb: true }]);
   });
 
-  test('fonts: faces map to the standard PDF fonts, weight 63 and up is bold, italic', () => {
+  test('fonts: faces map to DejaVu Sans, Serif and Sans Mono, weight 63 and up is bold, italic', () => {
     const field = (font: string): unknown =>
       parseDefinition(minimal(`<rpthead><height>10</height><label><rect><x>0</x><y>0</y><width>9</width><height>9</height></rect><font>${font}</font><string>x</string></label></rpthead>`))
         .reportHead!.elements[0];
-    expect(field('<face>Times New Roman</face><size>9</size><weight>bold</weight><italic/>')).toMatchObject({ font: { pdfName: 'Times-BoldItalic', size: 9 } });
-    expect(field('<face>Courier New</face><size>8</size><weight>62</weight>')).toMatchObject({ font: { pdfName: 'Courier' } });
-    expect(field('<face>Courier New</face><size>8</size><weight>63</weight>')).toMatchObject({ font: { pdfName: 'Courier-Bold' } });
-    expect(field('<face>Arial</face><size>8.5</size><italic/>')).toMatchObject({ font: { pdfName: 'Helvetica-Oblique', size: 10 } });
+    expect(field('<face>Times New Roman</face><size>9</size><weight>bold</weight><italic/>')).toMatchObject({ font: { builtIn: 'DejaVuSerif-BoldItalic', size: 9, face: 'Times New Roman' } });
+    expect(field('<face>Courier New</face><size>8</size><weight>62</weight>')).toMatchObject({ font: { builtIn: 'DejaVuSansMono' } });
+    expect(field('<face>Courier New</face><size>8</size><weight>63</weight>')).toMatchObject({ font: { builtIn: 'DejaVuSansMono-Bold' } });
+    expect(field('<face>Arial</face><size>8.5</size><italic/>')).toMatchObject({ font: { builtIn: 'DejaVuSans-Oblique', size: 10 } });
   });
 
   test('not well-formed XML: DefinitionError naming the report, line and column', () => {

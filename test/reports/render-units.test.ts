@@ -9,7 +9,8 @@ import { QueryCursor } from '../../src/reports/openrpt/cursor';
 import { DEFAULT_FONT, familyOf } from '../../src/reports/openrpt/definition';
 import { defaultBuiltinFormat, numberOf, printf, valueText } from '../../src/reports/openrpt/format';
 import { imageBytesOf, isEmbeddableImage, uudecode, uuencode } from '../../src/reports/openrpt/images';
-import { FontMetrics, type AfmFont } from '../../src/reports/openrpt/metrics';
+import { FontLibrary } from '../../src/reports/openrpt/fonts';
+import { FontMetrics, noFeatures, type TtfFont } from '../../src/reports/openrpt/metrics';
 import type { FontSpec } from '../../src/reports/openrpt/model';
 import { wrapText } from '../../src/reports/openrpt/textWrap';
 import { makePng } from './fixtures-render/helpers';
@@ -121,22 +122,45 @@ describe('barcodes', () => {
 
 describe('text metrics and wrapping', () => {
   const doc = new PDFDocument({ autoFirstPage: false });
-  const metricsOf = (name: string): FontMetrics => {
-    doc.font(name);
-    return new FontMetrics((doc as unknown as { _font: { font: AfmFont } })._font.font);
+  const lib = new FontLibrary();
+  const metricsOf = (spec: FontSpec): FontMetrics => {
+    const source = lib.chain(spec)[0]!;
+    doc.registerFont(source.key, source.load().bytes);
+    doc.font(source.key);
+    return new FontMetrics((doc as unknown as { _font: { font: TtfFont } })._font.font);
   };
+  const spec = (face: string, bold = false, italic = false): FontSpec =>
+    ({ face, family: familyOf(face), bold, italic, size: 11, builtIn: '' });
 
-  test.each(['Helvetica', 'Helvetica-Bold', 'Times-Roman', 'Courier-Oblique'])('%s widths equal pdfkit widthOfString, kerning included', (name) => {
-    const m = metricsOf(name);
-    for (const s of ['AVATAR Today', 'To, Yes. We\'ll', 'plain text 0123456789', 'Ärger – 5 € «x»', '']) {
-      doc.font(name).fontSize(11);
-      expect(m.width(s, 11)).toBeCloseTo(doc.widthOfString(s), 6);
-    }
+  test.each([['Arial', false, false], ['Arial', true, false], ['Times New Roman', false, true], ['Courier New', true, true]] as Array<[string, boolean, boolean]>)(
+    '%s (bold %s, italic %s) widths equal pdfkit widthOfString with kerning and ligatures off',
+    (face, bold, italic) => {
+      const m = metricsOf(spec(face, bold, italic));
+      for (const s of ['AVATAR Today', 'To, Yes. We\'ll office', 'plain text 0123456789', 'Ärger – 5 € «x» Zakład Łódź Ωmega Привет', '']) {
+        doc.fontSize(11);
+        expect(m.width(s, 11)).toBeCloseTo(doc.widthOfString(s, { features: noFeatures() as never }), 6);
+      }
+    },
+  );
+
+  test('a face maps onto DejaVu by family and style; an administrator\'s font for a face comes first, fallbacks after', () => {
+    expect(lib.chain(spec('Times New Roman', true, true)).map((s) => s.key)).toEqual(['DejaVuSerif-BoldItalic', 'DejaVuSans-BoldOblique']);
+    expect(lib.chain(spec('')).map((s) => s.key)).toEqual(['DejaVuSans']);
+    const admin = new FontLibrary([
+      { face: 'Arial', file: '/fonts/arial.ttf' },
+      { face: 'Arial', file: '/fonts/arial-bold.ttf', bold: true },
+      { face: null, file: '/fonts/cjk.ttc', name: 'NotoSansCJKjp-Regular' },
+    ]);
+    expect(admin.chain(spec('Helvetica, Arial')).map((s) => s.key)).toEqual([
+      'file:/fonts/arial.ttf', 'DejaVuSans', 'file:/fonts/cjk.ttc#NotoSansCJKjp-Regular',
+    ]);
+    expect(admin.chain(spec('arial', true)).map((s) => s.key)[0]).toBe('file:/fonts/arial.ttf');
+    expect(admin.chain(spec('Courier')).map((s) => s.key)).toEqual(['DejaVuSansMono', 'file:/fonts/cjk.ttc#NotoSansCJKjp-Regular', 'DejaVuSans']);
   });
 
   test('greedy wrap at spaces and newlines; a word longer than the line is split', () => {
     const font: FontSpec = DEFAULT_FONT;
-    const m = metricsOf(font.pdfName);
+    const m = metricsOf(font);
     const measurer = { width: (f: FontSpec, t: string): number => m.width(t, f.size) / 0.72 };
     const one = measurer.width(font, 'word');
     const lines = wrapText(measurer, font, 'word word word\nnext', one * 2.6);

@@ -1,4 +1,5 @@
 /** The renderer's contract with whoever supplies rows (the database side, or memory in tests). */
+import type { FontLibrary } from './fonts';
 import { defaultBuiltinFormat } from './format';
 
 export type Row = Record<string, unknown>;
@@ -30,6 +31,8 @@ export interface RenderOptions {
    */
   reportDate?: string;
   reportTime?: string;
+  /** Which font files draw each face (fonts.ts); default: the built-in DejaVu fonts only. */
+  fonts?: FontLibrary;
 }
 
 /** For tests and simple callers: rows given in memory. */

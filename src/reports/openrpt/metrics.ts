@@ -1,74 +1,74 @@
 /**
- * Fast text widths for the standard PDF fonts. pdfkit measures by building glyph-name strings and kern-pair
- * keys for every character; text areas measure many prefixes while wrapping, so that dominated rendering.
- * This reads the same AFM data once into per-character tables. Results equal pdfkit's widthOfString, which is
- * what it then draws with (kerning included).
+ * Fast text widths for embedded TrueType fonts. Text areas measure many prefixes while wrapping, and pdfkit
+ * measures by shaping the whole string each time; this keeps each character's advance in a table instead. Text
+ * is drawn with kerning and ligatures off (noFeatures), so the drawn width is exactly the sum of advances, and
+ * a PDF reader extracts the characters as they were written ("office" stays six letters, not "o" + "ffi" + …).
  */
 
-/** The AFM object inside a pdfkit StandardFont (pdfkit internals, not in its typings). */
-export interface AfmFont {
-  characterToGlyph(code: number): string;
-  widthOfGlyph(glyph: string): number;
-  kernPairs: Record<string, number>;
+/** The fontkit font inside a pdfkit EmbeddedFont (pdfkit internals, not in its typings). */
+export interface TtfFont {
+  unitsPerEm: number;
+  glyphForCodePoint(cp: number): { advanceWidth: number };
+  hasGlyphForCodePoint(cp: number): boolean;
+}
+
+/**
+ * OpenType features pdfkit's layout is told to leave off, so measuring and drawing agree. A new object each
+ * time: fontkit adds the features it applies to the object it is given.
+ */
+export function noFeatures(): Record<string, boolean> {
+  return { kern: false, liga: false, clig: false, calt: false, dlig: false };
 }
 
 export class FontMetrics {
-  /** Width in 1/1000 em by character code; NaN = not looked up yet. */
+  /** Advance in em by code point below 65536; NaN = not looked up yet. */
   private readonly widths = new Float64Array(65536).fill(Number.NaN);
-  private readonly glyphs = new Map<number, string>();
-  /** Kerning by (left code << 16 | right code), for pairs of characters below 256. */
-  private readonly kern = new Map<number, number>();
+  /** 0 = not looked up, 1 = has a glyph, 2 = lacks it. */
+  private readonly covered = new Uint8Array(65536);
+  private readonly astral = new Map<number, number>();
 
-  constructor(private readonly afm: AfmFont) {
-    const codesOf = new Map<string, number[]>();
-    for (let c = 32; c < 256; c++) {
-      const g = afm.characterToGlyph(c);
-      const list = codesOf.get(g);
-      if (list) list.push(c);
-      else codesOf.set(g, [c]);
-    }
-    for (const [pair, amount] of Object.entries(afm.kernPairs)) {
-      const sep = pair.indexOf('\u0000');
-      const lefts = codesOf.get(pair.slice(0, sep));
-      const rights = codesOf.get(pair.slice(sep + 1));
-      if (!lefts || !rights) continue;
-      for (const l of lefts) for (const r of rights) this.kern.set(l * 65536 + r, amount);
-    }
-  }
+  constructor(private readonly font: TtfFont) {}
 
-  private glyph(code: number): string {
-    let g = this.glyphs.get(code);
-    if (g === undefined) {
-      g = this.afm.characterToGlyph(code);
-      this.glyphs.set(code, g);
+  private advance(cp: number): number {
+    if (cp < 65536) {
+      let w = this.widths[cp]!;
+      if (Number.isNaN(w)) {
+        w = this.font.glyphForCodePoint(cp).advanceWidth / this.font.unitsPerEm;
+        this.widths[cp] = w;
+      }
+      return w;
     }
-    return g;
-  }
-
-  private widthOfCode(code: number): number {
-    let w = this.widths[code]!;
-    if (Number.isNaN(w)) {
-      w = this.afm.widthOfGlyph(this.glyph(code));
-      this.widths[code] = w;
+    let w = this.astral.get(cp);
+    if (w === undefined) {
+      w = this.font.glyphForCodePoint(cp).advanceWidth / this.font.unitsPerEm;
+      this.astral.set(cp, w);
     }
     return w;
   }
 
-  private kerning(left: number, right: number): number {
-    if (left < 256 && right < 256) return this.kern.get(left * 65536 + right) ?? 0;
-    return this.afm.kernPairs[`${this.glyph(left)}\u0000${this.glyph(right)}`] ?? 0;
+  /** Whether the font draws `cp` (else a fallback font is tried). */
+  has(cp: number): boolean {
+    if (cp >= 65536) return this.font.hasGlyphForCodePoint(cp);
+    let c = this.covered[cp]!;
+    if (c === 0) {
+      // Control characters and spaces count as covered: every font can advance over them.
+      c = cp < 32 || this.font.hasGlyphForCodePoint(cp) ? 1 : 2;
+      this.covered[cp] = c;
+    }
+    return c === 1;
   }
 
   /** Width of `text` at `size` points, in points. */
   width(text: string, size: number): number {
     let total = 0;
-    let prev = -1;
     for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      total += this.widthOfCode(c);
-      if (prev >= 0) total += this.kerning(prev, c);
-      prev = c;
+      let cp = text.charCodeAt(i);
+      if (cp >= 0xd800 && cp < 0xdc00 && i + 1 < text.length) {
+        cp = text.codePointAt(i)!;
+        i++;
+      }
+      total += this.advance(cp);
     }
-    return (total * size) / 1000;
+    return total * size;
   }
 }

@@ -14,13 +14,15 @@ export interface QuerySourceDef {
 export type FontFamily = 'Helvetica' | 'Times' | 'Courier';
 
 export interface FontSpec {
+  /** The `<face>` as written ("" when none): an administrator's font for it replaces the built-in one (fonts.ts). */
+  face: string;
   family: FontFamily;
   bold: boolean;
   italic: boolean;
   /** Points. */
   size: number;
-  /** The standard PDF font name pdfkit knows, e.g. "Helvetica-BoldOblique". */
-  pdfName: string;
+  /** The built-in font of the family and style, e.g. "DejaVuSans-BoldOblique". */
+  builtIn: string;
 }
 
 export type HAlign = 'left' | 'center' | 'right';

@@ -13,8 +13,9 @@ import { finished } from 'node:stream/promises';
 import type PDFDocumentClass from 'pdfkit';
 import type { RenderOptions } from './api';
 import { isEmbeddableImage } from './images';
-import { FontMetrics, type AfmFont } from './metrics';
+import { FontLibrary } from './fonts';
 import type { Align, FontSpec } from './model';
+import { noFeatures, PdfFonts } from './pdfFonts';
 import type { DrawOp, ImageOp, PageOps, PageSink, TextOp } from './ops';
 import { wrapText } from './textWrap';
 
@@ -22,16 +23,7 @@ import { wrapText } from './textWrap';
 const PT = 0.72;
 export const DEFAULT_CREATION_DATE = new Date('2000-01-01T00:00:00Z');
 
-/** The pdfkit internals used here (not in its typings): the current font object and raw object refs. */
-interface PdfFont {
-  id: string;
-  font: AfmFont;
-  ascender: number;
-  descender: number;
-  ref(): PdfRef;
-  widthOfString(text: string, size: number): number;
-  lineHeight(size: number, includeGap?: boolean): number;
-}
+/** The pdfkit internals used here (not in its typings): raw object refs, the page's XObjects, images. */
 interface PdfRef {
   data: Record<string, unknown>;
   offset?: number;
@@ -45,7 +37,6 @@ interface PdfImage {
   obj?: PdfRef;
 }
 interface PdfInternals {
-  _font: PdfFont;
   ref(data: Record<string, unknown>): PdfRef;
   page: { xobjects: Record<string, PdfRef> };
   openImage(src: Buffer): PdfImage;
@@ -60,8 +51,7 @@ interface PageCountForm {
 export class PdfPageWriter implements PageSink {
   private readonly doc: PDFKit.PDFDocument;
   private readonly raw: PdfInternals;
-  private readonly fonts = new Map<string, PdfFont>();
-  private readonly metrics = new Map<string, FontMetrics>();
+  private readonly fonts: PdfFonts;
   /** Keyed by content hash: a logo read from a row is a new Buffer on every page but one image in the PDF. */
   private readonly images = new Map<string, PdfImage | null>();
   private readonly forms = new Map<string, PageCountForm>();
@@ -100,6 +90,7 @@ export class PdfPageWriter implements PageSink {
       },
     });
     this.raw = this.doc as unknown as PdfInternals;
+    this.fonts = new PdfFonts(this.doc as never, opts.fonts ?? new FontLibrary());
     this.doc.on('data', (chunk: Buffer) => {
       if (!this.out.write(chunk)) this.needDrain = true;
     });
@@ -114,27 +105,8 @@ export class PdfPageWriter implements PageSink {
 
   // ---- measuring ---------------------------------------------------------------------------------------
 
-  private font(f: FontSpec): PdfFont {
-    let pf = this.fonts.get(f.pdfName);
-    if (!pf) {
-      this.doc.font(f.pdfName);
-      pf = this.raw._font;
-      this.fonts.set(f.pdfName, pf);
-    }
-    return pf;
-  }
-
-  private metricsOf(f: FontSpec): FontMetrics {
-    let m = this.metrics.get(f.pdfName);
-    if (!m) {
-      m = new FontMetrics(this.font(f).font);
-      this.metrics.set(f.pdfName, m);
-    }
-    return m;
-  }
-
   width(font: FontSpec, text: string): number {
-    return this.metricsOf(font).width(text, font.size) / PT;
+    return this.fonts.width(font, text) / PT;
   }
 
   // ---- pages -------------------------------------------------------------------------------------------
@@ -238,26 +210,29 @@ export class PdfPageWriter implements PageSink {
   }
 
   private drawTextBox(op: TextOp): void {
-    const font = this.font(op.font);
+    const primary = this.fonts.primary(op.font).font;
     const size = op.font.size;
     const lines = op.wrap ? wrapText(this, op.font, op.text, op.w) : op.text.replace(/\r\n?/g, '\n').split('\n');
-    const lineH = font.lineHeight(size) / PT;
+    const lineH = primary.lineHeight(size) / PT;
     const blockH = lines.length * lineH;
     const top = op.align.v === 'top' ? op.y : op.align.v === 'bottom' ? op.y + op.h - blockH : op.y + (op.h - blockH) / 2;
-    const metrics = this.metricsOf(op.font);
-    const widths = lines.map((l) => metrics.width(l, size) / PT);
+    const runs = lines.map((l) => (l === '' ? [] : this.fonts.runs(op.font, l)));
+    const widths = runs.map((rs) => rs.reduce((sum, r) => sum + r.width, 0) / PT);
     // Qt clips a field's text to its box; clipping costs page content, so only boxes that overflow get a clip.
     const clip = blockH > op.h + 0.5 || widths.some((lw) => lw > op.w + 0.5);
     if (clip) {
       this.doc.save();
       this.doc.rect(op.x * PT, op.y * PT, op.w * PT, op.h * PT).clip();
     }
-    this.doc.font(op.font.pdfName).fontSize(size).fillColor(op.color ?? op.style.color ?? '#000000');
+    this.doc.fontSize(size).fillColor(op.color ?? op.style.color ?? '#000000');
     for (let i = 0; i < lines.length; i++) {
-      const line = lines[i]!;
-      if (line === '') continue;
-      const lx = alignX(op.align, op.x, op.w, widths[i]!);
-      this.doc.text(line, lx * PT, (top + i * lineH) * PT, { lineBreak: false });
+      // Every run of a line shares the first font's baseline, whatever the ascender of the font that draws it.
+      const baseline = (top + i * lineH) * PT + (primary.ascender / 1000) * size;
+      let x = alignX(op.align, op.x, op.w, widths[i]!) * PT;
+      for (const r of runs[i]!) {
+        this.doc.font(r.key).text(r.text, x, baseline - (r.font.ascender / 1000) * size, { lineBreak: false, features: noFeatures() as never });
+        x += r.width;
+      }
     }
     if (clip) this.doc.restore();
   }
@@ -320,9 +295,9 @@ export class PdfPageWriter implements PageSink {
   }
 
   private paintWatermark(text: string, font: FontSpec, opacity: number): void {
-    const f = this.font(font);
+    const { key, font: f } = this.fonts.primary(font);
     const diagonal = Math.hypot(this.widthPt, this.heightPt);
-    const atOne = f.widthOfString(text, 1);
+    const atOne = f.widthOfString(text, 1, noFeatures());
     if (atOne <= 0) return;
     // Not determined by the reference: the text runs corner to corner over 80% of the diagonal, capped.
     const size = Math.min((diagonal * 0.8) / atOne, 200);
@@ -330,19 +305,19 @@ export class PdfPageWriter implements PageSink {
     this.doc.save();
     this.doc.fillOpacity(opacity);
     this.doc.rotate(-angle, { origin: [this.widthPt / 2, this.heightPt / 2] });
-    const tw = f.widthOfString(text, size);
-    this.doc.font(font.pdfName).fontSize(size).fillColor('#000000');
-    this.doc.text(text, this.widthPt / 2 - tw / 2, this.heightPt / 2 - f.lineHeight(size) / 2, { lineBreak: false });
+    const tw = f.widthOfString(text, size, noFeatures());
+    this.doc.font(key).fontSize(size).fillColor('#000000');
+    this.doc.text(text, this.widthPt / 2 - tw / 2, this.heightPt / 2 - f.lineHeight(size) / 2, { lineBreak: false, features: noFeatures() as never });
     this.doc.restore();
   }
 
   // ---- page_count forms --------------------------------------------------------------------------------
 
   private placeForm(op: TextOp): void {
-    const formKey = `${op.font.pdfName}|${op.font.size}|${op.w}|${op.h}|${op.align.h}${op.align.v}|${op.color ?? op.style.color ?? ''}`;
+    const formKey = `${this.fonts.primary(op.font).key}|${op.font.size}|${op.w}|${op.h}|${op.align.h}${op.align.v}|${op.color ?? op.style.color ?? ''}`;
     let form = this.forms.get(formKey);
     if (!form) {
-      const font = this.font(op.font);
+      const font = this.fonts.primary(op.font).font;
       const ref = this.raw.ref({
         Type: 'XObject',
         Subtype: 'Form',
@@ -360,19 +335,20 @@ export class PdfPageWriter implements PageSink {
 
   private writeForm(form: PageCountForm, text: string): void {
     const { op } = form;
-    const font = this.font(op.font);
+    const font = this.fonts.primary(op.font).font;
     const size = op.font.size;
     const w = op.w * PT;
     const h = op.h * PT;
-    const tw = font.widthOfString(text, size);
+    const tw = font.widthOfString(text, size, noFeatures());
     const lh = font.lineHeight(size);
     const tx = op.align.h === 'left' ? 0 : op.align.h === 'right' ? w - tw : (w - tw) / 2;
     const top = op.align.v === 'top' ? 0 : op.align.v === 'bottom' ? h - lh : (h - lh) / 2;
     const baseline = h - (top + (font.ascender / 1000) * size);
     const rgb = hexToRgb(op.color ?? op.style.color ?? '#000000');
     const n = (v: number): string => (Math.round(v * 1000) / 1000).toString();
-    // The count is digits only, which every standard font encodes as themselves.
-    form.ref.end(`${rgb} rg BT /${font.id} ${n(size)} Tf ${n(tx)} ${n(baseline)} Td (${text}) Tj ET`);
+    // An embedded font is addressed by glyph ids; encoding the digits also puts them into the font's subset.
+    const [glyphs] = font.encode(text, noFeatures());
+    form.ref.end(`${rgb} rg BT /${font.id} ${n(size)} Tf ${n(tx)} ${n(baseline)} Td <${glyphs.join('')}> Tj ET`);
   }
 }
 
