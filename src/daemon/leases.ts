@@ -14,7 +14,7 @@ interface Held {
   token: string;
   /** performance.now() after which the lease may be about to lapse on the server: the job must be stopped by then. */
   deadline: number;
-  /** An outcome waits to be written: the work is done, so a lapsed lease is renewed too, and nothing is aborted. */
+  /** An outcome waits to be written: the work is done, nothing is left to stop; the lease is kept until written. */
   outcomeOnly: boolean;
   onLost: (why: LeaseLoss) => void;
 }
@@ -117,7 +117,7 @@ export class LeaseKeeper implements MaintenanceService {
     const sentAt = this.now();
     let renewal;
     try {
-      renewal = await renewLeases(this.pool, this.owner, asked.map((h) => ({ batchId: h.batchId, token: h.token, lapsedOk: h.outcomeOnly })), this.timing.leaseMs / 1000);
+      renewal = await renewLeases(this.pool, this.owner, asked.map((h) => ({ batchId: h.batchId, token: h.token })), this.timing.leaseMs / 1000);
       this.health.recovered();
     } catch (err) {
       const wait = this.health.failed(err, 'renewing leases');

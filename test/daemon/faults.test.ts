@@ -78,7 +78,7 @@ describe('lease renewal and outcome writes (finding 3)', () => {
     try {
       await writer.query('BEGIN');
       await writer.query(`SELECT 1 FROM xtbatch.batch WHERE batch_id = $1 FOR UPDATE`, [id]);
-      const r = await renewLeases(db.pool, 'me', [{ batchId: id!, token: rows[0]!.token, lapsedOk: false }], 60);
+      const r = await renewLeases(db.pool, 'me', [{ batchId: id!, token: rows[0]!.token }], 60);
       expect(r.renewed.size).toBe(0);
       expect(r.busy.get(id!)).toBe(rows[0]!.token);
     } finally {

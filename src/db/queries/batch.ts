@@ -246,11 +246,6 @@ export async function finishMany(pool: Queryable, owner: string, items: Finish[]
 export interface LeaseRef {
   batchId: number;
   token: string;
-  /**
-   * Renew even if the lease has expired (as long as no one took the job back): for outcomes waiting to be
-   * written, whose work is done. A running job's lapsed lease is never renewed: it counts as lost.
-   */
-  lapsedOk: boolean;
 }
 
 export interface Renewal {
@@ -267,8 +262,7 @@ WITH mine AS (
   SELECT b.batch_id
     FROM xtbatch.batch b
    WHERE b.batch_id = ANY ($2::int[])
-     AND (b.batch_locked_by = $1 AND b.batch_completed IS NULL
-          AND (b.batch_lease_expires > now() OR b.batch_id = ANY ($4::int[]))) IS TRUE
+     AND (b.batch_locked_by = $1 AND b.batch_completed IS NULL) IS TRUE
      FOR UPDATE SKIP LOCKED
 )
 UPDATE xtbatch.batch b
@@ -278,13 +272,15 @@ UPDATE xtbatch.batch b
 RETURNING b.batch_id, b.batch_lease_token::text AS token`;
 
 /**
- * Renews the leases of jobs this daemon holds, by the server's clock. A job absent from both maps was cancelled,
- * taken back, or (running) let its lease lapse; a token that differs from the claim's means it was claimed again.
+ * Renews the leases of jobs this daemon holds, by the server's clock. A job absent from both maps was cancelled or
+ * taken back; a token that differs from the claim's means it was claimed again (by another daemon or this one).
+ * A lease that lapsed with no one taking the job back is renewed: no one else can have started it (a claim needs
+ * a rescue first, which changes the owner), and the daemon's own deadline (src/daemon/leases.ts) already stopped
+ * any job that could not be renewed in time.
  */
 export async function renewLeases(pool: Pool, owner: string, leases: LeaseRef[], leaseSeconds: number): Promise<Renewal> {
   const ids = leases.map((l) => l.batchId);
-  const lapsedOk = leases.filter((l) => l.lapsedOk).map((l) => l.batchId);
-  const { rows } = await pool.query<{ batch_id: number; token: string | null }>(RENEW_SQL, [owner, ids, leaseSeconds, lapsedOk]);
+  const { rows } = await pool.query<{ batch_id: number; token: string | null }>(RENEW_SQL, [owner, ids, leaseSeconds]);
   const renewed = new Map(rows.map((r) => [r.batch_id, r.token ?? '']));
   const busy = new Map<number, string>();
   const missing = ids.filter((id) => !renewed.has(id));
@@ -292,10 +288,8 @@ export async function renewLeases(pool: Pool, owner: string, leases: LeaseRef[],
     // A plain read takes no lock: which of the others are still ours (locked by our own write right now)?
     const others = await pool.query<{ batch_id: number; token: string | null }>(
       `SELECT batch_id, batch_lease_token::text AS token FROM xtbatch.batch
-        WHERE batch_id = ANY ($2::int[])
-          AND (batch_locked_by = $1 AND batch_completed IS NULL
-               AND (batch_lease_expires > now() OR batch_id = ANY ($3::int[]))) IS TRUE`,
-      [owner, missing, lapsedOk],
+        WHERE batch_id = ANY ($2::int[]) AND (batch_locked_by = $1 AND batch_completed IS NULL) IS TRUE`,
+      [owner, missing],
     );
     for (const r of others.rows) busy.set(r.batch_id, r.token ?? '');
   }
@@ -304,7 +298,7 @@ export async function renewLeases(pool: Pool, owner: string, leases: LeaseRef[],
 
 /** Extends the leases of jobs this daemon holds, whatever their token; returns those renewed (bench/profile.ts). */
 export async function extendLeases(pool: Pool, owner: string, ids: number[], leaseSeconds: number): Promise<Set<number>> {
-  const r = await renewLeases(pool, owner, ids.map((batchId) => ({ batchId, token: '', lapsedOk: true })), leaseSeconds);
+  const r = await renewLeases(pool, owner, ids.map((batchId) => ({ batchId, token: '' })), leaseSeconds);
   return new Set(r.renewed.keys());
 }
 
