@@ -6,7 +6,8 @@ import { VERSION } from '../version';
 import { commandContext, type GlobalOptions } from './context';
 import { configGetCommand, configSetCommand, excludeCommand } from './commands/config';
 import { consoleCommand } from './commands/console';
-import { cancelCommand, listCommand, purgeCommand, retryCommand, showCommand } from './commands/jobs';
+import { cancelCommand, listCommand, retryCommand, showCommand } from './commands/jobs';
+import { purgeCommand } from './commands/purge';
 import { migrateCommand } from './commands/migrate';
 import { addRenderCommand } from './commands/render';
 import { startCommand } from './commands/start';
@@ -151,24 +152,26 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
 
   program
     .command('purge')
-    .description('Delete finished jobs older than BatchManagerPurgeDays (or --days) now; the daemon also does this daily.')
-    .option('--days <n>', 'age in days (default: the BatchManagerPurgeDays setting)', positiveInt('--days', 0))
-    .action((o: { days?: number }) => run(purgeCommand(ctx(), o.days, out)));
+    .description('Delete finished jobs (done, failed, cancelled) now, with their parameters; the daemon does this nightly. Without options: those finished more than BatchManagerPurgeDays ago (not set or 0: nothing). A job finished less than a day ago is deleted only with --older-than under 1d and --yes.')
+    .option('--days <n>', 'finished more than N days ago (N at least 1; 0 is refused: for BatchManagerPurgeDays 0 means never)', positiveInt('--days', 0))
+    .option('--older-than <age>', 'finished more than this long ago: 30d, 12h, 90m, 0s (under a day needs --yes)')
+    .option('--yes', 'confirm an --older-than under a day', false)
+    .action((o: { days?: number; olderThan?: string; yes: boolean }) => run(purgeCommand(ctx(), o, out)));
 
-  const schedule = program.command('schedule').description('Repeating jobs: cron or every-N rules in a time zone, each occurrence run exactly once across daemons.');
+  const schedule = program.command('schedule').description('Repeating jobs: cron or every-N rules in a time zone, each occurrence run exactly once across daemons (docs/schedules.md).');
   schedule
     .command('add')
     .description('Add a series. Prints its ID. Bad rules (invalid cron, unknown time zone, interval 0) are refused with exit code 2.')
     .requiredOption('--action <action>', 'the batch_action of each occurrence (e.g. Email, ServerMaintenance)')
     .option('--name <name>', 'a unique name')
-    .option('--cron <expr>', 'cron expression: "30 2 * * *" is 02:30 every day')
-    .option('--every <interval>', 'every N minutes/hours/days: 15m, 2h, 1d')
+    .option('--cron <expr>', 'cron expression in --tz: "30 2 * * *" is 02:30 every day (a time the clocks skip runs at the first time after the gap); six fields: seconds first')
+    .option('--every <interval>', 'every N minutes/hours/days from --start: 15m, 2h, 1d; days keep the local time of day, minutes and hours count elapsed time')
     .option('--tz <zone>', 'IANA time zone (default: this machine\'s)')
     .option('--start <time>', 'first possible time, and the anchor of --every (default now)')
     .option('--end <time>', 'no occurrence after this time')
     .option('--count <n>', 'at most this many occurrences', positiveInt('--count'))
-    .addOption(new Option('--missed <policy>', 'occurrences missed while no daemon ran: run the latest once, all (up to --missed-max), or skip').choices(['once', 'all', 'skip']).default('once'))
-    .option('--missed-max <n>', 'with --missed all: at most this many', positiveInt('--missed-max'), 10)
+    .addOption(new Option('--missed <policy>', 'occurrences whose time came while no daemon ran, waiting rows inserted ahead included: once = run only the latest, all = run the latest --missed-max, skip = run none; the others are cancelled or never inserted').choices(['once', 'all', 'skip']).default('once'))
+    .option('--missed-max <n>', 'with --missed all: how many of the latest missed occurrences run', positiveInt('--missed-max'), 10)
     .option('--param <name[:type]=value>', 'a job parameter (repeatable)', collectParam, [])
     .option('--to <addresses>', 'batch_email: recipients (Email) or where to send the done notice')
     .option('--from <address>', 'sender')
@@ -183,14 +186,14 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
     .action((o) => run(scheduleAddCommand(ctx(), o, out)));
   schedule
     .command('list')
-    .description('List series: state, occurrences so far, next time in the series\' zone, rule.')
+    .description('List series: state; RUNS, the occurrences that ran (done, failed, running, retrying; not waiting or cancelled), "/N" with --count; NEXT, the next run to the second in the series\' zone (an occurrence already waiting included); rule.')
     .option('--all', 'include removed series', false)
     .option('--json', 'print JSON', false)
     .action((o: { all: boolean; json: boolean }) => run(scheduleListCommand(ctx(), o, out)));
   schedule
     .command('next')
     .argument('<id>', 'series ID', seriesId)
-    .description('Preview the next occurrences of a series in its time zone.')
+    .description('The next runs of a series, to the second in its time zone: occurrences already inserted and waiting first, then the rule\'s, within --end and --count.')
     .option('--count <n>', 'how many', positiveInt('--count'), 5)
     .action((id: number, o: { count: number }) => run(scheduleNextCommand(ctx(), id, o.count, out)));
   for (const op of ['pause', 'resume', 'remove'] as const) {

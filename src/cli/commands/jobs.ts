@@ -1,6 +1,4 @@
-import { purgeCompleted } from '../../db/queries/batch';
 import { getJob, listJobs, type JobState } from '../../db/queries/inspect';
-import { readSettings } from '../../db/queries/settings';
 import { cancelJob, retryJob } from '../../db/queries/submit';
 import type { CommandContext } from '../context';
 import { withPool } from '../context';
@@ -58,17 +56,4 @@ export async function cancelCommand(ctx: CommandContext, id: number, out: NodeJS
   const said = { 1: `job ${id} cancelled`, 0: `job ${id} had already finished; nothing to cancel`, [-1]: `no job ${id}` } as Record<number, string>;
   out.write(`${said[r]}\n`);
   return r === 1 ? 0 : 1;
-}
-
-export async function purgeCommand(ctx: CommandContext, days: number | undefined, out: NodeJS.WritableStream): Promise<number> {
-  return withPool(ctx, async (pool) => {
-    const d = days ?? (await readSettings(pool)).purgeDays;
-    if (d === null) {
-      out.write('BatchManagerPurgeDays is not set and no --days given: nothing purged\n');
-      return 0;
-    }
-    const n = await purgeCompleted(pool, d);
-    out.write(`purged ${n} job(s) finished more than ${d} day(s) ago\n`);
-    return 0;
-  });
 }
