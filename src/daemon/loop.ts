@@ -100,7 +100,8 @@ export class Daemon {
   private readonly jobPool: Pool;
   private readonly ownsPool: boolean;
   private readonly log: Logger;
-  private readonly handlers: HandlerRegistry;
+  /** Read by /metrics: jobs of actions it names keep their own label. */
+  readonly handlers: HandlerRegistry;
   private readonly handlerServices: Services;
   private readonly info: DaemonInfo;
   private readonly knownSchema: number;

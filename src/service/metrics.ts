@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry, type Metric } from 'prom-client';
 import type { Daemon } from '../daemon/loop';
-import { DURATION_BUCKETS, OUTCOMES } from '../daemon/jobStats';
+import { DURATION_BUCKETS, OUTCOMES, type ActionStats } from '../daemon/jobStats';
 import type { Pool } from '../db/pool';
 import { queueDepth, type QueueDepth } from '../db/queries/inspect';
 import { errorMessage } from '../errors';
@@ -21,15 +21,30 @@ interface SampleValue {
  * name, help, type and get(); this lets the per-job numbers stay plain increments in the daemon (see
  * src/daemon/jobStats.ts) instead of label hashing on every job.
  */
-function snapshotMetric(name: string, help: string, type: 'counter' | 'histogram', values: () => SampleValue[]): Metric {
+function snapshotMetric(name: string, help: string, type: 'counter' | 'histogram', values: () => Promise<SampleValue[]>): Metric {
   return {
     name,
     help,
     type,
     aggregator: 'sum',
-    get: async () => ({ name, help, type, aggregator: 'sum', values: values() }),
+    get: async () => ({ name, help, type, aggregator: 'sum', values: await values() }),
     reset: () => undefined,
   } as unknown as Metric;
+}
+
+/** The `action` label of every job whose batch_action the daemon does not know: one series, however many names. */
+export const OTHER_ACTION = 'other';
+/** Actions mapped in xtbatch.action get a label of their own up to this many; beyond, they count as "other". */
+export const MAX_MAPPED_LABELS = 100;
+
+/** Per-action numbers summed under one label value. */
+function merge(into: Omit<ActionStats, 'action'> | undefined, s: ActionStats): Omit<ActionStats, 'action'> {
+  if (!into) return { done: s.done, failed: s.failed, retry: s.retry, release: s.release, lost: s.lost, buckets: [...s.buckets], sumSeconds: s.sumSeconds, count: s.count };
+  for (const o of OUTCOMES) into[o] += s[o];
+  s.buckets.forEach((n, i) => (into.buckets[i]! += n));
+  into.sumSeconds += s.sumSeconds;
+  into.count += s.count;
+  return into;
 }
 
 export interface DaemonMetrics {
@@ -50,27 +65,54 @@ export function createDaemonMetrics(opts: { daemon: Daemon; pool: Pool; log: Log
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
+  // batch_action is whatever an ERP user typed: a label per value would let anyone grow /metrics (and every
+  // Prometheus that scrapes it) without bound. Actions the daemon runs (its handlers, and those mapped in
+  // xtbatch.action, read with the queue numbers) keep their name; every other name is counted as "other".
+  let mapped: { at: number; names: Set<string> } | null = null;
+  const mappedActions = async (): Promise<Set<string>> => {
+    if (mapped && Date.now() - mapped.at < cacheMs) return mapped.names;
+    try {
+      const { rows } = await pool.query<{ action_name: string }>(
+        `SELECT action_name FROM xtbatch.action WHERE action_enabled ORDER BY action_name LIMIT $1`, [MAX_MAPPED_LABELS]);
+      mapped = { at: Date.now(), names: new Set(rows.map((r) => r.action_name)) };
+    } catch (err) {
+      log.debug(`metrics: could not read xtbatch.action: ${errorMessage(err)}`, { scope: 'metrics' });
+      mapped = { at: Date.now(), names: mapped?.names ?? new Set() };
+    }
+    return mapped.names;
+  };
+  const byLabel = async (): Promise<Map<string, Omit<ActionStats, 'action'>>> => {
+    const names = await mappedActions();
+    const out = new Map<string, Omit<ActionStats, 'action'>>();
+    for (const s of daemon.jobStats.actions()) {
+      const known = (s.action !== '*' && daemon.handlers.has(s.action)) || names.has(s.action);
+      const label = known ? s.action : OTHER_ACTION;
+      out.set(label, merge(out.get(label), s));
+    }
+    return out;
+  };
+
   registry.registerMetric(
-    snapshotMetric('xtconnect_jobs_total', 'Jobs this daemon finished running, by action and outcome (done, failed, retry, release = put back at shutdown, lost = cancelled or taken back).', 'counter', () => {
+    snapshotMetric('xtconnect_jobs_total', 'Jobs this daemon finished running, by action ("other" for every batch_action it does not know) and outcome (done, failed, retry, release = put back at shutdown, lost = cancelled or taken back).', 'counter', async () => {
       const out: SampleValue[] = [];
-      for (const s of daemon.jobStats.actions()) {
-        for (const outcome of OUTCOMES) out.push({ value: s[outcome], labels: { action: s.action, outcome } });
+      for (const [action, s] of await byLabel()) {
+        for (const outcome of OUTCOMES) out.push({ value: s[outcome], labels: { action, outcome } });
       }
       return out;
     }),
   );
   registry.registerMetric(
-    snapshotMetric('xtconnect_job_duration_seconds', 'How long jobs ran, by action, whatever their outcome.', 'histogram', () => {
+    snapshotMetric('xtconnect_job_duration_seconds', 'How long jobs ran, by action ("other" for every batch_action it does not know), whatever their outcome.', 'histogram', async () => {
       const out: SampleValue[] = [];
-      for (const s of daemon.jobStats.actions()) {
+      for (const [action, s] of await byLabel()) {
         let cumulative = 0;
         DURATION_BUCKETS.forEach((le, i) => {
           cumulative += s.buckets[i]!;
-          out.push({ metricName: 'xtconnect_job_duration_seconds_bucket', value: cumulative, labels: { action: s.action, le } });
+          out.push({ metricName: 'xtconnect_job_duration_seconds_bucket', value: cumulative, labels: { action, le } });
         });
-        out.push({ metricName: 'xtconnect_job_duration_seconds_bucket', value: s.count, labels: { action: s.action, le: '+Inf' } });
-        out.push({ metricName: 'xtconnect_job_duration_seconds_sum', value: s.sumSeconds, labels: { action: s.action } });
-        out.push({ metricName: 'xtconnect_job_duration_seconds_count', value: s.count, labels: { action: s.action } });
+        out.push({ metricName: 'xtconnect_job_duration_seconds_bucket', value: s.count, labels: { action, le: '+Inf' } });
+        out.push({ metricName: 'xtconnect_job_duration_seconds_sum', value: s.sumSeconds, labels: { action } });
+        out.push({ metricName: 'xtconnect_job_duration_seconds_count', value: s.count, labels: { action } });
       }
       return out;
     }),
