@@ -67,6 +67,9 @@ pre{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--bg);border:1px 
 .login{max-width:24rem;margin:8vh auto}
 .login form>div{margin-bottom:.8rem}
 .check{display:flex;gap:.5rem;align-items:center}.check label{margin:0;color:var(--fg);font-size:1rem}
+.mt0{margin-top:0}.mt-s{margin-top:.6rem}.mt-m{margin-top:.8rem}.mt-l{margin-top:1rem}.mb-m{margin-bottom:.8rem}.mb-l{margin-bottom:1rem}
+.fixed{flex:0 0 auto}.buttons{display:flex;gap:.4rem;flex-wrap:wrap}.float-right{float:right}.note{font-size:.85rem}.tuck{margin-top:-.5rem}
+.h3{font-size:.95rem;margin:1rem 0 .4rem}.spread{justify-content:space-between;margin-bottom:.6rem}.right{text-align:right}.nowrap{white-space:nowrap}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 @media (max-width:760px){
  main{padding:.75rem .6rem 2rem}

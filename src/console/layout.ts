@@ -37,6 +37,12 @@ export function flashBox(flash: PageOptions['flash']): Html | '' {
   return html`<div class="flash ${flash.ok ? 'ok' : 'bad'}" role="${flash.ok ? 'status' : 'alert'}">${flash.message}</div>`;
 }
 
+/** "Live" once the server-sent events stream is open (the script fills it in), with a Pause button. */
+export function liveIndicator(): Html {
+  return html`<div class="live" id="live" aria-live="polite"><span class="dot" aria-hidden="true"></span><span class="text">Connecting…</span>
+<button type="button" id="live-toggle" aria-pressed="false">Pause</button></div>`;
+}
+
 export function csrfField(viewer: Viewer): Html {
   return html`<input type="hidden" name="_csrf" value="${viewer.csrf}">`;
 }

@@ -79,11 +79,20 @@ export async function buildConsole(o: ConsoleOptions): Promise<{ app: FastifyIns
     // Sessions live in this process's memory: a restart logs everyone out, which is acceptable for a console.
     secret: crypto.randomBytes(32).toString('hex'),
     cookieName: 'xtc_session',
-    cookie: { httpOnly: true, sameSite: 'strict', secure: 'auto', path: '/', maxAge: SESSION_HOURS * 3600 * 1000 },
+    // Not secure: 'auto', which would also weaken SameSite to Lax over plain HTTP; Secure is added below instead.
+    cookie: { httpOnly: true, sameSite: 'strict', secure: false, path: '/', maxAge: SESSION_HOURS * 3600 * 1000 },
     saveUninitialized: false,
     rolling: true,
   });
   await app.register(fastifyCsrf, { sessionPlugin: '@fastify/session' });
+  // Behind a TLS reverse proxy on this machine (X-Forwarded-Proto: https) the session cookie is Secure as well.
+  app.addHook('onSend', async (req, reply) => {
+    if (req.protocol !== 'https') return;
+    const set = reply.getHeader('set-cookie');
+    if (set === undefined) return;
+    const list = (Array.isArray(set) ? set : [String(set)]).map((c) => (/;\s*secure/i.test(c) ? c : `${c}; Secure`));
+    reply.header('set-cookie', list);
+  });
   await app.register(fastifyFormbody);
   await app.register(fastifyRateLimit, { global: false });
 

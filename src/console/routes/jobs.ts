@@ -4,7 +4,7 @@ import { bulkAction, BULK_LIMIT, cancelOne, countBulk, rescheduleOne } from '../
 import { intParam, onlyUserOf, sendPage, setFlash, str, takeFlash, viewerOf, type ConsoleContext } from '../context';
 import { html, query, type Html } from '../html';
 import { filterChoices, getJobDetail, isJobState, listJobPage, type JobDetail, type JobFilter, type JobParam, type JobRow } from '../jobs';
-import { csrfField, page, type Viewer } from '../layout';
+import { csrfField, liveIndicator, page, type Viewer } from '../layout';
 import { findSentMail, type SentMail } from '../sentMail';
 import { localInputValue, parseLocalInput, timeTag } from '../time';
 
@@ -89,10 +89,9 @@ async function listPage(ctx: ConsoleContext, req: FastifyRequest<{ Querystring: 
   const choices = await filterChoices(ctx.pool, onlyUserOf(req));
   const body = html`<h1>Jobs${v.admin ? '' : html` <span class="muted">(yours)</span>`}</h1>
 ${filterForm(v, form, choices)}
-<div class="row" style="justify-content:space-between;margin-bottom:.6rem">
-  <div class="live" id="live" aria-live="polite"><span class="dot" aria-hidden="true"></span><span class="text">Connecting…</span>
-    <button type="button" id="live-toggle" aria-pressed="false">Pause</button></div>
-  <div style="flex:0 0 auto;display:flex;gap:.4rem">
+<div class="row spread">
+  ${liveIndicator()}
+  <div class="fixed buttons">
     <form class="inline" method="post" action="/jobs/bulk">${csrfField(v)}${hiddenFilter(form)}<input type="hidden" name="op" value="retry"><button type="submit">Retry all matching…</button></form>
     <form class="inline" method="post" action="/jobs/bulk">${csrfField(v)}${hiddenFilter(form)}<input type="hidden" name="op" value="cancel"><button type="submit" class="danger">Cancel all matching…</button></form>
   </div>
@@ -116,33 +115,33 @@ function kv(pairs: Array<[string, unknown]>): Html {
 function actionsCard(v: Viewer, job: JobDetail): Html {
   const finished = job.completed !== null;
   const running = job.state === 'running';
-  return html`<section class="card" aria-labelledby="h-actions"><h2 id="h-actions" style="margin-top:0">Actions</h2>
+  return html`<section class="card" aria-labelledby="h-actions"><h2 id="h-actions" class="mt0">Actions</h2>
 <div class="row">
 ${finished ? html`<form class="inline" method="post" action="/jobs/${job.batch_id}/retry">${csrfField(v)}<button class="primary" type="submit">Retry now</button></form>` : ''}
 ${!finished ? html`<form class="inline" method="post" action="/jobs/${job.batch_id}/cancel" data-confirm="Cancel job ${job.batch_id}?">${csrfField(v)}<button class="danger" type="submit">Cancel</button></form>` : ''}
 </div>
-${running ? html`<p class="muted">A running job cannot be rescheduled; cancel it first.</p>` : html`<form method="post" action="/jobs/${job.batch_id}/reschedule" class="row" style="margin-top:.8rem">${csrfField(v)}
+${running ? html`<p class="muted">A running job cannot be rescheduled; cancel it first.</p>` : html`<form method="post" action="/jobs/${job.batch_id}/reschedule" class="row mt-m">${csrfField(v)}
 <div><label for="r-at">Reschedule to (${v.zone})</label><input id="r-at" type="datetime-local" name="at" required value="${localInputValue(job.scheduled, v.zone)}"></div>
-<div style="flex:0 0 auto"><button type="submit">Reschedule</button></div></form>`}
+<div class="fixed"><button type="submit">Reschedule</button></div></form>`}
 </section>`;
 }
 
 function mailCard(mail: SentMail | null, job: JobDetail): Html | '' {
   if (!mail) {
     if (job.batch_action !== 'Email' || job.state !== 'done') return '';
-    return html`<section class="card"><h2 style="margin-top:0">Mail as sent</h2><p class="muted">No copy of the sent message is recorded (xtbatch.eml).</p></section>`;
+    return html`<section class="card"><h2 class="mt0">Mail as sent</h2><p class="muted">No copy of the sent message is recorded (xtbatch.eml).</p></section>`;
   }
-  return html`<section class="card" aria-labelledby="h-mail"><h2 id="h-mail" style="margin-top:0">Mail as sent</h2>
+  return html`<section class="card" aria-labelledby="h-mail"><h2 id="h-mail" class="mt0">Mail as sent</h2>
 <pre aria-label="Headers">${mail.headers}</pre>
-<h3 style="font-size:.95rem">Body</h3><pre>${mail.body}</pre>
-${mail.attachments.length ? html`<h3 style="font-size:.95rem">Attachments</h3><ul>${mail.attachments.map((a) => html`<li>${a.filename} <span class="muted">(${a.contentType}, ${a.size} bytes)</span></li>`)}</ul>` : html`<p class="muted">No attachments.</p>`}
+<h3 class="h3">Body</h3><pre>${mail.body}</pre>
+${mail.attachments.length ? html`<h3 class="h3">Attachments</h3><ul>${mail.attachments.map((a) => html`<li>${a.filename} <span class="muted">(${a.contentType}, ${a.size} bytes)</span></li>`)}</ul>` : html`<p class="muted">No attachments.</p>`}
 </section>`;
 }
 
 function reportCard(job: JobDetail): Html | '' {
   const r = job.batch_result as { file?: string; bytes?: number; pages?: number; rows?: number; format?: string; delivered?: unknown } | null;
   if (!r || typeof r !== 'object' || typeof r.file !== 'string') return '';
-  return html`<section class="card"><h2 style="margin-top:0">Report file</h2>${kv([['File', r.file], ['Format', r.format], ['Bytes', r.bytes], ['Pages', r.pages], ['Rows', r.rows]])}
+  return html`<section class="card"><h2 class="mt0">Report file</h2>${kv([['File', r.file], ['Format', r.format], ['Bytes', r.bytes], ['Pages', r.pages], ['Rows', r.rows]])}
 ${r.delivered ? html`<pre>${JSON.stringify(r.delivered, null, 2)}</pre>` : ''}</section>`;
 }
 
@@ -157,7 +156,7 @@ function jobMain(v: Viewer, job: JobDetail, params: JobParam[], mail: SentMail |
   return html`<div id="job-main">
 <h1>Job ${job.batch_id} · ${job.batch_action} ${stateBadge(job.state)}</h1>
 <div class="grid2">
-<section class="card" aria-labelledby="h-row"><h2 id="h-row" style="margin-top:0">Job</h2>${kv([
+<section class="card" aria-labelledby="h-row"><h2 id="h-row" class="mt0">Job</h2>${kv([
     ['Submitted by', job.batch_user], ['Submitted', timeTag(job.submitted, z)], ['Scheduled', timeTag(job.scheduled, z)],
     ['Started', timeTag(job.started, z)], ['Completed', timeTag(job.completed, z)], ['Parameter', job.batch_parameter],
     ['File name', job.batch_filename], ['Priority', job.batch_priority], ['Running on', job.state === 'running' ? job.batch_locked_by : null],
@@ -165,22 +164,22 @@ function jobMain(v: Viewer, job: JobDetail, params: JobParam[], mail: SentMail |
   ])}</section>
 ${actionsCard(v, job)}
 </div>
-<section class="card" style="margin-top:1rem" aria-labelledby="h-attempts"><h2 id="h-attempts" style="margin-top:0">Attempts and outcome</h2>${kv([
+<section class="card mt-l" aria-labelledby="h-attempts"><h2 id="h-attempts" class="mt0">Attempts and outcome</h2>${kv([
     ['Attempts', `${job.batch_attempts}${job.batch_max_attempts ? ` of at most ${job.batch_max_attempts}` : ''}`],
     ['Last error', job.batch_last_error ? html`<pre>${job.batch_last_error}</pre>` : null],
     ['Errors by attempt', Array.isArray(job.error_history) && job.error_history.length ? html`<table><thead><tr><th scope="col">Attempt</th><th scope="col">When</th><th scope="col">Error</th></tr></thead><tbody>${job.error_history.map((e) => html`<tr><td class="num">${e.attempt}</td><td>${e.at ? timeTag(new Date(e.at), z) : ''}</td><td>${e.error}</td></tr>`)}</tbody></table>` : null],
     ['Exit status', job.batch_exitstatus ? html`<pre>${job.batch_exitstatus}</pre>` : job.state === 'done' ? 'Done (no error)' : null],
   ])}
-${job.batch_result !== null && job.batch_result !== undefined ? html`<h3 style="font-size:.95rem">Result</h3><pre>${JSON.stringify(job.batch_result, null, 2)}</pre>` : ''}
+${job.batch_result !== null && job.batch_result !== undefined ? html`<h3 class="h3">Result</h3><pre>${JSON.stringify(job.batch_result, null, 2)}</pre>` : ''}
 </section>
-<div class="grid2" style="margin-top:1rem">
-<section class="card" aria-labelledby="h-msg"><h2 id="h-msg" style="margin-top:0">Message</h2>${kv([
+<div class="grid2 mt-l">
+<section class="card" aria-labelledby="h-msg"><h2 id="h-msg" class="mt0">Message</h2>${kv([
     ['From', job.batch_fromemail], ['To', job.batch_email], ['Cc', job.batch_cc], ['Bcc', job.batch_bcc], ['Reply-To', job.batch_replyto],
     ['Subject', job.batch_subject], ['HTML', job.batch_emailhtml ? 'yes' : null],
-  ])}${job.batch_responsebody ? html`<h3 style="font-size:.95rem">Body</h3><pre>${job.batch_responsebody}</pre>` : ''}</section>
-<section class="card" aria-labelledby="h-params"><h2 id="h-params" style="margin-top:0">Parameters</h2>${paramsTable(params)}</section>
+  ])}${job.batch_responsebody ? html`<h3 class="h3">Body</h3><pre>${job.batch_responsebody}</pre>` : ''}</section>
+<section class="card" aria-labelledby="h-params"><h2 id="h-params" class="mt0">Parameters</h2>${paramsTable(params)}</section>
 </div>
-<div class="grid2" style="margin-top:1rem">${mailCard(mail, job)}${reportCard(job)}</div>
+<div class="grid2 mt-l">${mailCard(mail, job)}${reportCard(job)}</div>
 </div>`;
 }
 
@@ -209,7 +208,8 @@ export function jobRoutes(app: FastifyInstance, ctx: ConsoleContext): void {
     const mail = found.job.batch_action === 'Email' && found.job.completed ? await findSentMail(ctx.pool, found.job).catch(() => null) : null;
     const main = jobMain(v, found.job, found.params, mail);
     if (req.query.fragment) return sendPage(reply, main.text);
-    return sendPage(reply, page({ title: `Job ${found.job.batch_id}`, viewer: v, current: 'jobs', live: 'job', jobId: found.job.batch_id, flash: takeFlash(req), body: main }));
+    return sendPage(reply, page({ title: `Job ${found.job.batch_id}`, viewer: v, current: 'jobs', live: 'job', jobId: found.job.batch_id, flash: takeFlash(req),
+      body: html`<div class="float-right">${liveIndicator()}</div>${main}` }));
   });
 
   const back = (req: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => reply.redirect(`/jobs/${intParam(req.params.id)}`, 303);

@@ -70,32 +70,32 @@ function addForm(v: Viewer, form: Record<string, string>, preview: Html | ''): H
   const f = (k: string) => form[k] ?? '';
   const opt = (value: string, label: string, cur: string) => html`<option value="${value}"${value === cur ? html` selected` : ''}>${label}</option>`;
   return html`<form class="card" method="post" action="/schedules/preview" aria-labelledby="h-add" id="add">${csrfField(v)}
-<h2 id="h-add" style="margin-top:0">Add a series</h2>
+<h2 id="h-add" class="mt0">Add a series</h2>
 <div class="row">
 <div><label for="n-action">Action</label><input id="n-action" type="text" name="action" required value="${f('action')}" placeholder="Email, RunReport, ServerMaintenance"></div>
 <div><label for="n-name">Name (optional, unique)</label><input id="n-name" type="text" name="name" value="${f('name')}"></div>
 </div>
-<div class="row" style="margin-top:.6rem">
+<div class="row mt-s">
 <div><label for="n-kind">Repeats by</label><select id="n-kind" name="kind">${opt('cron', 'cron expression', f('kind'))}${opt('every', 'interval', f('kind'))}</select></div>
 <div><label for="n-cron">Cron expression</label><input id="n-cron" type="text" name="cron" value="${f('cron')}" placeholder="30 2 * * *"></div>
 <div><label for="n-every">Interval</label><input id="n-every" type="text" name="every" value="${f('every')}" placeholder="15m, 2h, 1d"></div>
 <div><label for="n-tz">Time zone (IANA)</label><input id="n-tz" type="text" name="tz" value="${f('tz') || v.zone}"></div>
 </div>
-<div class="row" style="margin-top:.6rem">
+<div class="row mt-s">
 <div><label for="n-start">Start (in that zone; empty: now)</label><input id="n-start" type="datetime-local" name="start" value="${f('start')}"></div>
 <div><label for="n-end">End (optional)</label><input id="n-end" type="datetime-local" name="end" value="${f('end')}"></div>
 <div><label for="n-count">At most this many times</label><input id="n-count" type="number" min="1" name="count" value="${f('count')}"></div>
 <div><label for="n-missed">Missed while no daemon ran</label><select id="n-missed" name="missed">${opt('once', 'run the latest once', f('missed'))}${opt('all', 'run them all (up to 10)', f('missed'))}${opt('skip', 'skip them', f('missed'))}</select></div>
 </div>
-<div class="row" style="margin-top:.6rem">
+<div class="row mt-s">
 <div><label for="n-to">To (Email) or notice address</label><input id="n-to" type="text" name="to" value="${f('to')}"></div>
 <div><label for="n-subject">Subject</label><input id="n-subject" type="text" name="subject" value="${f('subject')}"></div>
 <div><label for="n-parameter">Parameter (e.g. report name)</label><input id="n-parameter" type="text" name="parameter" value="${f('parameter')}"></div>
 </div>
-<div style="margin-top:.6rem"><label for="n-body">Body</label><textarea id="n-body" name="body">${f('body')}</textarea></div>
+<div class="mt-s"><label for="n-body">Body</label><textarea id="n-body" name="body">${f('body')}</textarea></div>
 ${preview}
-<div class="row" style="margin-top:.8rem"><div style="flex:0 0 auto"><button type="submit">Check and preview</button></div>
-${preview ? html`<div style="flex:0 0 auto"><button class="primary" type="submit" formaction="/schedules">Save series</button></div>` : ''}</div>
+<div class="row mt-m"><div class="fixed"><button type="submit">Check and preview</button></div>
+${preview ? html`<div class="fixed"><button class="primary" type="submit" formaction="/schedules">Save series</button></div>` : ''}</div>
 </form>`;
 }
 
@@ -116,13 +116,13 @@ export function scheduleRoutes(app: FastifyInstance, ctx: ConsoleContext): void 
 <td data-label="Next (series zone)">${next ? formatInZone(next, r.schedule_timezone) : '–'}</td>
 <td data-label="Next (yours)">${next ? timeTag(next, v.zone) : ''}</td>
 <td data-label="Rule">${ruleText(r)} <span class="muted">${r.schedule_timezone}</span></td>
-${v.admin ? html`<td data-label="Change" style="white-space:nowrap">
+${v.admin ? html`<td data-label="Change" class="nowrap">
 ${r.schedule_paused ? html`<form class="inline" method="post" action="/schedules/${r.schedule_id}/resume">${csrfField(v)}<button type="submit">Resume</button></form>`
     : html`<form class="inline" method="post" action="/schedules/${r.schedule_id}/pause">${csrfField(v)}<button type="submit">Pause</button></form>`}
 <form class="inline" method="post" action="/schedules/${r.schedule_id}/remove" data-confirm="Remove series ${r.schedule_id}? Its waiting occurrences are cancelled.">${csrfField(v)}<button type="submit" class="danger">Remove</button></form></td>` : ''}
 </tr>`;
     }) : html`<tr><td colspan="9" class="muted">No series.</td></tr>`}</tbody></table>
-<p class="muted" style="font-size:.85rem">Checked ${timeTag(now, v.zone)}. A series from the config file comes back when the daemon restarts unless it is removed there.</p>
+<p class="muted note">Checked ${timeTag(now, v.zone)}. A series from the config file comes back when the daemon restarts unless it is removed there.</p>
 ${v.admin ? addForm(v, form, preview) : ''}`;
     return page({ title: 'Schedules', viewer: v, current: 'schedules', flash, body });
   };
@@ -146,7 +146,7 @@ ${v.admin ? addForm(v, form, preview) : ''}`;
       return sendPage(reply, await listPage(v, { ok: false, message: `Not saved: ${err.message}` }, form, ''), 400);
     }
     const times = upcoming(draft.rule, new Date(), draft.maxCount === null ? 5 : Math.min(5, draft.maxCount));
-    const preview = html`<section aria-labelledby="h-prev" style="margin-top:1rem"><h3 id="h-prev" style="font-size:.95rem">The next ${times.length} time(s)</h3>
+    const preview = html`<section aria-labelledby="h-prev" class="mt-l"><h3 id="h-prev" class="h3">The next ${times.length} time(s)</h3>
 <ol id="preview">${times.map((t) => html`<li>${formatInZone(t, draft.rule.timezone)} <span class="muted">(${timeTag(t, v.zone)} yours)</span></li>`)}</ol>
 ${times.length === 0 ? html`<p class="muted">This rule has no further occurrence.</p>` : ''}</section>`;
     return sendPage(reply, await listPage(v, null, draft.form, preview));

@@ -29,27 +29,27 @@ export function settingsRoutes(app: FastifyInstance, ctx: ConsoleContext): void 
     const body = html`<h1>Configure xTuple Connect</h1>
 <div class="grid2">
 <form class="card" method="post" action="/settings" aria-labelledby="h-conf">${csrfField(v)}
-<h2 id="h-conf" style="margin-top:0">Settings</h2>
-<div class="check" style="margin-bottom:.8rem">${check(SETTING_NAMES.enabled, s.enabled)}<label for="s-${SETTING_NAMES.enabled}">xTuple Connect Enabled</label></div>
-<p class="muted" style="margin-top:-.5rem;font-size:.85rem">When off, no job can be submitted. ERP users should log out and in after enabling.</p>
-<div style="margin-bottom:.8rem"><label for="s-${SETTING_NAMES.defaultFrom}">Default From Email Address</label>
+<h2 id="h-conf" class="mt0">Settings</h2>
+<div class="check mb-m">${check(SETTING_NAMES.enabled, s.enabled)}<label for="s-${SETTING_NAMES.enabled}">xTuple Connect Enabled</label></div>
+<p class="muted note tuck">When off, no job can be submitted. ERP users should log out and in after enabling.</p>
+<div class="mb-m"><label for="s-${SETTING_NAMES.defaultFrom}">Default From Email Address</label>
 <input type="email" id="s-${SETTING_NAMES.defaultFrom}" name="${SETTING_NAMES.defaultFrom}" value="${s.defaultFrom ?? ''}" maxlength="320"></div>
-<div style="margin-bottom:.8rem"><label for="s-${SETTING_NAMES.purgeDays}">Purge Jobs after (days; 0 for never)</label>
+<div class="mb-m"><label for="s-${SETTING_NAMES.purgeDays}">Purge Jobs after (days; 0 for never)</label>
 <input type="number" min="0" max="36500" id="s-${SETTING_NAMES.purgeDays}" name="${SETTING_NAMES.purgeDays}" value="${s.purgeDays ?? 0}" required></div>
-<div class="check" style="margin-bottom:1rem">${check(SETTING_NAMES.createContacts, s.createContacts)}<label for="s-${SETTING_NAMES.createContacts}">Automatically Create Contacts During Email Sync</label></div>
+<div class="check mb-l">${check(SETTING_NAMES.createContacts, s.createContacts)}<label for="s-${SETTING_NAMES.createContacts}">Automatically Create Contacts During Email Sync</label></div>
 <button class="primary" type="submit">Save</button>
 </form>
 <section class="card" aria-labelledby="h-excl">
-<h2 id="h-excl" style="margin-top:0">Exclude Contacts Matching</h2>
-<p class="muted" style="font-size:.85rem">No contact is created for an address that matches: bob@example.com, example.com, *@example.com, *.example.org, noreply@*.</p>
-${s.exclusions.length ? html`<table><thead><tr><th scope="col">Pattern</th><th scope="col"><span class="sr">Remove</span></th></tr></thead><tbody>${s.exclusions.map((p) => html`<tr><td>${p}</td><td style="text-align:right">
+<h2 id="h-excl" class="mt0">Exclude Contacts Matching</h2>
+<p class="muted note">No contact is created for an address that matches: bob@example.com, example.com, *@example.com, *.example.org, noreply@*.</p>
+${s.exclusions.length ? html`<table><thead><tr><th scope="col">Pattern</th><th scope="col"><span class="sr">Remove</span></th></tr></thead><tbody>${s.exclusions.map((p) => html`<tr><td>${p}</td><td class="right">
 <form class="inline" method="post" action="/settings/exclusions/remove">${csrfField(v)}<input type="hidden" name="pattern" value="${p}"><button type="submit" class="danger" aria-label="Remove ${p}">Remove</button></form></td></tr>`)}</tbody></table>` : html`<p class="muted">The list is empty.</p>`}
-<form method="post" action="/settings/exclusions/add" class="row" style="margin-top:.8rem">${csrfField(v)}
+<form method="post" action="/settings/exclusions/add" class="row mt-m">${csrfField(v)}
 <div><label for="x-new">New pattern</label><input type="text" id="x-new" name="pattern" required maxlength="320" autocomplete="off"></div>
-<div style="flex:0 0 auto"><button type="submit">Add</button></div></form>
-<form method="get" action="/settings" class="row" style="margin-top:1.2rem">
+<div class="fixed"><button type="submit">Add</button></div></form>
+<form method="get" action="/settings" class="row mt-l">
 <div><label for="x-test">Test an address against the list</label><input type="email" id="x-test" name="test" value="${testAddr}" maxlength="320"></div>
-<div style="flex:0 0 auto"><button type="submit">Test</button></div></form>
+<div class="fixed"><button type="submit">Test</button></div></form>
 ${tested === null ? '' : html`<p role="status" id="test-result" class="${tested ? 's-failed' : 's-done'}">${testAddr} ${tested ? html`is excluded (matches ${matching.join(', ')}): no contact would be created.` : 'matches no pattern: a contact may be created.'}</p>`}
 </section>
 </div>`;
