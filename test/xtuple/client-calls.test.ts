@@ -218,3 +218,33 @@ describe('submitActionToBatch, cancelBatchItem, rescheduleBatchItem and direct i
     expect(list.rows.find((x) => x.batch_id === w.rows[0].batch_id)).toMatchObject({ runstatus: 'Scheduled' });
   });
 });
+
+describe('as an ordinary ERP user (a member of xtrole, not a superuser)', () => {
+  const role = `xt_erp_${process.pid}`;
+  afterAll(async () => {
+    await db.pool.query(`DROP OWNED BY ${role}`).catch(() => undefined);
+    await db.pool.query(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+  });
+
+  it('queues alarm mail, schedules a report with its parameters, lists EDI profiles and cancels its job', async () => {
+    await db.pool.query(`CREATE ROLE ${role} LOGIN IN ROLE xtrole`);
+    const u = new URL(db.url);
+    u.username = role;
+    const user = await erpSession(u.toString());
+    try {
+      expect((await user.query(`SELECT current_user AS u, current_setting('search_path') AS p`)).rows[0]).toEqual({ u: role, p: 'xtbatch,public,api' });
+      const mail = await user.query(`SELECT xtbatch.submitEmailToBatch(NULL, 'bob@example.com', '', 's', 'b', NULL, CURRENT_TIMESTAMP, FALSE, NULL, NULL)`);
+      expect(await job(mail.rows[0].submitemailtobatch)).toMatchObject({ batch_user: role, settles: false });
+      const r = await user.query(`SELECT submitReportToBatch($1, $2, $3, '', $4, '', CURRENT_TIMESTAMP) AS batch_id`, ['APAging', 'me@example.com', 'boss@example.com', 'x']);
+      const id = r.rows[0].batch_id as number;
+      await user.query(`INSERT INTO batchparam (batchparam_batch_id, batchparam_order, batchparam_name, batchparam_type, batchparam_value) VALUES ($1, 1, 'relDate', 'QDate', '2026-12-04')`, [id]);
+      expect(await job(id)).toMatchObject({ batch_user: role, settles: true });
+      expect((await user.query(`SELECT ediprofile_id, ediprofile_name FROM xtbatch.ediprofile WHERE ediprofile_type='email'`)).rows).toEqual([]);
+      expect((await user.query(`SELECT getEdiProfileName(1) AS n`)).rows[0].n).toBeNull();
+      expect((await user.query(`SELECT xtbatch.cancelBatchItem($1) AS result`, [id])).rows[0].result).toBe(1);
+      expect((await user.query(`SELECT fetchMetricText('Application') AS a`)).rows[0].a).toBe('PostBooks');
+    } finally {
+      await user.end();
+    }
+  });
+});
