@@ -149,7 +149,7 @@ describe('the xtbatch tables the ERP reads once the package is registered', () =
     }
   }, 120_000);
 
-  it('eml, emladdr and emlassc take xTuple\'s writes: Trojita\'s import and the ERP\'s merges and conversions', async () => {
+  it('eml, emladdr and emlassc take xTuple\'s writes: Trojita\'s import, cntctmerge() and the ERP\'s conversion statements', async () => {
     const db = await xtuple({ data: true, migrated: true });
     const s = await erpSession(db.url);
     try {
@@ -176,6 +176,18 @@ describe('the xtbatch tables the ERP reads once the package is registered', () =
       await s.query(`UPDATE xtbatch.emlassc SET emlassc_assc_id=8 WHERE emlassc_type='T' AND emlassc_assc_id=7`);
       const links = await s.query(`SELECT emlassc_type, emlassc_assc_id FROM xtbatch.emlassc WHERE emlassc_type IN ('S', 'T') ORDER BY 1, 2`);
       expect(links.rows).toEqual([{ emlassc_type: 'S', emlassc_assc_id: 7 }, { emlassc_type: 'S', emlassc_assc_id: 99 }, { emlassc_type: 'T', emlassc_assc_id: 8 }]);
+      // xTuple's own contact merge moves the mail links of the merged contact (it checks the metric and the package).
+      await s.query(`SELECT setMetric('EnableBatchManager', 't')`);
+      const c = await s.query(`INSERT INTO cntct (cntct_number, cntct_first_name, cntct_last_name)
+                               VALUES (fetchNextNumber('ContactNumber'), 'Ann', 'Old'), (fetchNextNumber('ContactNumber'), 'Ann', 'New')
+                               RETURNING cntct_id`);
+      const [src, tgt] = c.rows.map((r) => r.cntct_id as number);
+      await s.query(`INSERT INTO xtbatch.emlassc (emlassc_eml_id, emlassc_type, emlassc_assc_id) VALUES ($1, 'T', $2)`, [emlId, src]);
+      // What the client's merge screen selects first.
+      await s.query(`INSERT INTO cntctsel (cntctsel_cntct_id, cntctsel_target) VALUES ($1, false), ($2, true)`, [src, tgt]);
+      expect((await s.query(`SELECT cntctmerge($1, $2, false) AS ok`, [src, tgt])).rows[0].ok).toBe(true);
+      expect((await s.query(`SELECT count(*)::int AS n FROM xtbatch.emlassc WHERE emlassc_type = 'T' AND emlassc_assc_id = $1`, [tgt])).rows[0].n).toBe(1);
+      expect((await s.query(`SELECT count(*)::int AS n FROM mrghist WHERE mrghist_table = 'xtbatch.emlassc'`)).rows[0].n).toBe(1);
     } finally {
       await s.end();
     }
