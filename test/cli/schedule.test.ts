@@ -523,11 +523,12 @@ describe('schedule list and next with two daemons running the series', () => {
     const expected = [0, 1, 2, 3].map((k) => `${ny(new Date(first.getTime() + k * 15_000))} ${zone}`);
     expect(ok(times).trimEnd().split('\n')).toEqual(expected);
 
-    // And it does start then: the shown time is when it runs.
+    // And it does start then: the shown time is when it runs (not before it; late only by a loaded machine's delay,
+    // well short of the next occurrence 15 s later).
     const started = await waitFor('the waiting occurrence to start', async () => (await ldb.pool.query<{ started: Date | null }>(
       `SELECT batch_started AT TIME ZONE '${DB_ZONE}' AS started FROM xtbatch.batch WHERE batch_id = $1`, [before.waiting[0]!.batch_id])).rows[0]!.started, 30_000, 100);
     expect(started.getTime() - first.getTime()).toBeGreaterThanOrEqual(-1000);
-    expect(started.getTime() - first.getTime()).toBeLessThan(3000);
+    expect(started.getTime() - first.getTime()).toBeLessThan(10_000);
 
     // Pausing cancels the waiting ones; RUNS counts what ran, not those.
     ok(await lxt('schedule', 'pause', String(id)));
