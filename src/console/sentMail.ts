@@ -12,16 +12,15 @@ export interface SentMail {
 /**
  * The copy the daemon recorded in xtbatch.eml when it sent this job's mail (src/sync/recordSent.ts). The row has
  * no job column; the message carries the header X-xtconnect-Batch-Id, so candidates with the job's subject from
- * around its run are parsed and the one with that header is taken.
+ * around its run are parsed and the one with that header (and the Message-ID in the job's result) is taken.
  */
 export async function findSentMail(pool: Pool, job: JobDetail): Promise<SentMail | null> {
   if (!job.started || !job.completed) return null;
   const { rows } = await pool.query<{ eml_id: number; eml_msg: Buffer }>(
     `SELECT eml_id, eml_msg FROM xtbatch.eml
       WHERE eml_subj = $1 AND eml_date BETWEEN $2::timestamptz - interval '1 day' AND $3::timestamptz + interval '1 day'
-        AND position(convert_to($4, 'UTF8') IN eml_msg) > 0
-      ORDER BY eml_id DESC LIMIT 5`,
-    [job.batch_subject ?? '', job.started, job.completed, `X-xtconnect-Batch-Id: ${job.batch_id}\r\n`],
+      ORDER BY eml_id DESC LIMIT 20`,
+    [job.batch_subject ?? '', job.started, job.completed],
   );
   if (rows.length === 0) return null;
   const { simpleParser } = require('mailparser') as typeof import('mailparser');
@@ -30,7 +29,10 @@ export async function findSentMail(pool: Pool, job: JobDetail): Promise<SentMail
     const end = raw.indexOf('\r\n\r\n');
     const headers = raw.subarray(0, end < 0 ? raw.length : end).toString('utf8');
     const mail = await simpleParser(raw, { skipImageLinks: true, skipTextLinks: true, skipTextToHtml: true });
-    if (mail.headers.get('x-xtconnect-batch-id') !== String(job.batch_id)) continue;
+    // The header names the job; the Message-ID the job recorded confirms it is this run's message.
+    if (String(mail.headers.get('x-xtconnect-batch-id') ?? '') !== String(job.batch_id)) continue;
+    const recorded = (job.batch_result as { messageId?: string } | null)?.messageId;
+    if (recorded && mail.messageId && recorded !== mail.messageId) continue;
     return {
       emlId: r.eml_id,
       headers,
