@@ -48,6 +48,20 @@ export async function useDatabase(ctx: CommandContext): Promise<{ url: string | 
 /** Runs `fn` with a small pool and always closes it (and the embedded server, when the command started it). */
 export async function withPool<T>(ctx: CommandContext, fn: (pool: Pool) => Promise<T>): Promise<T> {
   const { url, embedded } = await useDatabase(ctx);
+  // Ctrl-C during the command: let go of the embedded server (stopping it when this command started it and no
+  // one else uses it) before exiting as the signal would have, rather than leave it running for the next command.
+  // The command's own work fails meanwhile (its connection ends with the server): it waits for this, not reports it.
+  let interrupted: Promise<void> | null = null;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    interrupted ??= (async () => {
+      await embedded?.stop().catch(() => undefined);
+      process.exit(128 + (sig === 'SIGINT' ? 2 : 15));
+    })();
+  };
+  if (embedded) {
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  }
   try {
     const pool = createPool({ ...poolOptionsFrom(ctx.cfg, 'xtconnect cli', url), max: 2 }, ctx.log);
     try {
@@ -63,6 +77,9 @@ export async function withPool<T>(ctx: CommandContext, fn: (pool: Pool) => Promi
       await pool.end().catch(() => undefined);
     }
   } finally {
+    if (interrupted) await interrupted;
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     await embedded?.stop();
   }
 }

@@ -42,7 +42,9 @@ interface LockEntry {
 function optionalNativeAddons(): string[] {
   const lock = JSON.parse(fs.readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
   return Object.entries(lock.packages)
-    .filter(([p, e]) => p.startsWith('node_modules/') && e.optional && e.hasInstallScript && fs.existsSync(path.join(ROOT, p, 'binding.gyp')))
+    // Present here: it builds with node-gyp. Absent: npm already left it out (this machine could not build it).
+    .filter(([p, e]) => p.startsWith('node_modules/') && e.optional && e.hasInstallScript &&
+      (!fs.existsSync(path.join(ROOT, p)) || fs.existsSync(path.join(ROOT, p, 'binding.gyp'))))
     .map(([p]) => p);
 }
 

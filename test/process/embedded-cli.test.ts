@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import { writeConfigFile } from '../support/config';
 import { daemonYaml, killAll, removeTempDirs, runXt, spawnXt, tempDir, type XtProcess } from '../support/proc';
 import { waitFor } from '../support/wait';
@@ -162,5 +163,32 @@ describe('the CLI with the embedded default and no daemon running', () => {
     // No live process uses it any more: the command stopped it.
     await waitFor('the orphaned server stopped', () => !alive(pid), 10_000, 50);
     expect(serverLog().refused).toBe(0);
+  });
+
+  it('Ctrl-C during a command lets go of the server: the last user stops it, and the command exits 130', async () => {
+    const daemon = await startDaemon();
+    const pid = postmasterPid()!;
+    const { url } = JSON.parse(fs.readFileSync(path.join(dataDir, 'embedded-postgres.json'), 'utf8')) as { url: string };
+    // Keep the command waiting: a lock its query must wait for, held by a connection of the test's own.
+    const holder = new pg.Client({ connectionString: url });
+    holder.on('error', () => undefined);
+    await holder.connect();
+    await holder.query('BEGIN; LOCK TABLE xtbatch.batch IN ACCESS EXCLUSIVE MODE');
+    daemon.signal('SIGKILL');
+    await daemon.waitForExit(10_000);
+    const cmd = spawnXt(['list', '--config', config], { detached: true });
+    // Observed from another connection: statistics views are frozen within the holder's transaction.
+    const observer = new pg.Client({ connectionString: url });
+    observer.on('error', () => undefined);
+    await observer.connect();
+    await waitFor('the command waiting for the lock', async () => (await observer.query(
+      `SELECT 1 FROM pg_stat_activity WHERE application_name = 'xtconnect cli' AND wait_event_type = 'Lock'`)).rowCount! > 0, 30_000, 100);
+    await observer.end();
+    process.kill(-cmd.pid, 'SIGINT');
+    expect(await cmd.waitForExit(30_000)).toEqual({ code: 130, signal: null });
+    await holder.end().catch(() => undefined);
+    // It was the last live process using the server (the daemon was killed): the server is stopped.
+    await waitFor('the server stopped', () => !alive(pid), 10_000, 50);
+    expect(postmasterPid()).toBeNull();
   });
 });
