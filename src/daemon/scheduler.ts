@@ -34,7 +34,8 @@ export interface SchedulerResult {
  * A waiting occurrence row (inserted ahead, never tried) whose time came while no daemon ran: due by `$now`,
  * and no registered daemon had started by then and was still heartbeating at that time (or, for a time within
  * the grace, is heartbeating now). A daemon that stops cleanly deregisters, so after a stop of all of them every
- * such row qualifies; a backlog of a running daemon never does. `b` is the batch row; $N1 is now, $N2 grace ms.
+ * such row qualifies; a backlog of a running daemon never does. `b` is the batch row; the arguments are the SQL
+ * for now (timestamptz) and for the grace in milliseconds.
  */
 function staleWaiting(nowParam: string, graceParam: string): string {
   return `b.batch_schedule_id IS NOT NULL AND b.batch_started IS NULL AND b.batch_completed IS NULL
