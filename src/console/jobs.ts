@@ -89,14 +89,20 @@ export interface JobPage {
   next: number | null;
 }
 
-/** Newest first, `limit` rows after the keyset cursor `before` (a batch_id): no OFFSET, so page 1000 is as fast as page 1. */
-export async function listJobPage(pool: Pool, f: JobFilter, onlyUser: string | null, before: number | null, limit: number): Promise<JobPage> {
+/** The statement of one page (exported for the plan checks in test/console/listPlan.test.ts and bench/console.ts). */
+export function jobPageSql(f: JobFilter, onlyUser: string | null, before: number | null, limit: number): { sql: string; params: unknown[] } {
   const { where, params } = filterSql(f, onlyUser, 1);
   const n = params.length;
   const sql = `SELECT ${COLUMNS} FROM xtbatch.batch b
     WHERE ${where}${before !== null ? ` AND b.batch_id < $${n + 1}` : ''}
     ORDER BY b.batch_id DESC LIMIT ${limit + 1}`;
-  const { rows } = await pool.query<JobRow>(sql, before !== null ? [...params, before] : params);
+  return { sql, params: before !== null ? [...params, before] : params };
+}
+
+/** Newest first, `limit` rows after the keyset cursor `before` (a batch_id): no OFFSET, so page 1000 is as fast as page 1. */
+export async function listJobPage(pool: Pool, f: JobFilter, onlyUser: string | null, before: number | null, limit: number): Promise<JobPage> {
+  const { sql, params } = jobPageSql(f, onlyUser, before, limit);
+  const { rows } = await pool.query<JobRow>(sql, params);
   const more = rows.length > limit;
   const page = more ? rows.slice(0, limit) : rows;
   return { rows: page, next: more ? page[page.length - 1]!.batch_id : null };

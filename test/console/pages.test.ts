@@ -148,7 +148,7 @@ test('the daemons page lists a live daemon; the jobs list works on a phone-sized
   try {
     await phone.page.goto(`${f.server.url}/jobs`);
     // No sideways scrolling: the table turns into stacked rows.
-    const overflow = await phone.page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    const overflow = await phone.page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
     expect(overflow).toBeLessThanOrEqual(0);
     await screenshot(phone.page, 'console-phone');
   } finally {
