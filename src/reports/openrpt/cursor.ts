@@ -72,7 +72,7 @@ export class QueryCursor {
 
   value(column: string): unknown {
     const r = this.row();
-    return r === null ? undefined : r[column];
+    return r === null ? undefined : columnOf(r, column);
   }
 
   isLastRow(): boolean {
@@ -121,7 +121,7 @@ export class QueryCursor {
   }
 
   private add(row: Row, sign: 1 | -1): void {
-    for (const c of this.tracked) this.totals.set(c, (this.totals.get(c) ?? 0) + sign * (numberOf(row[c]) ?? 0));
+    for (const c of this.tracked) this.totals.set(c, (this.totals.get(c) ?? 0) + sign * (numberOf(columnOf(row, c)) ?? 0));
   }
 
   private async fill(): Promise<void> {
@@ -130,4 +130,17 @@ export class QueryCursor {
     if (r === null) this.exhausted = true;
     else this.ahead.push(r);
   }
+}
+
+/**
+ * A column of a row by name. Qt's QSqlRecord finds a field whatever its case, and stock definitions rely on it:
+ * `formatDate(...) AS asofDate` is column "asofdate" once PostgreSQL has folded it, and the field asks for
+ * "asofDate". The exact name wins, then the folded one, then any spelling.
+ */
+export function columnOf(row: Row, column: string): unknown {
+  if (column in row) return row[column];
+  const lower = column.toLowerCase();
+  if (lower in row) return row[lower];
+  for (const k of Object.keys(row)) if (k.toLowerCase() === lower) return row[k];
+  return undefined;
 }
