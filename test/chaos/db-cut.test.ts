@@ -18,7 +18,7 @@ import { startRecordingSmtp, type RecordingSmtp } from './support/recordingSmtp'
 
 const LEASE_SECONDS = 3;
 const RCPT_DELAY_MS = 8000;
-const ERP_MS = 4000;
+const ERP_MS = 6000;
 /** How late the SMTP server may record an end it sees: its event loop runs in the test process. */
 const RECORD_SLACK_MS = 250;
 
@@ -42,6 +42,10 @@ afterEach(async () => {
 afterAll(() => removeTempDirs());
 
 async function cutDuringSlowJobs(mode: 'reset' | 'blackhole'): Promise<void> {
+  // B starts first and is frozen until the cut, so that it claims none of the jobs and its start-up (seconds on a
+  // loaded machine) does not fall between A's claims and the cut, where A's slow jobs could finish.
+  const b = await startChaosDaemon({ url: db.url, smtpPort: smtp.port, leaseSeconds: LEASE_SECONDS });
+  b.proc.signal('SIGSTOP');
   const a = await startChaosDaemon({ url: pgProxy.url(db.url), smtpPort: smtp.port, leaseSeconds: LEASE_SECONDS });
   const tokens = ['b1', 'b2', 'b3', 'b4'];
   const mail = await submitMail(db.pool, tokens);
@@ -53,15 +57,16 @@ async function cutDuringSlowJobs(mode: 'reset' | 'blackhole'): Promise<void> {
   }, 20_000);
   await waitFor('the four ERP functions running', async () => (await erpInProgress(db.pool)) === 4, 10_000);
   await waitFor('the four mails at RCPT TO', () => tokens.every((t) => smtp.transactions.some((x) => x.token === t && x.end === null)), 10_000);
-  // B is up before the fault and finds nothing to claim: every job is A's.
-  const b = await startChaosDaemon({ url: db.url, smtpPort: smtp.port, leaseSeconds: LEASE_SECONDS });
 
   const cutAt = Date.now();
   if (mode === 'reset') await pgProxy.cut();
   else pgProxy.blackhole();
+  b.proc.signal('SIGCONT');
   // The leases as the database has them: the last renewal that got through. B may take a job after this instant.
   const { rows } = await db.pool.query<{ id: number; expires: Date }>(
     'SELECT batch_id AS id, batch_lease_expires AS expires FROM xtbatch.batch WHERE batch_id = ANY ($1)', [all]);
+  const unleased = rows.filter((r) => r.expires === null).map((r) => r.id);
+  if (unleased.length > 0) throw new Error(`jobs ${unleased.join(', ')} ended before the cut: the slow jobs were not slow enough for this machine`);
   const expiry = new Map(rows.map((r) => [r.id, r.expires.getTime()]));
 
   await waitFor('all eight jobs done by B', async () => (await countFinished(db.pool, all)).done === all.length, 45_000, 50);

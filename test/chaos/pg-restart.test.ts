@@ -76,8 +76,8 @@ describe('chaos (c): PostgreSQL restarted under load', () => {
     const all = [...mail.values(), ...erp];
     const started = Date.now();
     const daemons = [
-      await startChaosDaemon({ url: cluster.url('xtc_chaos'), smtpPort: smtp.port, leaseSeconds: 10 }),
-      await startChaosDaemon({ url: cluster.url('xtc_chaos'), smtpPort: smtp.port, leaseSeconds: 10 }),
+      await startChaosDaemon({ url: cluster.url('xtc_chaos'), smtpPort: smtp.port, leaseSeconds: 10, concurrency: 20 }),
+      await startChaosDaemon({ url: cluster.url('xtc_chaos'), smtpPort: smtp.port, leaseSeconds: 10, concurrency: 20 }),
     ];
 
     const fast = await restartUnderLoad('fast', Math.round(all.length * 0.25), daemons);
