@@ -13,7 +13,7 @@ import { startRecordingSmtp, type RecordingSmtp } from './support/recordingSmtp'
 // handed any message over: a mail it sends after waking is a mail sent without a lease.
 
 const LEASE_SECONDS = 3;
-const SLOW_MS = 3000;
+const SLOW_MS = 5000;
 
 let db: TestDatabase;
 let smtp: RecordingSmtp;
