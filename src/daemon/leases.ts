@@ -21,12 +21,13 @@ interface Held {
 
 export interface LeaseTiming {
   leaseMs: number;
-  /** How often leases are renewed: a third of the lease (at least 250 ms). */
+  /** How often leases are renewed: a sixth of the lease (at least 250 ms), so about three renewals fit before a stop. */
   renewEveryMs: number;
   /**
    * The margin: a job is stopped this long before its lease could expire on the server, counted from the moment the
-   * last successful renewal (or the claim) was SENT. Equal to the renewal interval, so one renewal may fail or be slow
-   * without consequence, and the stop (cancelling an SQL statement, closing an SMTP session) has that long to land.
+   * last successful renewal (or the claim) was SENT: a third of the lease. Renewals may fail or be slow for two
+   * thirds of the lease without consequence, and the stop (cancelling an SQL statement, closing an SMTP session)
+   * has a third of it to land.
    */
   guardMs: number;
   /** How often deadlines are checked: a tenth of the margin (50 ms to 1 s). */
@@ -35,8 +36,8 @@ export interface LeaseTiming {
 
 export function leaseTiming(leaseSeconds: number): LeaseTiming {
   const leaseMs = leaseSeconds * 1000;
-  const renewEveryMs = Math.max(250, Math.floor(leaseMs / 3));
-  const guardMs = Math.min(renewEveryMs, Math.floor(leaseMs / 2));
+  const renewEveryMs = Math.max(250, Math.floor(leaseMs / 6));
+  const guardMs = Math.floor(leaseMs / 3);
   return { leaseMs, renewEveryMs, guardMs, checkEveryMs: Math.max(50, Math.min(1000, Math.floor(guardMs / 10))) };
 }
 
@@ -127,6 +128,10 @@ export class LeaseKeeper implements MaintenanceService {
       return false;
     }
     this.lastOk = sentAt;
+    const took = this.now() - sentAt;
+    if (took > this.timing.guardMs / 2) {
+      this.log.warn(`renewing ${asked.length} lease(s) took ${Math.round(took)} ms (jobs are stopped when no renewal gets through for ${this.timing.leaseMs - this.timing.guardMs} ms)`, { scope: 'lease' });
+    }
     for (const h of asked) {
       // Only the claims asked about: one made (or made again) while this renewal was in flight is not judged by it.
       if (this.held.get(h.batchId) !== h) continue;

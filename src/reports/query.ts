@@ -1,7 +1,6 @@
 import pg from 'pg';
 import type { Client, Pool } from '../db/pool';
-import { isConnectionError } from '../db/pool';
-import { errorMessage, PermanentError, TransientError } from '../errors';
+import { errorMessage, isRetryableDbError, PermanentError, TransientError } from '../errors';
 import type { Logger } from '../log';
 import type { TableStream } from './csv';
 import { loadMetaSql } from './definitions';
@@ -282,7 +281,9 @@ export class DatabaseReportData implements ReportData {
     if (this.aborted) return this.aborted as Error;
     const e = err as { code?: string; message?: string };
     const prefix = `report "${this.reportName}", query "${queryName}": `;
-    if (isConnectionError(err)) return new TransientError(prefix + errorMessage(err));
+    // The report's own statement timeout (reports.queryTimeoutSeconds) is its time limit; every other fault that
+    // can pass (connection, server restart, lock timeout, deadlock: src/errors.ts) is retried.
+    if (isRetryableDbError(err) && !(e.code === '57014' && /statement timeout/.test(errorMessage(err)))) return new TransientError(prefix + errorMessage(err));
     if (e.code === '57014') {
       return new PermanentError(prefix + `${errorMessage(err)} (reports.queryTimeoutSeconds is ${this.opts.queryTimeoutSeconds} s; ` +
         'raise it in the config file if the query needs longer)');
