@@ -38,3 +38,25 @@ CREATE INDEX IF NOT EXISTS batch_running_id_idx ON xtbatch.batch (batch_id)
   WHERE batch_started IS NOT NULL AND batch_completed IS NULL;
 -- A time range is on batch_scheduled.
 CREATE INDEX IF NOT EXISTS batch_scheduled_id_idx ON xtbatch.batch (batch_scheduled, batch_id);
+
+-- "Subject or recipient contains": a trigram index answers a rare text without reading every row. pg_trgm is a
+-- trusted extension (any user who may create objects in the database may install it); where it cannot be
+-- installed the search still works, walking the jobs newest first.
+DO $$
+DECLARE
+  ext_schema text;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
+    BEGIN
+      CREATE EXTENSION pg_trgm SCHEMA xtbatch;
+    EXCEPTION WHEN OTHERS THEN
+      RAISE NOTICE 'pg_trgm not installed (%): the console''s text search reads the jobs newest first', SQLERRM;
+      RETURN;
+    END;
+  END IF;
+  SELECT n.nspname INTO ext_schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
+  EXECUTE format('CREATE INDEX IF NOT EXISTS batch_subject_trgm_idx ON xtbatch.batch USING gin (batch_subject %I.gin_trgm_ops)', ext_schema);
+  EXECUTE format('CREATE INDEX IF NOT EXISTS batch_email_trgm_idx ON xtbatch.batch USING gin (batch_email %I.gin_trgm_ops)', ext_schema);
+  EXECUTE format('CREATE INDEX IF NOT EXISTS batch_cc_trgm_idx ON xtbatch.batch USING gin (batch_cc %I.gin_trgm_ops)', ext_schema);
+END
+$$;

@@ -96,6 +96,16 @@ export async function buildConsole(o: ConsoleOptions): Promise<{ app: FastifyIns
   await app.register(fastifyFormbody);
   await app.register(fastifyRateLimit, { global: false });
 
+  // How long the server spent on a request (Server-Timing, shown in the browser's developer tools; bench/console.ts
+  // reads it).
+  const started = new WeakMap<FastifyRequest, bigint>();
+  app.addHook('onRequest', async (req) => {
+    started.set(req, process.hrtime.bigint());
+  });
+  app.addHook('onSend', async (req, reply) => {
+    const t0 = started.get(req);
+    if (t0 !== undefined) reply.header('server-timing', `app;dur=${(Number(process.hrtime.bigint() - t0) / 1e6).toFixed(2)}`);
+  });
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0]!;
     if (PUBLIC.has(path) || req.session.user) return;
