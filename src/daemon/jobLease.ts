@@ -16,7 +16,7 @@ export class RunLease implements JobLease {
   ) {}
 
   get token(): string {
-    return this.job.lease_token;
+    return this.job.lease_token ?? '';
   }
 
   check(): void {

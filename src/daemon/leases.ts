@@ -77,8 +77,8 @@ export class LeaseKeeper implements MaintenanceService {
   }
 
   /** A claimed job: its lease runs from `claimSentAt` (performance.now() when the claim was sent). */
-  hold(batchId: number, token: string, claimSentAt: number, onLost: (why: LeaseLoss) => void): void {
-    this.held.set(batchId, { batchId, token, deadline: claimSentAt + this.timing.leaseMs - this.timing.guardMs, outcomeOnly: false, onLost });
+  hold(batchId: number, token: string | undefined, claimSentAt: number, onLost: (why: LeaseLoss) => void): void {
+    this.held.set(batchId, { batchId, token: token ?? '', deadline: claimSentAt + this.timing.leaseMs - this.timing.guardMs, outcomeOnly: false, onLost });
   }
 
   /** The job ran; its outcome waits for the completer. Nothing left to abort; keep the row ours until written. */
@@ -95,9 +95,9 @@ export class LeaseKeeper implements MaintenanceService {
   }
 
   /** Whether, by this daemon's clock, the lease is still certainly running on the server (with the margin). */
-  isHeld(batchId: number, token: string): boolean {
+  isHeld(batchId: number, token: string | undefined): boolean {
     const h = this.held.get(batchId);
-    return !!h && h.token === token && !h.outcomeOnly && this.now() < h.deadline;
+    return !!h && h.token === (token ?? '') && !h.outcomeOnly && this.now() < h.deadline;
   }
 
   start(): void {

@@ -70,7 +70,7 @@ async function claimAs(owner: string, leaseSeconds = 60): Promise<BatchRow> {
 /** The ERP handler's context for `job` as daemon `owner` would give it, with a lease this side still believes in. */
 function erpContext(owner: string, job: BatchRow, cfg: Config): { ctx: JobContext; lease: RunLease; close: () => void } {
   const keeper = new LeaseKeeper(db.pool, owner, 60, new DbHealth(log, 1000), log);
-  keeper.hold(job.batch_id, job.lease_token, performance.now(), () => undefined);
+  keeper.hold(job.batch_id, job.lease_token!, performance.now(), () => undefined);
   const lease = new RunLease(owner, job, keeper);
   const mailer = createMailer(cfg);
   const ctx: JobContext = {
@@ -131,7 +131,7 @@ describe('an ERP action commits only under its lease (finding 2)', () => {
     const id = await insertJob('Noop');
     const first = await claimAs('A');
     // Put back (a shutdown) and claimed again by the same daemon: same owner, same attempt number, new token.
-    await finishMany(db.pool, 'A', [{ batchId: id, attempt: first.batch_attempts, token: first.lease_token, kind: 'release', message: null, delaySeconds: 0, result: null }]);
+    await finishMany(db.pool, 'A', [{ batchId: id, attempt: first.batch_attempts, token: first.lease_token!, kind: 'release', message: null, delaySeconds: 0, result: null }]);
     const second = await claimAs('A');
     expect(second.batch_attempts).toBe(first.batch_attempts);
     const stale = await finishMany(db.pool, 'A', [{ batchId: id, attempt: first.batch_attempts, token: first.lease_token, kind: 'done', message: null, delaySeconds: 0, result: null }]);

@@ -28,12 +28,12 @@ export interface BatchRow {
   batch_max_attempts: number | null;
   batch_timeout_seconds: number | null;
   params: BatchParamRow[];
-  /** This claim's fencing token (bigint as text): every write under the lease names it. */
-  lease_token: string;
+  /** This claim's fencing token (bigint as text): every write under the lease names it. Always set by claimDue. */
+  lease_token?: string;
   /** Seconds (server clock) since the current series of transient failures began; null when none. */
-  retrying_for_seconds: number | null;
+  retrying_for_seconds?: number | null;
   /** The errors of that series, oldest first (at most 10). */
-  error_history: ErrorHistoryEntry[] | null;
+  error_history?: ErrorHistoryEntry[] | null;
 }
 
 export interface ErrorHistoryEntry {
