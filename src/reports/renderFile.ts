@@ -10,6 +10,7 @@ import { writeCsv, type CsvOptions } from './csv';
 import type { OutputFormat } from './filename';
 import type { MetaParams } from './metasql';
 import { renderPdf, type ReportDefinition } from './openrpt';
+import { FontLibrary, type ReportFontFile } from './openrpt/fonts';
 import { DatabaseReportData } from './query';
 
 export interface RenderRequest {
@@ -20,8 +21,24 @@ export interface RenderRequest {
   /** CSV only: which query, and how. */
   csv?: CsvOptions & { query: string | null };
   queryTimeoutSeconds: number;
+  /** An administrator's fonts (reports.fonts): for faces, and fallbacks for characters DejaVu lacks (CJK, …). */
+  fonts?: readonly ReportFontFile[];
   signal?: AbortSignal;
   log?: Logger;
+}
+
+/** One library per configured list: its font chains are worked out once, not per report. */
+const libraries = new WeakMap<readonly ReportFontFile[], FontLibrary>();
+const BUILT_IN = new FontLibrary();
+
+function libraryFor(fonts: readonly ReportFontFile[] | undefined): FontLibrary {
+  if (!fonts || fonts.length === 0) return BUILT_IN;
+  let lib = libraries.get(fonts);
+  if (!lib) {
+    lib = new FontLibrary(fonts);
+    libraries.set(fonts, lib);
+  }
+  return lib;
 }
 
 export interface RenderOutcome {
@@ -50,7 +67,9 @@ async function renderInto(req: RenderRequest, out: Writable): Promise<Omit<Rende
   });
   try {
     if (req.format === 'pdf') {
-      const { pages } = await renderPdf(req.def, data, out, { parameters: req.params, reportDate: data.reportDate, reportTime: data.reportTime });
+      const { pages } = await renderPdf(req.def, data, out, {
+        parameters: req.params, reportDate: data.reportDate, reportTime: data.reportTime, fonts: libraryFor(req.fonts),
+      });
       return { pages };
     }
     const query = req.csv?.query ?? defaultCsvQuery(req.def);
