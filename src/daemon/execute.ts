@@ -56,7 +56,7 @@ export function timeoutSeconds(cfg: Config, job: BatchRow): number {
  * Runs one claimed job and turns whatever happens (result, error, timeout, shutdown, lost lease) into exactly one
  * outcome for the Completer, or none when the row is no longer ours to write. Nothing escapes this function.
  */
-export async function executeJob(job: BatchRow, controller: AbortController, deps: ExecuteDeps, log: Logger, lease?: RunLease): Promise<Outcome> {
+export async function executeJob(job: BatchRow, controller: AbortController, deps: ExecuteDeps, log: () => Logger, lease?: RunLease): Promise<Outcome> {
   const started = Date.now();
   const base = { batchId: job.batch_id, attempt: job.batch_attempts, token: job.lease_token ?? null, delaySeconds: 0, result: null as unknown };
   const none = { recorded: false, lostLease: null };
@@ -73,8 +73,10 @@ export async function executeJob(job: BatchRow, controller: AbortController, dep
       controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
     });
     aborted.catch(() => undefined);
+    // `log` is a getter: the job's logger (a winston child) is made only if the handler logs (src/log.ts lazyChild).
+    const ctx = { job, params, get log() { return log(); }, signal: controller.signal, pool: deps.pool, settings: deps.settings(), cfg: deps.cfg, services: deps.services, lease };
     const result = await Promise.race([
-      handler({ job, params, log, signal: controller.signal, pool: deps.pool, settings: deps.settings(), cfg: deps.cfg, services: deps.services, lease }),
+      handler(ctx),
       aborted,
     ]);
     return { finish: { ...base, kind: 'done', message: null, result: result ?? null }, ms: Date.now() - started, ...none, recorded: lease?.recorded ?? false };

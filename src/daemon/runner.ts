@@ -3,7 +3,7 @@ import type { Pool } from '../db/pool';
 import type { ActionLimit, BatchRow, Finish } from '../db/queries/batch';
 import type { Settings } from '../db/queries/settings';
 import type { HandlerRegistry, Services } from '../handlers';
-import type { Logger } from '../log';
+import { lazyChild, logIf, type Logger } from '../log';
 import type { ClaimSizer } from './claimSizer';
 import type { Completer } from './completer';
 import { executeJob, JobStopped, type Outcome } from './execute';
@@ -162,24 +162,26 @@ export class JobRunner {
 
   private run(job: BatchRow): void {
     const { d } = this;
-    const log = d.log.child({ scope: 'job', batchId: job.batch_id, action: job.batch_action });
+    // No child logger per job (issue 17): the runner's own lines carry the job's fields and are built only when
+    // their level is on; the handler's logger is made when the handler first logs.
+    const meta = { scope: 'job', batchId: job.batch_id, action: job.batch_action };
     // Its lease may have run out while it waited for a slot: then it is not started at all.
     if (!d.leases.isHeld(job.batch_id, job.lease_token)) {
       this.count(job.batch_action, -1);
       d.leases.release(job.batch_id);
-      log.warn(`${LOST_MESSAGES.expired} (before it started)`);
+      d.log.warn(`${LOST_MESSAGES.expired} (before it started)`, meta);
       return;
     }
     d.stats.claimed++;
     const controller = new AbortController();
-    log.info(`claimed (attempt ${job.batch_attempts})`);
+    if (d.log.isLevelEnabled('debug')) logIf(d.log, 'debug', `claimed (attempt ${job.batch_attempts})`, meta);
     const lease = new RunLease(d.owner, job, d.leases);
     const deps = { cfg: d.cfg, pool: d.jobPool, handlers: d.handlers, services: d.services, settings: d.settings };
-    const done = executeJob(job, controller, deps, log, lease).then((o) => this.ended(job, log, o));
+    const done = executeJob(job, controller, deps, lazyChild(d.log, meta), lease).then((o) => this.ended(job, meta, o));
     this.running.set(job.batch_id, { job, controller, done });
   }
 
-  private ended(job: BatchRow, log: Logger, o: Outcome): void {
+  private ended(job: BatchRow, meta: Record<string, unknown>, o: Outcome): void {
     const { d } = this;
     d.sizer.jobTook(o.ms);
     d.jobStats.record(job.batch_action, o.finish ? o.finish.kind : 'lost', o.ms);
@@ -187,9 +189,9 @@ export class JobRunner {
     this.count(job.batch_action, -1);
     if (!o.finish) {
       d.leases.release(job.batch_id);
-      log.warn(LOST_MESSAGES[o.lostLease ?? 'lost']);
+      d.log.warn(LOST_MESSAGES[o.lostLease ?? 'lost'], meta);
     } else {
-      this.logOutcome(log, o.finish, o.ms);
+      this.logOutcome(meta, o.finish, o.ms);
       if (o.recorded) {
         d.leases.release(job.batch_id);
         d.notices.recorded(job, o.finish);
@@ -203,24 +205,25 @@ export class JobRunner {
     d.onJobDone();
   }
 
-  private logOutcome(log: Logger, f: Finish, ms: number): void {
-    const { stats } = this.d;
+  /** One line per finished job: `done` at info, failures and retries at warn (docs/performance.md). */
+  private logOutcome(meta: Record<string, unknown>, f: Finish, ms: number): void {
+    const { stats, log } = this.d;
     switch (f.kind) {
       case 'done':
         stats.done++;
-        log.info(`done in ${ms} ms`);
+        if (log.isLevelEnabled('info')) logIf(log, 'info', `done in ${ms} ms`, meta);
         break;
       case 'failed':
         stats.failed++;
-        log.warn(`failed: ${f.message}`);
+        log.warn(`failed: ${f.message}`, meta);
         break;
       case 'retry':
         stats.retried++;
-        log.warn(`will retry in ${Math.round(f.delaySeconds)} s: ${f.message}`);
+        log.warn(`will retry in ${Math.round(f.delaySeconds)} s: ${f.message}`, meta);
         break;
       case 'release':
         stats.released++;
-        log.info('put back unfinished (shutdown); it will run again');
+        log.info('put back unfinished (shutdown); it will run again', meta);
         break;
     }
   }
