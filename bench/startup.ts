@@ -113,7 +113,8 @@ async function setupDatabase(): Promise<void> {
 }
 
 const READY = /\[daemon\] daemon \S+ started/;
-const CLAIMED = /\[job\] claimed \(attempt 1\)/;
+// The first job's line at info: "claimed" went to debug (issue 17), "done" stays at info.
+const CLAIMED = /\[job\] done in \d+ ms/;
 
 interface StartResult {
   readyMs: number;

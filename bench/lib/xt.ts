@@ -41,13 +41,19 @@ export interface XtRun {
   stop(): Promise<void>;
 }
 
-/** A daemon with a pool of its own whose query() is instrumented, and the given extra handlers. */
-export async function startXt(concurrency: number, extra: Record<string, Handler>): Promise<XtRun> {
+/**
+ * A daemon with a pool of its own whose query() is instrumented, and the given extra handlers. `jobPool`: the
+ * handlers get a pool of their own, as `xtconnect start` gives them (src/cli/commands/start.ts).
+ */
+export async function startXt(concurrency: number, extra: Record<string, Handler>, opts: { jobPool?: boolean } = {}): Promise<XtRun> {
   const cfg = benchConfig(concurrency);
   const log = silentLogger();
   const pool = createPool({ url: cfg.database.url, max: cfg.database.poolSize, statementTimeoutMs: cfg.database.statementTimeoutMs, applicationName: XT_APP }, log);
+  const jobPool = opts.jobPool
+    ? createPool({ url: cfg.database.url, max: cfg.database.poolSize, statementTimeoutMs: cfg.database.statementTimeoutMs, applicationName: XT_JOBS_APP }, log)
+    : undefined;
   const inst = instrumentPool(pool);
-  const daemon = new Daemon({ cfg, pool, log, handlers: defaultHandlers(extra), services: { mailer: createMailer(cfg) }, ownsPool: true });
+  const daemon = new Daemon({ cfg, pool, jobPool, log, handlers: defaultHandlers(extra), services: { mailer: createMailer(cfg) }, ownsPool: true });
   await daemon.start();
   return {
     daemon,
@@ -59,3 +65,5 @@ export async function startXt(concurrency: number, extra: Record<string, Handler
     },
   };
 }
+
+export const XT_JOBS_APP = 'xtconnect bench jobs';

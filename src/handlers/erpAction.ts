@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Client } from '../db/pool';
 import { errorMessage, isRetryableDbError, JobInputError, LeaseLostError, PermanentError, UnknownActionError } from '../errors';
 import type { ParamValue } from '../jobs/params';
-import { dbFailure, jobTimeoutSeconds, limitedDbFailure, setStatementTimeout, withDedicatedClient } from './maintenance';
+import { cancelBackend, dbFailure, jobTimeoutSeconds, limitedDbFailure } from './maintenance';
 import type { Handler, JobContext } from './types';
 
 /*
@@ -157,99 +157,222 @@ export function makeErpActionHandler(builtIns: () => Iterable<string> = () => []
 
 export const erpActionHandler: Handler = makeErpActionHandler();
 
-async function runErpAction(ctx: JobContext, builtIns: () => Iterable<string>): Promise<ErpActionResult> {
-  const { job, log } = ctx;
-  const action = job.batch_action;
-  return withDedicatedClient(ctx, async (client) => {
-    let found: { row: ActionRow | null; mapped: string[] };
-    try {
-      const { rows } = await client.query<{ row: ActionRow | null; mapped: string[] | null }>(
-        `SELECT (SELECT to_jsonb(a) FROM xtbatch.action a WHERE a.action_name = $1) AS row,
-                (SELECT array_agg(action_name ORDER BY action_name) FROM xtbatch.action WHERE action_enabled) AS mapped`,
-        [action],
-      );
-      found = { row: rows[0]!.row, mapped: rows[0]!.mapped ?? [] };
-    } catch (err) {
-      if ((err as PgError).code === '42P01') {
-        throw new PermanentError(`no handler for action "${action}": this database has no xtbatch.action table (run xtconnect migrate)`);
-      }
-      throw dbFailure(`reading xtbatch.action for "${action}"`, err);
+/**
+ * What a job of one mapped action needs besides its parameters, resolved from xtbatch.action and the catalog.
+ * Cached per pool (issue 17: reading the mapping and the catalog for every job cost 4 of 8 round trips) under
+ * the number in xtbatch.action_version (sql/0022) it was read with: every job reads that number in the round trip
+ * of its BEGIN, and a different one empties the cache. A call that fails drops its entry, so a function dropped
+ * or replaced without a change of xtbatch.action is looked up again by the next job.
+ */
+interface Resolved {
+  row: ActionRow;
+  specs: ArgSpec[];
+  types: ResolvedType[];
+  info: FunctionInfo;
+  fnName: string;
+  signature: string;
+  sql: string;
+}
+
+interface ActionCache {
+  /** xtbatch.action_version when the entries were read; null before the first read. */
+  version: string | null;
+  entries: Map<string, Resolved>;
+}
+
+const caches = new WeakMap<object, ActionCache>();
+
+function cacheOf(pool: object): ActionCache {
+  let c = caches.get(pool);
+  if (!c) caches.set(pool, (c = { version: null, entries: new Map() }));
+  return c;
+}
+
+/** Forgets every cached mapping of `pool` (tests; an operator's change is seen through the version number). */
+export function clearActionCache(pool: object): void {
+  caches.delete(pool);
+}
+
+/** Reads and checks an action's mapping, its argument types and its function: the work done once per version. */
+async function resolveAction(client: Client, action: string, builtIns: () => Iterable<string>): Promise<{ resolved: Resolved; version: string | null }> {
+  let found: { row: ActionRow | null; mapped: string[]; version: string | null };
+  try {
+    const { rows } = await client.query<{ row: ActionRow | null; mapped: string[] | null; version: string | null }>(
+      `SELECT (SELECT to_jsonb(a) FROM xtbatch.action a WHERE a.action_name = $1) AS row,
+              (SELECT array_agg(action_name ORDER BY action_name) FROM xtbatch.action WHERE action_enabled) AS mapped,
+              (SELECT action_version FROM xtbatch.action_version) AS version`,
+      [action],
+    );
+    found = { row: rows[0]!.row, mapped: rows[0]!.mapped ?? [], version: rows[0]!.version };
+  } catch (err) {
+    if ((err as PgError).code === '42P01') {
+      throw new PermanentError(`no handler for action "${action}": this database has no xtbatch.action table (run xtconnect migrate)`);
     }
-    const known = [...new Set([...builtIns()].filter((a) => a !== '*').concat(found.mapped))].sort();
-    const row = found.row;
-    if (!row || !row.action_enabled) {
-      const err = new UnknownActionError(action, known);
-      if (row) err.message += `; xtbatch.action maps it to ${row.action_schema}.${row.action_function} but action_enabled is false`;
+    throw dbFailure(`reading xtbatch.action for "${action}"`, err);
+  }
+  const known = [...new Set([...builtIns()].filter((a) => a !== '*').concat(found.mapped))].sort();
+  const row = found.row;
+  if (!row || !row.action_enabled) {
+    const err = new UnknownActionError(action, known);
+    if (row) err.message += `; xtbatch.action maps it to ${row.action_schema}.${row.action_function} but action_enabled is false`;
+    throw err;
+  }
+
+  const specs = parseArgSpec(action, row.action_args);
+  const types: ResolvedType[] = [];
+  for (const [i, s] of specs.entries()) types.push(await resolveType(client, action, s, i));
+  const fnName = `${row.action_schema}.${row.action_function}`;
+  const signature = `${fnName}(${types.map((t) => t.sql).join(', ')})`;
+  const info = await findFunction(client, row.action_schema, row.action_function, types.map((t) => t.sql));
+  if (!info) throw new PermanentError(`action "${action}" is mapped to function ${signature}, which does not exist in this database`);
+  if (info.kind !== 'f') throw new PermanentError(`action "${action}" is mapped to ${signature}, which is not a function (a procedure or aggregate)`);
+  if (!info.canExecute) {
+    throw new PermanentError(`action "${action}": xtconnect's database role may not execute ${signature} ` +
+      `(GRANT EXECUTE ON FUNCTION ${signature} TO <the daemon's role>)`);
+  }
+  const qualified = `${pg.escapeIdentifier(info.schema)}.${pg.escapeIdentifier(info.name)}`;
+  const sql = callSql(qualified, info, types.map((t, i) => `$${i + 1}::${t.sql}`).join(', '));
+  return { resolved: { row, specs, types, info, fnName, signature, sql }, version: found.version };
+}
+
+/** The mapping of `action`, from the cache when it was read under `version` (the number this job's BEGIN saw). */
+async function mappingFor(client: Client, pool: object, action: string, builtIns: () => Iterable<string>): Promise<Resolved> {
+  const cache = cacheOf(pool);
+  const hit = cache.entries.get(action);
+  if (hit) return hit;
+  const { resolved, version } = await resolveAction(client, action, builtIns);
+  // Entries read under another number than the cache's are not kept together: the cache starts again.
+  if (version === null) return resolved;
+  if (cache.version !== version) {
+    cache.entries.clear();
+    cache.version = version;
+  }
+  cache.entries.set(action, resolved);
+  return resolved;
+}
+
+/** A pooled client's backend pid, which pg learns at connect (BackendKeyData): no round trip to ask for it. */
+function backendPid(client: Client): number | null {
+  const pid = (client as unknown as { processID?: number | null }).processID;
+  return typeof pid === 'number' ? pid : null;
+}
+
+async function runErpAction(ctx: JobContext, builtIns: () => Iterable<string>): Promise<ErpActionResult> {
+  const { job } = ctx;
+  const action = job.batch_action;
+  // Not withDedicatedClient (src/handlers/maintenance.ts): that one asks the server for the pid and resets a
+  // session statement_timeout afterwards, two round trips per job; here the pid comes with the connection and
+  // the timeout is SET LOCAL, gone with the transaction.
+  ctx.signal.throwIfAborted();
+  const client = await ctx.pool.connect();
+  let pid = backendPid(client);
+  let cancelling: Promise<void> | null = null;
+  const onAbort = (): void => {
+    if (pid !== null) cancelling ??= cancelBackend(ctx.pool, pid, ctx.log);
+  };
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  let destroy: Error | boolean = false;
+  try {
+    ctx.signal.throwIfAborted();
+    if (pid === null) pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    // Twice at most: a mapping changed between the lookup and the BEGIN is looked up once more.
+    for (let round = 0; ; round++) {
+      const m = await mappingFor(client, ctx.pool, action, builtIns);
+      const out = await callMapped(ctx, client, m, round);
+      if (out !== STALE) return out;
+      cacheOf(ctx.pool).entries.clear();
+    }
+  } catch (err) {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    throw err;
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    // A cancel request still in flight could hit the next user of this connection: wait for it first.
+    if (cancelling) await cancelling;
+    // A transaction left open (a failed ROLLBACK) must not reach the next job: such a client is dropped.
+    const status = (client as unknown as { getTransactionStatus?: () => string | null }).getTransactionStatus?.();
+    if (status && status !== 'I') destroy = true;
+    client.release(destroy);
+  }
+}
+
+const STALE = Symbol('stale mapping');
+
+/** One job's call in its own transaction, with its outcome; STALE when the mapping changed since it was cached. */
+async function callMapped(ctx: JobContext, client: Client, m: Resolved, round: number): Promise<ErpActionResult | typeof STALE> {
+  const { job } = ctx;
+  const action = job.batch_action;
+  const { specs, types, signature, fnName, info } = m;
+  // Arguments by name, in the mapping's order, each checked against its type before the call so that a bad
+  // value fails the job naming the parameter, not with a cast error from inside the call.
+  const values: Array<string | null> = [];
+  for (const [i, s] of specs.entries()) {
+    const t = types[i]!;
+    let v = argText(ctx.params.get(s.param), t);
+    if (v === null && s.default !== null) v = argText(s.default, t);
+    if (v === null && s.required) {
+      throw new JobInputError(job.batch_id, `parameter "${s.param}"`,
+        `is required by action ${action} (argument ${i + 1} of ${signature}) but the job has no value for it`);
+    }
+    // Any text is a valid text value: only other types need the server's word.
+    if (v !== null && !(t.isText && !t.isArray)) {
+      try {
+        await client.query(`SELECT $1::${t.sql}`, [v]);
+      } catch (err) {
+        if (!(err as PgError).code?.startsWith('22')) throw dbFailure(`checking parameter "${s.param}"`, err);
+        throw new JobInputError(job.batch_id, `parameter "${s.param}"`,
+          `is ${JSON.stringify(v)}, which is not a valid ${t.sql} for argument ${i + 1} of ${signature}: ${errorMessage(err)}`);
+      }
+    }
+    values.push(v);
+  }
+
+  const timeout = m.row.action_timeout_seconds ?? jobTimeoutSeconds(ctx.cfg, job);
+  if (ctx.log.isLevelEnabled('debug')) ctx.log.debug(`calling ${signature} (statement timeout ${timeout} s)`);
+  ctx.lease?.check();
+  // Its own transaction: the function's work commits whole or not at all, and SET LOCAL ends with it. BEGIN, the
+  // statement timeout and the mapping's version go in one round trip (a simple query: the timeout is a number we
+  // computed, not input). A version other than the cached one: roll back and look the mapping up again.
+  const cache = cacheOf(ctx.pool);
+  const ms = Math.max(0, Math.round(timeout * 1000));
+  let results: pg.QueryResult[];
+  try {
+    results = (await client.query(
+      `BEGIN; SET LOCAL statement_timeout = ${ms}; SELECT action_version AS version FROM xtbatch.action_version`,
+    )) as unknown as pg.QueryResult[];
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw dbFailure(`starting the transaction of "${action}"`, err);
+  }
+  const version = (results[2]?.rows[0] as { version: string | null } | undefined)?.version ?? null;
+  if (version !== null && cache.version !== null && version !== cache.version && round < 2) {
+    await client.query('ROLLBACK');
+    return STALE;
+  }
+  try {
+    const { rows } = await client.query<{ result: unknown; n: number }>(m.sql, values);
+    const out: ErpActionResult = { function: fnName, result: rows[0]?.result ?? null };
+    if (info.retset) out.rowCount = rows[0]?.n ?? 0;
+    // Fencing: the job's "done" is written in this transaction, only while the daemon still holds the lease by
+    // the server's clock, and the row stays locked until COMMIT. The work and its outcome commit together or
+    // not at all: a daemon that lost its lease (paused, cut off) commits nothing, and no rescue can slip in.
+    if (ctx.lease) await ctx.lease.commitDone(client, out);
+    await client.query('COMMIT');
+    return out;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    if (err instanceof LeaseLostError) {
+      ctx.log.warn(`rolled back the call of ${signature}: ${err.message}`);
       throw err;
     }
-
-    const specs = parseArgSpec(action, row.action_args);
-    const types: ResolvedType[] = [];
-    for (const [i, s] of specs.entries()) types.push(await resolveType(client, action, s, i));
-    const fnName = `${row.action_schema}.${row.action_function}`;
-    const signature = `${fnName}(${types.map((t) => t.sql).join(', ')})`;
-    const info = await findFunction(client, row.action_schema, row.action_function, types.map((t) => t.sql));
-    if (!info) throw new PermanentError(`action "${action}" is mapped to function ${signature}, which does not exist in this database`);
-    if (info.kind !== 'f') throw new PermanentError(`action "${action}" is mapped to ${signature}, which is not a function (a procedure or aggregate)`);
-    if (!info.canExecute) {
-      throw new PermanentError(`action "${action}": xtconnect's database role may not execute ${signature} ` +
-        `(GRANT EXECUTE ON FUNCTION ${signature} TO <the daemon's role>)`);
+    // The function may have been dropped, replaced or revoked without a change of xtbatch.action.
+    cache.entries.delete(action);
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    // The statement timeout set above is this job's own time limit and fails it; other faults by src/errors.ts.
+    const e = limitedDbFailure(`function ${fnName}`, err);
+    if (e instanceof PermanentError && (err as PgError).code === '57014') {
+      e.message += ` (its statement timeout is ${timeout} s: raise action_timeout_seconds in xtbatch.action, or the job's timeout)`;
     }
-
-    // Arguments by name, in the mapping's order, each checked against its type before the call so that a bad
-    // value fails the job naming the parameter, not with a cast error from inside the call.
-    const values: Array<string | null> = [];
-    for (const [i, s] of specs.entries()) {
-      const t = types[i]!;
-      let v = argText(ctx.params.get(s.param), t);
-      if (v === null && s.default !== null) v = argText(s.default, t);
-      if (v === null && s.required) {
-        throw new JobInputError(job.batch_id, `parameter "${s.param}"`,
-          `is required by action ${action} (argument ${i + 1} of ${signature}) but the job has no value for it`);
-      }
-      if (v !== null) {
-        try {
-          await client.query(`SELECT $1::${t.sql}`, [v]);
-        } catch (err) {
-          if (!(err as PgError).code?.startsWith('22')) throw dbFailure(`checking parameter "${s.param}"`, err);
-          throw new JobInputError(job.batch_id, `parameter "${s.param}"`,
-            `is ${JSON.stringify(v)}, which is not a valid ${t.sql} for argument ${i + 1} of ${signature}: ${errorMessage(err)}`);
-        }
-      }
-      values.push(v);
-    }
-
-    const qualified = `${pg.escapeIdentifier(info.schema)}.${pg.escapeIdentifier(info.name)}`;
-    const sql = callSql(qualified, info, types.map((t, i) => `$${i + 1}::${t.sql}`).join(', '));
-    const timeout = row.action_timeout_seconds ?? jobTimeoutSeconds(ctx.cfg, job);
-    log.info(`calling ${signature} (statement timeout ${timeout} s)`);
-    ctx.lease?.check();
-    // Its own transaction: the function's work commits whole or not at all, and SET LOCAL ends with it.
-    await client.query('BEGIN');
-    try {
-      await setStatementTimeout(client, timeout, true);
-      const { rows } = await client.query<{ result: unknown; n: number }>(sql, values);
-      const out: ErpActionResult = { function: fnName, result: rows[0]?.result ?? null };
-      if (info.retset) out.rowCount = rows[0]?.n ?? 0;
-      // Fencing: the job's "done" is written in this transaction, only while the daemon still holds the lease by
-      // the server's clock, and the row stays locked until COMMIT. The work and its outcome commit together or
-      // not at all: a daemon that lost its lease (paused, cut off) commits nothing, and no rescue can slip in.
-      if (ctx.lease) await ctx.lease.commitDone(client, out);
-      await client.query('COMMIT');
-      return out;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      if (err instanceof LeaseLostError) {
-        log.warn(`rolled back the call of ${signature}: ${err.message}`);
-        throw err;
-      }
-      if (ctx.signal.aborted) throw ctx.signal.reason;
-      // The statement timeout set above is this job's own time limit and fails it; other faults by src/errors.ts.
-      const e = limitedDbFailure(`function ${fnName}`, err);
-      if (e instanceof PermanentError && (err as PgError).code === '57014') {
-        e.message += ` (its statement timeout is ${timeout} s: raise action_timeout_seconds in xtbatch.action, or the job's timeout)`;
-      }
-      throw e;
-    }
-  });
+    throw e;
+  }
 }

@@ -234,6 +234,36 @@ describe('the mapping', () => {
     expect(await calls('updatereorderlevel')).toEqual([]);
   });
 
+  it('uses a changed mapping from the next job on (the cached mapping is dropped when xtbatch.action changes)', async () => {
+    await db.pool.query(`TRUNCATE public.call_log`);
+    await map('Switch', 'updatereorderlevel', [arg('itemsite_id', 'integer'), arg('addLeadtime', 'boolean', false, 'false')]);
+    const first = await finished(db, await submit(db, 'Switch', [{ name: 'itemsite_id', value: '2' }]));
+    expect(first.batch_result).toEqual({ function: 'public.updatereorderlevel', result: 20 });
+    // Cached now; the next job of the same mapping must still see a change to any column.
+    await db.pool.query(`UPDATE xtbatch.action SET action_function = 'raiser', action_args = $1 WHERE action_name = 'Switch'`,
+      [JSON.stringify([arg('itemsite_id', 'integer')])]);
+    const second = await finished(db, await submit(db, 'Switch', [{ name: 'itemsite_id', value: '3' }]));
+    expect(second.batch_exitstatus).toMatch(/item site 3 has no periods/);
+    await db.pool.query(`UPDATE xtbatch.action SET action_enabled = false WHERE action_name = 'Switch'`);
+    const third = await finished(db, await submit(db, 'Switch', [{ name: 'itemsite_id', value: '4' }]));
+    expect(third.batch_exitstatus).toMatch(/^no handler for action "Switch" .*action_enabled is false$/);
+    await db.pool.query(`DELETE FROM xtbatch.action WHERE action_name = 'Switch'`);
+    const fourth = await finished(db, await submit(db, 'Switch', [{ name: 'itemsite_id', value: '5' }]));
+    expect(fourth.batch_exitstatus).toMatch(/^no handler for action "Switch"/);
+    expect(await calls('updatereorderlevel')).toEqual([{ itemsite: 2, addLeadtime: false }]);
+    // raiser's own insert rolled back with its exception: its message above shows it ran.
+  });
+
+  it('looks a cached function up again once a call of it fails (dropped and created again, no change of the mapping)', async () => {
+    await db.pool.query(`CREATE FUNCTION public.flip() RETURNS integer LANGUAGE sql AS $$ SELECT 1 $$`);
+    await map('Flip', 'flip', []);
+    expect((await finished(db, await submit(db, 'Flip'))).batch_result).toEqual({ function: 'public.flip', result: 1 });
+    await db.pool.query(`DROP FUNCTION public.flip(); CREATE FUNCTION public.flip() RETURNS text LANGUAGE sql AS $$ SELECT 'two' $$`);
+    // The cached statement may meet the replaced function once; the job after that must run the new one.
+    await finished(db, await submit(db, 'Flip'));
+    expect((await finished(db, await submit(db, 'Flip'))).batch_result).toEqual({ function: 'public.flip', result: 'two' });
+  });
+
   it('refuses an action whose function is missing, naming the function', async () => {
     const r = await finished(db, await submit(db, 'Gone', [{ name: 'n', value: '1' }]));
     expect(r.batch_exitstatus).toBe('action "Gone" is mapped to function public.no_such_function(integer), which does not exist in this database');
