@@ -165,8 +165,21 @@ export async function getJobDetail(pool: Pool, id: number): Promise<{ job: JobDe
   return { job: rows[0]!, params: params.rows };
 }
 
-/** The distinct actions and users, for the filter's choices (small tables in practice; bounded anyway). */
+let cachedChoices: { at: number; pool: Pool; value: Promise<{ actions: string[]; users: string[] }> } | null = null;
+/** New actions and users are rare: the choices are read at most every 30 s, not on every page. */
+const CHOICES_MS = 30_000;
+
+/** The distinct actions and users, for the filter's choices. */
 export async function filterChoices(pool: Pool, onlyUser: string | null): Promise<{ actions: string[]; users: string[] }> {
+  if (!cachedChoices || cachedChoices.pool !== pool || Date.now() - cachedChoices.at > CHOICES_MS) {
+    cachedChoices = { at: Date.now(), pool, value: readChoices(pool) };
+    cachedChoices.value.catch(() => (cachedChoices = null));
+  }
+  const all = await cachedChoices.value;
+  return { actions: all.actions, users: onlyUser !== null ? [onlyUser] : all.users };
+}
+
+async function readChoices(pool: Pool): Promise<{ actions: string[]; users: string[] }> {
   // A loose index scan ("skip scan") over the (batch_action, batch_id) and (batch_user, batch_id) indexes: one
   // probe per distinct value instead of reading a million rows.
   const { rows } = await pool.query<{ actions: string[] | null; users: string[] | null }>(
@@ -182,5 +195,5 @@ export async function filterChoices(pool: Pool, onlyUser: string | null): Promis
      SELECT (SELECT array_agg(v) FROM (SELECT v FROM a WHERE v IS NOT NULL LIMIT 200) x) AS actions,
             (SELECT array_agg(v) FROM (SELECT v FROM u WHERE v IS NOT NULL LIMIT 200) y) AS users`,
   );
-  return { actions: rows[0]?.actions ?? [], users: onlyUser !== null ? [onlyUser] : rows[0]?.users ?? [] };
+  return { actions: rows[0]?.actions ?? [], users: rows[0]?.users ?? [] };
 }

@@ -191,6 +191,8 @@ ${message ? html`<div class="flash bad" role="alert">${message}</div>` : ''}
       // nginx would otherwise buffer the stream (docs/console.md).
       'x-accel-buffering': 'no',
     });
+    // Each event goes out at once, not held back to be merged with the next (Nagle).
+    req.raw.socket.setNoDelay(true);
     res.write('retry: 3000\n: connected\n\n');
     const unsubscribe = feed.subscribe((ids) => {
       res.write(`event: jobs\ndata: ${ids === 'all' ? 'all' : ids.join(',')}\n\n`);

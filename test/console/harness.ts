@@ -130,7 +130,8 @@ export async function loggedIn(f: ConsoleFixture, user: string, o: { timezoneId?
   return { ctx, page };
 }
 
-export async function screenshot(page: Page, name: string): Promise<void> {
+export async function screenshot(page: Page, name: string, o: { fullPage?: boolean } = {}): Promise<void> {
   fs.mkdirSync(IMAGES, { recursive: true });
-  await page.screenshot({ path: path.join(IMAGES, `${name}.png`), fullPage: false });
+  await page.evaluate('window.scrollTo(0, 0)');
+  await page.screenshot({ path: path.join(IMAGES, `${name}.png`), fullPage: o.fullPage ?? false });
 }

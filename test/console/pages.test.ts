@@ -126,7 +126,7 @@ test('an Email job\'s page shows the mail as sent: headers, body, attachment nam
     expect(text).toMatch(new RegExp(`X-xtconnect-Batch-Id: ${id}\\b`, 'i'));
     expect(text).toContain('please find the invoice attached.');
     expect(text).toContain('invoice-1001.pdf');
-    await screenshot(page, 'console-job-mail');
+    await screenshot(page, 'console-job-mail', { fullPage: true });
   } finally {
     await ctx.close();
   }
