@@ -61,3 +61,10 @@ export function summary(name: string, figures: Record<string, number | string>):
   if (file) fs.appendFileSync(file, `${new Date().toISOString()} ${line}\n`);
   return line;
 }
+
+/** Executions recorded in several places (one SMTP server per daemon), together by job. */
+export function mergeExecutions(...maps: Array<Map<string, Interval[]>>): Map<string, Interval[]> {
+  const out = new Map<string, Interval[]>();
+  for (const m of maps) for (const [k, list] of m) out.set(k, [...(out.get(k) ?? []), ...list]);
+  return out;
+}
