@@ -2,7 +2,7 @@
  * Reports: how fast the RunReport path renders a long invoice from the database, and whether its memory stays flat
  * as the invoice grows. An invoice-like definition (bench/invoice-report.xml: page header, report header, lines
  * grouped by product line with subtotals, grand total, "page N of M" footer) runs against invchead/invcitem in the
- * bench database through the same code a job uses (renderToFile: MetaSQL binding, one READ ONLY transaction, SQL
+ * bench database through the same code a job uses (renderToFile: MetaSQL binding, one transaction that is rolled back, SQL
  * cursors fetched 500 rows at a time, the PDF written to a file, fsync, rename).
  *
  *   1. pages/s and time of a 1,000-line invoice;
@@ -42,7 +42,7 @@ CREATE TABLE invcitem (invcitem_id serial PRIMARY KEY, invcitem_invchead_id inte
 
 /** One invoice of `lines` lines, id = lines, in product lines of 40 lines each. */
 async function makeInvoice(lines: number): Promise<void> {
-  await benchQuery(`INSERT INTO invchead VALUES ($1::int, 'IN' || $1::int, DATE '2026-07-01', 'Tremendous Toys Inc.', '12 Toy Lane', 'Norfolk VA 23510', 'PO-' || $1::int)`, [lines]);
+  await benchQuery(`INSERT INTO invchead VALUES ($1::int, 'IN' || $1::int, DATE '2026-07-01', 'Zakład Łódź Ωmega Привет', 'ul. Piotrkowska 1', 'Łódź 90-001', 'PO-' || $1::int)`, [lines]);
   await benchQuery(
     `INSERT INTO invcitem (invcitem_invchead_id, invcitem_linenumber, invcitem_prodline, item_number, item_descrip1, invcitem_billed, invcitem_price)
      SELECT $1::int, g, 'Product line ' || lpad(((g - 1) / 40 + 1)::text, 5, '0'), 'ITEM-' || lpad(g::text, 6, '0'),

@@ -54,6 +54,7 @@ export class PdfFonts {
       this.doc.registerFont(source.key, bytes, name);
       this.doc.font(source.key);
       const font = (this.doc as unknown as { _font: PdfFont })._font;
+      directLayout(font);
       l = { key: source.key, font, metrics: new FontMetrics(font.font) };
       this.loaded.set(source.key, l);
     }
@@ -122,3 +123,40 @@ export class PdfFonts {
 }
 
 export { noFeatures };
+
+interface Glyph {
+  id: number;
+  advanceWidth: number;
+  codePoints: number[];
+}
+
+/**
+ * Replaces pdfkit's layout of one font with a glyph per character at its advance: what the text would get with
+ * every OpenType feature off (no kerning, no ligatures, which is how it is measured), without running fontkit's
+ * shaper for every text item. Shaping was most of the cost of a page; a report's text needs no contextual forms
+ * in the scripts DejaVu covers. pdfkit's encode() then subsets the glyphs and maps them back to the characters.
+ */
+function directLayout(pdfFont: PdfFont): void {
+  const ttf = pdfFont.font as unknown as { unitsPerEm: number; glyphForCodePoint(cp: number): Glyph };
+  const scale = 1000 / ttf.unitsPerEm;
+  const glyphs = new Map<number, Glyph>();
+  const target = pdfFont as unknown as { layout: (text: string) => unknown };
+  target.layout = (text: string) => {
+    const gs: Glyph[] = [];
+    const positions: Array<Record<string, number>> = [];
+    let advanceWidth = 0;
+    for (const ch of text) {
+      const cp = ch.codePointAt(0)!;
+      let g = glyphs.get(cp);
+      if (g === undefined) {
+        g = ttf.glyphForCodePoint(cp);
+        glyphs.set(cp, g);
+      }
+      const adv = g.advanceWidth * scale;
+      gs.push(g);
+      positions.push({ xAdvance: adv, yAdvance: 0, xOffset: 0, yOffset: 0, advanceWidth: adv });
+      advanceWidth += adv;
+    }
+    return { glyphs: gs, positions, advanceWidth };
+  };
+}
