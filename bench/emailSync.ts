@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { silentLogger } from '../src/log';
-import { parseMailboxes } from '../src/sync/mailboxes';
+import { parseMailboxes } from '../src/config';
 import { syncMailbox } from '../src/sync/syncMailbox';
 import { htmlOnly, latin1, multipart, plain } from '../test/sync/helpers';
 import { IMAP_PASSWORD, IMAP_USER, startImap } from '../test/sync/imapServer';

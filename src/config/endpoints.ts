@@ -4,6 +4,23 @@ import type { EndpointEntry } from './schema';
 
 const DEFAULT_PORT: Record<TransferProtocol, number> = { ftp: 21, ftps: 21, 'ftps-implicit': 990, sftp: 22 };
 
+/** What `ssh-keygen -lf` prints: 32 bytes of SHA-256 as base64 without the trailing "=". */
+const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+/** `hostKey.fingerprint`: one fingerprint or a list; each mistake named by its place in the list. */
+function readFingerprints(v: unknown, key: string, problems: Problems): string[] {
+  if (v === undefined || v === null) return [];
+  const list = Array.isArray(v) ? v : [v];
+  const out: string[] = [];
+  list.forEach((f, i) => {
+    if (typeof f !== 'string' || !FINGERPRINT.test(f.trim())) {
+      problems.add(`${Array.isArray(v) ? `${key}[${i}]` : key} must be a SHA-256 fingerprint as "ssh-keygen -lf" prints it, ` +
+        `"SHA256:" followed by 43 base64 characters (got ${JSON.stringify(f)})`);
+    } else out.push(f.trim());
+  });
+  return out;
+}
+
 /**
  * The `endpoints:` entries as transfers use them, with the rules that join keys: an sftp endpoint must pin the
  * server's host key (there is no "accept any key"), FTP ones log in with a password, TLS settings only where
@@ -21,10 +38,10 @@ export function buildEndpoints(entries: EndpointEntry[], source: string, env: No
     if (!e.host || /[\s/@]/.test(e.host) || e.host.includes('://')) {
       problems.add(`${where}.host must be a host name or IP address (no scheme, user or path) (got ${JSON.stringify(e.host ?? null)})`);
     }
-    if (!e.user) problems.add(`${where}.user is missing: it must be the login name`);
+    if (!e.user) problems.add(`${where}.user must be the login name (got ${JSON.stringify(e.user ?? '')})`);
     const password = env[endpointEnvVar(e.name, 'PASSWORD')] ?? e.password ?? null;
     const passphrase = env[endpointEnvVar(e.name, 'PASSPHRASE')] ?? e.passphrase ?? null;
-    const fingerprints = e.hostKey?.fingerprint ?? [];
+    const fingerprints = readFingerprints(e.hostKey?.fingerprint, `${where}.hostKey.fingerprint`, problems);
     const knownHostsPath = e.hostKey?.knownHostsPath ?? null;
     if (e.protocol === 'sftp') {
       if (!password && !e.privateKeyPath) {

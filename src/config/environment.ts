@@ -14,6 +14,7 @@ export const ENV_KEYS: ReadonlyArray<{ env: string; path: readonly string[]; num
   { env: 'XTCONNECT_SMTP_PASSWORD', path: ['smtp', 'password'] },
   { env: 'XTCONNECT_METRICS_LISTEN', path: ['metrics', 'listen'] },
   { env: 'XTCONNECT_LOG_LEVEL', path: ['log', 'level'] },
+  { env: 'XTCONNECT_CONSOLE_LISTEN', path: ['console', 'listen'] },
 ];
 
 type Raw = Record<string, unknown>;

@@ -29,8 +29,8 @@ export function int(min: number, max: number, dflt: number, meta: FieldMeta) {
   return z.preprocess(absent, z.number(want).int(want).min(min, want).max(max, want).default(dflt)).meta(m(meta));
 }
 
-export function optionalInt(min: number, max: number, meta: FieldMeta) {
-  const want = { error: `a whole number from ${min} to ${max}` };
+export function optionalInt(min: number, max: number, meta: FieldMeta, phrase = 'a whole number') {
+  const want = { error: `${phrase} from ${min} to ${max}` };
   return z.preprocess(absent, z.number(want).int(want).min(min, want).max(max, want).optional()).meta(m(meta));
 }
 
@@ -83,8 +83,8 @@ export function intMap(min: number, max: number, meta: FieldMeta) {
 /** "port" or "host:port"; a bare port binds to loopback. */
 export const LISTEN = /^(?:(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):)?(\d{1,5})$/;
 
-export function listen(meta: FieldMeta) {
-  const want = 'a port or host:port such as 127.0.0.1:9187';
+export function listen(meta: FieldMeta & { example: string }) {
+  const want = `a port or host:port such as ${meta.example}`;
   return z.preprocess((v) => (v === null || v === '' ? undefined : typeof v === 'number' ? String(v) : v),
     z.string({ error: want }).refine((v) => {
       const mm = LISTEN.exec(v.trim());
@@ -97,4 +97,20 @@ export function parseListen(v: string | undefined): { host: string; port: number
   if (v === undefined) return null;
   const mm = LISTEN.exec(v.trim())!;
   return { host: (mm[1] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port: Number(mm[2]) };
+}
+
+const UNIT: Record<string, number> = { d: 86_400, h: 3600, m: 60, s: 1 };
+
+/** A duration such as "48h", "90m", "1h30m", "2d" or "30s", or a number of seconds; yields seconds. */
+export function duration(min: number, max: number, dflt: number | undefined, meta: FieldMeta) {
+  const want = `a duration from ${min} s to ${max / 86_400} days, such as "48h", "90m", "1h30m", "2d" or a number of seconds`;
+  const toSeconds = (v: unknown): unknown => {
+    if (v === null || v === undefined) return undefined;
+    if (typeof v === 'string' && /^\s*(?:\d+\s*[dhms]\s*)+$/i.test(v)) {
+      return [...v.matchAll(/(\d+)\s*([dhms])/gi)].reduce((a, mm) => a + Number(mm[1]) * UNIT[mm[2]!.toLowerCase()]!, 0);
+    }
+    return v;
+  };
+  const n = z.number({ error: want }).min(min, { error: want }).max(max, { error: want });
+  return z.preprocess(toSeconds, dflt === undefined ? n.optional() : n.default(dflt)).meta(m(meta));
 }

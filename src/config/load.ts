@@ -12,7 +12,7 @@ import { overlayEnvironment } from './environment';
 import { parseListen } from './fields';
 import { buildMailboxes } from './mailboxes';
 import { describeIssue, type Path } from './problems';
-import { configSchema, type ConfigFile } from './schema';
+import { configSchema, parts, type ConfigFile } from './schema';
 import type { Config } from './types';
 
 export const DEFAULT_CONFIG_PATH = '/etc/xtconnect/xtconnect.yaml';
@@ -75,13 +75,18 @@ function unwrap(s: z.ZodType): z.ZodType {
 /** DATABASE_URL and database.url: a postgres:// URL (pg would try to resolve "base" from "::not a url::"). */
 function checkDatabaseUrl(url: string | undefined, from: string, problems: Problems): void {
   if (url === undefined) return;
-  let ok = false;
+  let u: URL | null = null;
   try {
-    ok = ['postgres:', 'postgresql:', 'socket:'].includes(new URL(url).protocol);
+    u = new URL(url);
   } catch {
-    ok = false;
+    u = null;
   }
-  if (!ok) problems.add(`${from} must be a connection string such as postgres://user@host:5432/database (got ${JSON.stringify(url.replace(/(\/\/[^:/@]+:)([^@]*)@/, '$1***@'))})`);
+  const ok = u !== null && (u.protocol === 'postgres:' || u.protocol === 'postgresql:' || (u.protocol === 'socket:' && u.pathname !== ''));
+  // The value is not shown: it may hold a password.
+  if (!ok) {
+    problems.add(`${from} must be a PostgreSQL connection URL such as postgresql://user@host:5432/dbname ` +
+      '(for a Unix socket: postgresql:///dbname?host=/var/run/postgresql)');
+  }
 }
 
 /**
@@ -105,7 +110,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
 
 function tooMany(source: string, problems: Problems): ConfigError {
   const list = problems.list.map((p) => p.replace(new RegExp(`^${source.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `), ''));
-  if (list.length === 1) return new ConfigError(`${source}: ${list[0]}`);
+  // A mistake in an environment variable or a flag is not the file's: it is named on its own.
+  if (list.length === 1) return new ConfigError(/^([A-Z][A-Z0-9_]+|--[a-z-]+) /.test(list[0]!) ? list[0]! : `${source}: ${list[0]}`);
   return new ConfigError(`${source}: ${list.length} mistakes:\n${list.map((p) => `  - ${p}`).join('\n')}`);
 }
 
@@ -116,6 +122,10 @@ function build(f: ConfigFile, source: string, env: NodeJS.ProcessEnv, problems: 
   const pgEnv = ['PGHOST', 'PGDATABASE', 'PGPORT', 'PGUSER', 'PGSERVICE'].some((k) => env[k]);
   const dataDir = f.dataDir ?? defaultDataDir(env);
   const smtp = f.smtp;
+  const smtpTls = smtp.tls;
+  if (smtp.rejectUnauthorized !== undefined && smtpTls.rejectUnauthorized !== undefined && smtp.rejectUnauthorized !== smtpTls.rejectUnauthorized) {
+    problems.add('smtp.rejectUnauthorized and smtp.tls.rejectUnauthorized disagree; keep one of them');
+  }
   if (smtp.host && (smtp.user === undefined) !== (smtp.password === undefined)) {
     problems.add('smtp.user and smtp.password go together (set both, or neither for an open relay)');
   }
@@ -140,8 +150,10 @@ function build(f: ConfigFile, source: string, env: NodeJS.ProcessEnv, problems: 
     spoolDir,
     inboxDir,
     endpoints: buildEndpoints(f.endpoints, source, env, problems),
+    ediProfiles: buildEdiProfiles(f.ediProfiles),
+    retry: buildRetry(f.retry),
     fileRoots: [...new Set([spoolDir, inboxDir, reportsDir, ...(f.fileRoots ?? [])])],
-    daemon: { ...f.daemon },
+    daemon: (({ retryPeriod, ...rest }) => ({ ...rest, retryPeriodSeconds: retryPeriod }))(f.daemon),
     schedules: buildSchedules(f.schedules as unknown[], f.daemon.purgeSchedule, source, problems),
     smtp: smtp.host
       ? {
@@ -150,7 +162,8 @@ function build(f: ConfigFile, source: string, env: NodeJS.ProcessEnv, problems: 
           security: smtp.security,
           user: smtp.user ?? null,
           password: smtp.password ?? null,
-          rejectUnauthorized: smtp.rejectUnauthorized,
+          rejectUnauthorized: smtp.rejectUnauthorized ?? smtpTls.rejectUnauthorized ?? true,
+          tls: { caPath: smtpTls.caPath ?? null, servername: smtpTls.servername ?? null, minVersion: smtpTls.minVersion ?? null },
           maxConnections: smtp.maxConnections,
           connectionTimeoutMs: smtp.connectionTimeoutMs,
         }
@@ -158,6 +171,11 @@ function build(f: ConfigFile, source: string, env: NodeJS.ProcessEnv, problems: 
     mailboxes: buildMailboxes(f.mailboxes, env, problems),
     reports: { outputDir: reportsDir, queryTimeoutSeconds: f.reports.queryTimeoutSeconds },
     metrics: parseListen(f.metrics.listen),
+    console: {
+      listen: parseListen(f.console.listen),
+      allowPasswordlessLogin: f.console.allowPasswordlessLogin,
+      loginAttemptsPerMinute: f.console.loginAttemptsPerMinute,
+    },
     log: {
       level: f.log.level,
       format: f.log.format,
@@ -167,6 +185,21 @@ function build(f: ConfigFile, source: string, env: NodeJS.ProcessEnv, problems: 
     },
     status: { ...f.status },
   };
+}
+
+/**
+ * `retry:` rules by action, over daemon.retryPeriod and daemon.maxAttempts. Email retries for 48 hours with no
+ * attempt limit, as a mail server does, unless the file says otherwise.
+ */
+function buildRetry(raw: ConfigFile['retry']): NonNullable<Config['retry']> {
+  const out: NonNullable<Config['retry']> = { Email: { periodSeconds: 48 * 3600, maxAttempts: 0 } };
+  for (const [action, r] of Object.entries(raw)) {
+    const rule = { ...out[action] };
+    if (r.period !== undefined) rule.periodSeconds = r.period;
+    if (r.maxAttempts !== undefined) rule.maxAttempts = r.maxAttempts;
+    out[action] = rule;
+  }
+  return out;
 }
 
 /**
@@ -192,6 +225,32 @@ function buildSchedules(entries: unknown[], purgeCron: string, source: string, p
     }
   }
   return defs;
+}
+
+/**
+ * One part of the file checked on its own, with the same schema and rules as in a whole file: `mailboxes:`,
+ * `endpoints:` or `ediProfiles:` as a test, a benchmark or the console builds them.
+ */
+export function checkPart<K extends keyof typeof parts>(key: K, raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): Config[K extends 'ediProfiles' ? 'ediProfiles' : K] {
+  const problems = new Problems();
+  const parsed = parts[key].safeParse(raw, { reportInput: true });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.add(describeIssue({ ...issue, path: [key, ...issue.path] } as typeof issue, () => undefined, (p) => knownKeysAt(p)));
+    throw tooMany(source, problems);
+  }
+  let out: unknown;
+  if (key === 'mailboxes') out = buildMailboxes(parsed.data as ConfigFile['mailboxes'], env, problems);
+  else if (key === 'endpoints') out = buildEndpoints(parsed.data as ConfigFile['endpoints'], source, env, problems);
+  else out = buildEdiProfiles(parsed.data as ConfigFile['ediProfiles']);
+  if (problems.list.length) throw tooMany(source, problems);
+  return out as never;
+}
+
+function buildEdiProfiles(raw: ConfigFile['ediProfiles']): NonNullable<Config['ediProfiles']> {
+  return Object.fromEntries(Object.entries(raw).map(([name, p]) => [name, {
+    tls: { caPath: p.tls?.caPath ?? null, servername: p.tls?.servername ?? null },
+    timeoutMs: p.timeoutMs ?? null,
+  }]));
 }
 
 /** A connection string with its password replaced, for logs and messages. */

@@ -22,7 +22,7 @@ export function buildMailboxes(entries: MailboxEntry[], env: NodeJS.ProcessEnv, 
     if (first !== undefined) problems.add(`${where}.name "${e.name}" is used twice (also mailboxes[${first}])`);
     seen.set(e.name.toLowerCase(), i);
     if (!e.host || !HOST_OK(e.host)) problems.add(`${where}.host must be a host name or IP address (no scheme, user or path) (got ${JSON.stringify(e.host ?? null)})`);
-    if (!e.user) problems.add(`${where}.user is missing: it must be the login name`);
+    if (!e.user) problems.add(`${where}.user must be the login name (got ${JSON.stringify(e.user ?? '')})`);
     const password = env[mailboxEnvVar(e.name, 'PASSWORD')] || e.password;
     const accessToken = env[mailboxEnvVar(e.name, 'ACCESSTOKEN')] || e.accessToken;
     if (!password && !accessToken) {
@@ -36,7 +36,7 @@ export function buildMailboxes(entries: MailboxEntry[], env: NodeJS.ProcessEnv, 
     const dup = folders.find((f, k) => folders.indexOf(f) !== k);
     if (dup) problems.add(`${where}.folders must be a list without repeats ("${dup}" is there twice)`);
     let flag = e.flag ?? null;
-    if (e.afterImport === 'move' && !e.moveTo) problems.add(`${where}.moveTo is missing: afterImport is move, so name the folder imported messages go to`);
+    if (e.afterImport === 'move' && !e.moveTo) problems.add(`${where}.moveTo must be the folder imported messages are moved to (afterImport is move)`);
     if (e.afterImport !== 'move' && e.moveTo) problems.add(`${where}.moveTo (${e.name}): applies only with afterImport: move`);
     if (e.afterImport !== 'flag' && flag) problems.add(`${where}.flag (${e.name}): applies only with afterImport: flag`);
     if (e.afterImport === 'flag') {

@@ -32,6 +32,10 @@ export function describeIssue(issue: z.core.$ZodIssue, envAt: (path: Path) => st
   if (issue.code === 'unrecognized_keys') {
     const where = keyPath(path);
     const keys = known(path);
+    // Inside a list entry the entry is named first (`mailboxes[1]: unknown key "prot"`); elsewhere the whole path.
+    if (path.some((p) => typeof p === 'number')) {
+      return issue.keys.map((k) => `${where}: unknown key "${k}"${keys.length ? ` (known keys: ${keys.join(', ')})` : ''}`).join('; ');
+    }
     return issue.keys.map((k) => `unknown key "${where ? `${where}.${k}` : k}"${keys.length ? ` (known keys here: ${keys.join(', ')})` : ''}`).join('; ');
   }
   const input = (issue as { input?: unknown }).input;
@@ -40,7 +44,7 @@ export function describeIssue(issue: z.core.$ZodIssue, envAt: (path: Path) => st
   // Field builders give the wanted form as their message ("a whole number from 1 to 1000"); zod's own defaults
   // ("Invalid input: ...") are rephrased.
   const want = issue.message.startsWith('Invalid') || issue.message.startsWith('Too ') ? genericWant(issue) : issue.message;
-  if (input === undefined && issue.code === 'invalid_type') return `${subject} is missing: it must be ${want}`;
+  if (input === undefined && issue.code === 'invalid_type') return `${subject} must be ${want} (it is missing)`;
   return `${subject} must be ${want} (got ${shown(input)})`;
 }
 

@@ -1,8 +1,9 @@
 import type { ScheduleDef } from '../db/queries/schedules';
-import type { Endpoint } from '../transfer/endpoints';
+import type { EdiProfileOptions, Endpoint } from '../transfer/endpoints';
 import type { Mailbox } from '../sync/mailboxes';
+import type { SmtpTls } from '../mail/tlsConfig';
 
-/** Every setting the daemon reads from its file. xtconnect.example.yaml documents each key. */
+/** Every setting the daemon reads, as the program uses it (schema.ts describes the file; docs/configuration.md is generated from it). */
 export interface Config {
   /** Where the config came from, for messages. */
   source: string;
@@ -25,8 +26,12 @@ export interface Config {
   inboxDir: string;
   /** Places FileUpload/FileDownload jobs name (`endpoints:`), checked at load. */
   endpoints: Endpoint[];
+  /** `ediProfiles:` TLS settings (a CA) for xTuple's FTP EDI profiles, by profile name. */
+  ediProfiles?: Record<string, EdiProfileOptions>;
   /** The only folders whose files a job may read or write (attachments, uploads, download inboxes). */
   fileRoots: string[];
+  /** `retry.<action>`: that action's retry period and attempt limit (0: none), over daemon.retryPeriod/maxAttempts. */
+  retry?: Record<string, { periodSeconds?: number; maxAttempts?: number }>;
   daemon: {
     concurrency: number;
     /** At most this many jobs claimed ahead of free slots (only as many as fast jobs need; none for slow ones). */
@@ -35,6 +40,8 @@ export interface Config {
     pollIntervalMs: number;
     leaseSeconds: number;
     maxAttempts: number;
+    /** `daemon.retryPeriod`: how long transient failures are retried, from the first (docs/reliability.md). */
+    retryPeriodSeconds?: number;
     backoffBaseSeconds: number;
     backoffMaxSeconds: number;
     jobTimeoutSeconds: number;
@@ -56,6 +63,8 @@ export interface Config {
     user: string | null;
     password: string | null;
     rejectUnauthorized: boolean;
+    /** `smtp.tls`: the CA to trust (a private CA), the name the certificate carries, the oldest TLS version. Absent: the system's CAs. */
+    tls?: SmtpTls;
     maxConnections: number;
     connectionTimeoutMs: number;
   };
@@ -69,6 +78,14 @@ export interface Config {
   };
   /** The HTTP listener for /metrics and /healthz; null (the default) means none. */
   metrics: null | { host: string; port: number };
+  /** The web console (docs/console.md): served by the daemon when `listen` is set (optional for hand-built configs). */
+  console?: {
+    listen: null | { host: string; port: number };
+    /** Accept console logins the database lets in without a password (trust authentication); off by default. */
+    allowPasswordlessLogin: boolean;
+    /** Login attempts allowed per client address per minute. */
+    loginAttemptsPerMinute: number;
+  };
   log: {
     level: 'error' | 'warn' | 'info' | 'debug';
     format: 'text' | 'json';

@@ -1,6 +1,5 @@
-import path from 'node:path';
 import type { Pool } from '../db/pool';
-import { ConfigError, PermanentError } from '../errors';
+import { PermanentError } from '../errors';
 
 export type TransferProtocol = 'ftp' | 'ftps' | 'ftps-implicit' | 'sftp';
 
@@ -47,15 +46,6 @@ export interface Endpoint {
   origin: string;
 }
 
-const KEYS = ['name', 'protocol', 'host', 'port', 'user', 'password', 'privateKeyPath', 'passphrase', 'remoteDir',
-  'hostKey', 'tls', 'timeoutMs'] as const;
-const HOST_KEY_KEYS = ['fingerprint', 'knownHostsPath'] as const;
-const TLS_KEYS = ['caPath', 'servername'] as const;
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/;
-/** What `ssh-keygen -lf` prints: 32 bytes of SHA-256 as base64 without the trailing "=". */
-const FINGERPRINT = /^SHA256:[A-Za-z0-9+/]{43}$/;
-
 /**
  * The environment variable holding one secret of an endpoint: XTCONNECT_ENDPOINT_<NAME>_PASSWORD or _PASSPHRASE,
  * NAME upper-cased with every character other than A-Z and 0-9 turned into "_" ("acme-edi" → ACME_EDI).
@@ -64,208 +54,10 @@ export function endpointEnvVar(name: string, secret: 'PASSWORD' | 'PASSPHRASE'):
   return `XTCONNECT_ENDPOINT_${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_${secret}`;
 }
 
-type Entry = Record<string, unknown>;
-
-class EntryReader {
-  constructor(private readonly where: string) {}
-
-  error(key: string, want: string, got: unknown): ConfigError {
-    return new ConfigError(`${this.where}.${key} must be ${want} (got ${JSON.stringify(got)})`);
-  }
-
-  fail(key: string, want: string, got: unknown): never {
-    throw this.error(key, want, got);
-  }
-
-  text(e: Entry, key: string): string | null {
-    const v = e[key];
-    if (v === undefined || v === null || v === '') return null;
-    if (typeof v !== 'string') this.fail(key, 'text', v);
-    return v;
-  }
-
-  int(e: Entry, key: string, dflt: number, min: number, max: number): number {
-    const v = e[key];
-    if (v === undefined || v === null) return dflt;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(key, `a whole number from ${min} to ${max}`, v);
-    return v;
-  }
-
-  section(e: Entry, key: string, known: readonly string[]): Entry | null {
-    const v = e[key];
-    if (v === undefined || v === null) return null;
-    if (typeof v !== 'object' || Array.isArray(v)) this.fail(key, 'a section of key: value lines', v);
-    for (const k of Object.keys(v as Entry)) {
-      if (!known.includes(k)) throw new ConfigError(`${this.where}.${key}: unknown key "${k}" (known keys here: ${known.join(', ')})`);
-    }
-    return v as Entry;
-  }
-
-  absolutePath(e: Entry, key: string, prefix = ''): string | null {
-    const v = this.text(e, key);
-    if (v !== null && !path.isAbsolute(v)) {
-      throw new ConfigError(`${this.where}.${prefix}${key} must be an absolute path (got ${JSON.stringify(v)}): ` +
-        'the daemon\'s working folder is not the config file\'s');
-    }
-    return v;
-  }
-}
-
-function readHostKey(r: EntryReader, where: string, e: Entry): HostKeyPin {
-  const hk = r.section(e, 'hostKey', HOST_KEY_KEYS);
-  const pin: HostKeyPin = { fingerprints: [], knownHostsPath: null };
-  if (!hk) return pin;
-  const fp = hk.fingerprint;
-  const list = fp === undefined || fp === null ? [] : Array.isArray(fp) ? fp : [fp];
-  list.forEach((f, i) => {
-    const key = Array.isArray(fp) ? `hostKey.fingerprint[${i}]` : 'hostKey.fingerprint';
-    if (typeof f !== 'string' || !FINGERPRINT.test(f.trim())) {
-      throw new ConfigError(`${where}.${key} must be a SHA-256 fingerprint as "ssh-keygen -lf" prints it, ` +
-        `"SHA256:" followed by 43 base64 characters (got ${JSON.stringify(f)})`);
-    }
-    pin.fingerprints.push(f.trim());
-  });
-  pin.knownHostsPath = r.absolutePath(hk, 'knownHostsPath', 'hostKey.');
-  return pin;
-}
-
-/**
- * The config file's `endpoints:` list. Each entry is checked here, so a daemon never starts with an endpoint a job
- * could not use; ConfigError names the entry and key (`endpoints[2].port`). Passwords and key passphrases may (and
- * should) come from the environment: XTCONNECT_ENDPOINT_<NAME>_PASSWORD and XTCONNECT_ENDPOINT_<NAME>_PASSPHRASE
- * (see endpointEnvVar), which win over the file.
- */
-export function parseEndpoints(raw: unknown, source: string, env: NodeJS.ProcessEnv = process.env): Endpoint[] {
-  if (raw === undefined || raw === null) return [];
-  if (!Array.isArray(raw)) {
-    throw new ConfigError(`${source}: endpoints must be a list of entries (- name: ..., protocol: ..., host: ...)`);
-  }
-  const seen = new Map<string, number>();
-  return raw.map((item, i) => {
-    const where = `${source}: endpoints[${i}]`;
-    if (!item || typeof item !== 'object' || Array.isArray(item)) {
-      throw new ConfigError(`${where} must be a section (name, protocol, host, user, ...)`);
-    }
-    const e = item as Entry;
-    for (const k of Object.keys(e)) {
-      if (!(KEYS as readonly string[]).includes(k)) throw new ConfigError(`${where}: unknown key "${k}" (known keys: ${KEYS.join(', ')})`);
-    }
-    const r = new EntryReader(where);
-    const name = r.text(e, 'name');
-    if (!name || !NAME.test(name)) {
-      throw r.error('name', 'a name of letters, digits, "_", "-" or "." (jobs name the endpoint by it)', e.name);
-    }
-    const first = seen.get(name.toLowerCase());
-    if (first !== undefined) throw new ConfigError(`${where}.name "${name}" is used twice (also endpoints[${first}])`);
-    seen.set(name.toLowerCase(), i);
-
-    const protocol = e.protocol;
-    if (typeof protocol !== 'string' || !(PROTOCOLS as readonly string[]).includes(protocol)) {
-      r.fail('protocol', `one of ${PROTOCOLS.join(', ')}`, protocol);
-    }
-    const proto = protocol as TransferProtocol;
-    const host = r.text(e, 'host');
-    if (!host || /[\s/@]/.test(host) || host.includes('://')) {
-      throw r.error('host', 'a host name or IP address (no scheme, user or path)', e.host);
-    }
-    const user = r.text(e, 'user');
-    if (!user) throw r.error('user', 'the login name', e.user);
-
-    // An explicit empty password is a real one (anonymous FTP); only a missing one is "none".
-    const password = env[endpointEnvVar(name, 'PASSWORD')] ?? (e.password === '' ? '' : r.text(e, 'password'));
-    const passphrase = env[endpointEnvVar(name, 'PASSPHRASE')] ?? r.text(e, 'passphrase');
-    const privateKeyPath = r.absolutePath(e, 'privateKeyPath');
-    const hostKey = readHostKey(r, where, e);
-    const tlsSection = r.section(e, 'tls', TLS_KEYS);
-    const tls: EndpointTls = {
-      caPath: tlsSection ? r.absolutePath(tlsSection, 'caPath', 'tls.') : null,
-      servername: tlsSection ? r.text(tlsSection, 'servername') : null,
-    };
-
-    if (proto === 'sftp') {
-      if (!password && !privateKeyPath) {
-        throw new ConfigError(`${where} (${name}): an sftp endpoint needs privateKeyPath or a password ` +
-          `(password: in the file, or ${endpointEnvVar(name, 'PASSWORD')} in the environment)`);
-      }
-      if (hostKey.fingerprints.length === 0 && !hostKey.knownHostsPath) {
-        throw new ConfigError(`${where}.hostKey (${name}): an sftp endpoint needs hostKey.fingerprint ` +
-          '(SHA256:..., from "ssh-keyscan -p PORT HOST | ssh-keygen -lf -", checked with the server\'s administrator) ' +
-          'or hostKey.knownHostsPath; xtconnect never accepts an unknown host key');
-      }
-      if (tlsSection) throw new ConfigError(`${where}.tls (${name}): tls applies to ftps and ftps-implicit, not sftp`);
-    } else {
-      if (privateKeyPath || r.text(e, 'passphrase')) {
-        throw new ConfigError(`${where} (${name}): privateKeyPath and passphrase apply to sftp only; ${proto} logs in with a password`);
-      }
-      if (password === null) {
-        throw new ConfigError(`${where} (${name}): an ${proto} endpoint needs a password ` +
-          `(password: in the file, or ${endpointEnvVar(name, 'PASSWORD')} in the environment)`);
-      }
-      if (e.hostKey !== undefined && e.hostKey !== null) {
-        throw new ConfigError(`${where}.hostKey (${name}): hostKey applies to sftp; ${proto} servers are checked by their TLS certificate`);
-      }
-      if (tlsSection && proto === 'ftp') {
-        throw new ConfigError(`${where}.tls (${name}): plain ftp has no TLS; use protocol ftps (explicit) or ftps-implicit`);
-      }
-    }
-    return {
-      name,
-      protocol: proto,
-      host,
-      port: r.int(e, 'port', DEFAULT_PORT[proto], 1, 65535),
-      user,
-      password,
-      privateKeyPath,
-      passphrase,
-      remoteDir: r.text(e, 'remoteDir') ?? '',
-      hostKey,
-      tls,
-      timeoutMs: r.int(e, 'timeoutMs', 30_000, 1000, 600_000),
-      origin: source,
-    };
-  });
-}
-
 /** `ediProfiles:` what the config adds to an FTP EDI profile of xTuple's: how to check its server's certificate. */
 export interface EdiProfileOptions {
   tls: EndpointTls;
   timeoutMs: number | null;
-}
-
-const EDI_PROFILE_KEYS = ['tls', 'timeoutMs'] as const;
-
-/**
- * The config file's `ediProfiles:` section, keyed by profile name (as in xtbatch.ediprofile):
- *
- *   ediProfiles:
- *     ACME:
- *       tls: { caPath: /etc/xtconnect/acme-ca.pem, servername: ftp.acme.example }
- *
- * A profile row has no room for a CA, so this is where an FTPS profile gets one. ConfigError names the key.
- */
-export function parseEdiProfileOptions(raw: unknown, source: string): Record<string, EdiProfileOptions> {
-  if (raw === undefined || raw === null) return {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(`${source}: ediProfiles must be a section with one entry per EDI profile name (ACME: { tls: { caPath: ... } })`);
-  }
-  const out: Record<string, EdiProfileOptions> = {};
-  for (const [name, v] of Object.entries(raw as Entry)) {
-    const where = `${source}: ediProfiles.${name}`;
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${where} must be a section (${EDI_PROFILE_KEYS.join(', ')})`);
-    const e = v as Entry;
-    for (const k of Object.keys(e)) {
-      if (!(EDI_PROFILE_KEYS as readonly string[]).includes(k)) {
-        throw new ConfigError(`${where}: unknown key "${k}" (known keys here: ${EDI_PROFILE_KEYS.join(', ')})`);
-      }
-    }
-    const r = new EntryReader(where);
-    const t = r.section(e, 'tls', TLS_KEYS);
-    out[name] = {
-      tls: { caPath: t ? r.absolutePath(t, 'caPath', 'tls.') : null, servername: t ? r.text(t, 'servername') : null },
-      timeoutMs: e.timeoutMs === undefined || e.timeoutMs === null ? null : r.int(e, 'timeoutMs', 30_000, 1000, 600_000),
-    };
-  }
-  return out;
 }
 
 /** Where the TLS keys of an endpoint live in the config, for messages: "endpoints[acme].tls." or "ediProfiles.ACME.tls.". */

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../src/config';
 import { runReportHandler } from '../../src/handlers/report';
-import { parseEndpoints } from '../../src/transfer/endpoints';
+import { parseEndpoints } from '../../src/config';
 import { startDaemon } from '../support/daemon';
 import { databaseSuite } from '../support/suite';
 import { pdfText } from '../support/pdfText';

@@ -2,7 +2,7 @@ import type { Config } from '../../src/config';
 import { submitAction } from '../../src/db/queries/submit';
 import { emailSyncHandler } from '../../src/handlers/emailSync';
 import { scheduleFromConfig } from '../../src/schedule/fromConfig';
-import { parseMailboxes } from '../../src/sync/mailboxes';
+import { parseMailboxes } from '../../src/config';
 import { jobRow, finished } from '../handlers/helpers';
 import { testConfig } from '../support/config';
 import { startDaemon } from '../support/daemon';

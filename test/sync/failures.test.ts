@@ -10,7 +10,7 @@ import { submitAction } from '../../src/db/queries/submit';
 import { emailSyncHandler } from '../../src/handlers/emailSync';
 import { decodeHeaderWords } from '../../src/sync/encodedWords';
 import { parseEmail } from '../../src/sync/parseMessage';
-import { parseMailboxes } from '../../src/sync/mailboxes';
+import { parseMailboxes } from '../../src/config';
 import { MESSAGE_TRIES, syncMailbox, type SyncDeps } from '../../src/sync/syncMailbox';
 import { captureLogger, finished } from '../handlers/helpers';
 import { testConfig } from '../support/config';

@@ -2,7 +2,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Settings } from '../../src/db/queries/settings';
-import { parseMailboxes, type Mailbox } from '../../src/sync/mailboxes';
+import { parseMailboxes } from '../../src/config';
+import type { Mailbox } from '../../src/sync/mailboxes';
 import type { TestDatabase } from '../support/db';
 import { IMAP_PASSWORD, IMAP_USER, type TestImap } from './imapServer';
 

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { ConfigError } from '../../src/errors';
-import { mailboxEnvVar, parseMailboxes } from '../../src/sync/mailboxes';
+import { parseMailboxes } from '../../src/config';
+import { mailboxEnvVar } from '../../src/sync/mailboxes';
 import { tempDir } from '../support/tempDirs';
 
 const base = { name: 'sales', host: 'imap.example.com', user: 'sales@example.com', password: 'pw' };

@@ -1,6 +1,6 @@
 import type { Config } from '../../src/config';
 import { downloadHandler, uploadHandler } from '../../src/handlers/transfer';
-import { parseEndpoints } from '../../src/transfer/endpoints';
+import { parseEndpoints } from '../../src/config';
 import { testConfig } from '../support/config';
 import { startDaemon, type RunningDaemon } from '../support/daemon';
 import type { TestDatabase } from '../support/db';

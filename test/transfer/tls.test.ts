@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../src/config';
-import { parseEdiProfileOptions } from '../../src/transfer/endpoints';
+import { parseEdiProfileOptions } from '../../src/config';
 import { makePki, type ServerCert, type TestPki } from '../handlers/pki';
 import type { TestDatabase } from '../support/db';
 import { databaseSuite } from '../support/suite';
@@ -115,7 +115,7 @@ describe('an FTP EDI profile (ediProfiles.NAME.tls)', () => {
 
   it('ediProfiles in the config is checked: unknown keys and relative paths are refused', () => {
     expect(() => parseEdiProfileOptions({ ACME: { tls: { caPath: 'ca.pem' } } }, 'f')).toThrow('f: ediProfiles.ACME.tls.caPath must be an absolute path');
-    expect(() => parseEdiProfileOptions({ ACME: { ca: '/x' } }, 'f')).toThrow('f: ediProfiles.ACME: unknown key "ca"');
+    expect(() => parseEdiProfileOptions({ ACME: { ca: '/x' } }, 'f')).toThrow('f: unknown key "ediProfiles.ACME.ca"');
     expect(parseEdiProfileOptions({ ACME: { tls: { caPath: '/ca.pem', servername: 'ftp.acme' }, timeoutMs: 9000 } }, 'f'))
       .toEqual({ ACME: { tls: { caPath: '/ca.pem', servername: 'ftp.acme' }, timeoutMs: 9000 } });
   });
