@@ -14,6 +14,7 @@ import { startXt, XT_APP } from './lib/xt';
 import { backendCpuMs, nodeCpuMs } from './lib/cpu';
 import { fmt, heading, signal, table, until, within } from './lib/util';
 import { clientQueryCounts, countClientQueries, countsDelta, type KindStats } from './lib/count';
+import { measureCeiling, type Ceiling } from './lib/ceiling';
 
 export const JOBS = Number(process.env.BENCH_JOBS ?? 20_000);
 export const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '10,50').split(',').map(Number);
@@ -200,6 +201,16 @@ export async function gwThroughput(concurrency: number): Promise<ThroughputResul
   }
 }
 
+/** A run that lost a job, ran one twice or did not finish is a failure, whatever its rate. */
+export function failures(r: ThroughputResult): string[] {
+  const out: string[] = [];
+  if (r.timedOut) out.push('timed out');
+  if (r.duplicates > 0) out.push(`${r.duplicates} job(s) run twice`);
+  if (r.handled - r.duplicates < r.jobs) out.push(`${r.jobs - (r.handled - r.duplicates)} job(s) never run (lost)`);
+  if (r.finished !== r.jobs) out.push(`${r.jobs - r.finished} job(s) not finished in the database`);
+  return out;
+}
+
 export async function runThroughput(): Promise<ThroughputResult[]> {
   heading(`1. THROUGHPUT: ${fmt(JOBS)} no-op jobs, concurrency ${CONCURRENCIES.join(' and ')} (limit ${RUN_LIMIT_MS / 1000} s per run)`);
   console.log('Each run: fresh database, bulk insert, ANALYZE, start the worker, time until the database shows every job finished.');
@@ -218,17 +229,30 @@ export async function runThroughput(): Promise<ThroughputResult[]> {
           ` load average before ${fmt(load, 2)})`,
       );
       for (const d of r.detail) console.log(d);
+      const wrong = failures(r);
+      if (wrong.length > 0) console.log(`  FAILURE: ${wrong.join('; ')}`);
     }
+  }
+  // The SQL ceiling in the same run: the daemon's claim and finish statements with no client (bench/lib/ceiling.ts).
+  let ceiling: Ceiling | null = null;
+  if (process.env.BENCH_CEILING !== '0') {
+    const load = os.loadavg()[0]!;
+    const cs = await measureCeiling(JOBS);
+    for (const c of cs) console.log(`
+SQL ceiling (pgbench -M extended, claim 50 + finish 50 per transaction, rows kept), ${c.clients} client(s): ${fmt(c.jobsPerSec)} jobs/s (${fmt(c.finished)} done; load average before ${fmt(load, 2)})`);
+    ceiling = cs.reduce((a, b) => (b.jobsPerSec > a.jobsPerSec ? b : a));
   }
   console.log('\nThroughput (jobs/s, start → all finished in the database):');
   console.log(
     table(
-      ['concurrency', 'xtconnect', 'graphile-worker (fast)', 'xtconnect / GW'],
+      ['concurrency', 'xtconnect', 'graphile-worker (fast)', 'SQL ceiling (best of 1/2/4)', 'xtconnect / GW', 'xtconnect / ceiling', 'failures'],
       CONCURRENCIES.map((c) => {
         const x = results.find((r) => r.system === 'xtconnect' && r.concurrency === c);
         const g = results.find((r) => r.system === 'graphile-worker' && r.concurrency === c);
         const ratio = x && g ? `${fmt(x.jobsPerSec / g.jobsPerSec, 2)}x` : 'n/a';
-        return [String(c), x ? fmt(x.jobsPerSec) : 'n/a', g ? fmt(g.jobsPerSec) : 'n/a', ratio];
+        const toCeiling = x && ceiling ? `${fmt(x.jobsPerSec / ceiling.jobsPerSec, 2)}x` : 'n/a';
+        const wrong = [x, g].filter((r): r is ThroughputResult => !!r && failures(r).length > 0).map((r) => r.system).join(', ') || 'none';
+        return [String(c), x ? fmt(x.jobsPerSec) : 'n/a', g ? fmt(g.jobsPerSec) : 'n/a', ceiling ? `${fmt(ceiling.jobsPerSec)} (${ceiling.clients})` : 'n/a', ratio, toCeiling, wrong];
       }),
     ),
   );

@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../../src/config';
 import { Daemon } from '../../src/daemon/loop';
 import { createPool } from '../../src/db/pool';
 import { defaultHandlers, type Handler } from '../../src/handlers';
-import { silentLogger } from '../../src/log';
+import { createLogger, silentLogger } from '../../src/log';
 import { createMailer } from '../../src/mail/transport';
 import { benchUrl } from './db';
 import { instrumentPool, type PoolInstrument } from './count';
@@ -47,7 +47,12 @@ export interface XtRun {
  */
 export async function startXt(concurrency: number, extra: Record<string, Handler>, opts: { jobPool?: boolean } = {}): Promise<XtRun> {
   const cfg = benchConfig(concurrency);
-  const log = silentLogger();
+  // BENCH_LOG_LEVEL: the production logger (text format) at that level, its lines thrown away, instead of a
+  // silent one: what the daemon's per-job lines cost at a level that drops them (warn) or keeps them (info).
+  const level = process.env.BENCH_LOG_LEVEL;
+  const log = level
+    ? createLogger({ log: { ...cfg.log, level: level as Config['log']['level'], file: null } }, {}, { stderr: fs.createWriteStream('/dev/null') })
+    : silentLogger();
   const pool = createPool({ url: cfg.database.url, max: cfg.database.poolSize, statementTimeoutMs: cfg.database.statementTimeoutMs, applicationName: XT_APP }, log);
   const jobPool = opts.jobPool
     ? createPool({ url: cfg.database.url, max: cfg.database.poolSize, statementTimeoutMs: cfg.database.statementTimeoutMs, applicationName: XT_JOBS_APP }, log)

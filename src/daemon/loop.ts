@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import crypto from 'node:crypto';
 import type { Config } from '../config';
 import { endPool, type Pool } from '../db/pool';
-import { claimDue, nextLeaseToken, type Finish } from '../db/queries/batch';
+import { claimDue, nextLeaseToken, nextSettleMs, type Finish } from '../db/queries/batch';
 import { removeDaemon, type DaemonInfo } from '../db/queries/daemons';
 import { KNOWN_SCHEMA_VERSION } from '../db/migrate';
 import type { Settings } from '../db/queries/settings';
@@ -28,6 +28,7 @@ import { SchedulerService } from './schedulerService';
 import type { MaintenanceService } from './service';
 import { SettingsWatcher } from './settingsWatcher';
 import { Waker } from './waker';
+import { Alarms } from './alarms';
 
 export interface DaemonOptions {
   cfg: Config;
@@ -112,6 +113,13 @@ export class Daemon {
   private readonly runner: JobRunner;
   private readonly listener: Listener | null;
   private readonly waker: Waker;
+  /** Wake-ups when a job held back by its settle time becomes claimable (docs/xtuple.md, "Settle time"). */
+  private readonly settleAlarms: Alarms;
+  /**
+   * A job was announced (NOTIFY) or a settle alarm rang: if the next claim comes back short, ask the server when
+   * the earliest settling job becomes claimable. Only then, so that an idle daemon's polls cost no more.
+   */
+  private lookForSettling = false;
 
   /** The last claim filled every free slot, so more jobs are probably due. */
   private mayHaveMore = false;
@@ -172,6 +180,10 @@ export class Daemon {
       onJobDone: () => {
         if (this.mayHaveMore) this.waker.wakeSoon();
       },
+    });
+    this.settleAlarms = new Alarms(() => {
+      this.lookForSettling = true;
+      this.waker.wake();
     });
     this.services = [this.leases, this.heartbeat, this.rescuer, this.settings, this.scheduler];
 
@@ -304,6 +316,7 @@ export class Daemon {
     this.interruptStart?.();
     await this.startPromise?.catch(() => undefined);
     this.waker.stop();
+    this.settleAlarms.stop();
     await this.listener?.stop();
     // Claimed but not started: back to the queue at once, without counting the attempt.
     for (const j of this.runner.stop()) {
@@ -350,6 +363,7 @@ export class Daemon {
       void this.scheduler.runOnce();
     } else if (channel === JOBS_CHANNEL) {
       this.mayHaveMore = true;
+      this.lookForSettling = true;
       this.waker.wake();
     }
   }
@@ -364,6 +378,8 @@ export class Daemon {
       if (free > 0 && this.claiming) {
         const { full, limits } = this.runner.limits();
         this.stats.claimQueries++;
+        const settling = this.lookForSettling;
+        this.lookForSettling = false;
         const sentAt = performance.now();
         const rows = await claimDue(this.pool, this.id, free, this.cfg.daemon.leaseSeconds, full, limits, nextLeaseToken());
         this.sizer.claimTook(performance.now() - sentAt);
@@ -371,6 +387,11 @@ export class Daemon {
         this.mayHaveMore = rows.length === free;
         this.runner.accept(rows, sentAt);
         if (this.mayHaveMore && this.runner.readyCount <= this.sizer.prefetch() / 2) this.waker.wakeSoon();
+        if (settling && !this.mayHaveMore) {
+          const ms = await nextSettleMs(this.pool);
+          // The server's clock says how long; the alarm counts it on ours from now (no clocks compared).
+          if (ms !== null && ms < next) this.settleAlarms.at(new Date(Date.now() + Math.max(0, ms)));
+        }
       } else if (free <= 0) {
         this.mayHaveMore = true;
       }

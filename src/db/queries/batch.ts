@@ -54,7 +54,7 @@ export interface ActionLimit {
   remaining: number;
 }
 
-const CLAIM_SQL = `
+export const CLAIM_SQL = `
 WITH due AS (
   -- Walks batch_due_idx (only waiting rows). localtimestamp, not now(): batch_scheduled is "without time zone",
   -- and comparing it with a timestamptz would cast every row and lose the index.
@@ -139,6 +139,22 @@ export async function claimDue(
   );
 }
 
+/**
+ * Milliseconds until the earliest waiting, due job held back by its settle time (batch_settle_until, sql/0011)
+ * may be claimed, by the server's clock; null when none waits for that. The daemon sets an alarm for it (issue
+ * 17) instead of waiting for the next poll.
+ */
+export async function nextSettleMs(pool: Pool): Promise<number | null> {
+  const { rows } = await pool.query<{ ms: number | null }>({
+    name: 'xtconnect_next_settle',
+    text: `SELECT (extract(epoch FROM min(batch_settle_until) - now()) * 1000)::float8 AS ms
+             FROM xtbatch.batch
+            WHERE batch_started IS NULL AND batch_completed IS NULL
+              AND batch_scheduled <= localtimestamp AND batch_settle_until > now()`,
+  });
+  return rows[0]?.ms ?? null;
+}
+
 export type FinishKind = 'done' | 'failed' | 'retry' | 'release';
 
 export interface Finish {
@@ -155,7 +171,7 @@ export interface Finish {
   token?: string | null;
 }
 
-const FINISH_SQL = `
+export const FINISH_SQL = `
 WITH d AS MATERIALIZED (
   -- Materialized: read the parameter arrays once, not once per joined row.
   SELECT * FROM unnest($2::int[], $3::int[], $4::text[], $5::text[], $6::float8[], $7::jsonb[], $8::bigint[])
