@@ -170,7 +170,9 @@ export const JS = `
   }
 
   var es = new EventSource('/events');
-  es.addEventListener('open', function () { show(true); });
+  // Whatever changed between rendering the page and the stream opening (or while it was down) was not announced
+  // on it: fetch once on every open.
+  es.addEventListener('open', function () { show(true); refresh('all'); });
   es.addEventListener('error', function () { show(false); });
   es.addEventListener('jobs', function (ev) {
     var d = ev.data === 'all' ? 'all' : ev.data.split(',').map(Number);
