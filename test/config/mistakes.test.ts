@@ -47,7 +47,7 @@ describe('a config file with several mistakes', () => {
     // Once the schema's own checks pass, the rules that join keys are all reported too.
     const g = file('mailboxes:\n  - name: sales\n    host: imap.example.com\nendpoints:\n  - name: a\n    protocol: sftp\n    host: h\n    user: u\n    password: p\n');
     expect(() => loadConfig({ config: g }, { HOME: '/home/erp' })).toThrow(
-      /2 mistakes:\n {2}- endpoints\[0\]\.hostKey \(a\): an sftp endpoint needs hostKey\.fingerprint.*\n {2}- mailboxes\[0\]\.user must be the login name/,
+      /3 mistakes:\n {2}- endpoints\[0\]\.hostKey \(a\): an sftp endpoint needs hostKey\.fingerprint.*\n {2}- mailboxes\[0\]\.user must be the login name.*\n {2}- mailboxes\[0\] \(sales\): a mailbox needs a password/,
     );
   });
 
