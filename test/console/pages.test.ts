@@ -9,7 +9,8 @@ import { freePort } from '../support/smtp';
 import { daemonYaml, spawnXt, tempDir } from '../support/proc';
 import { writeConfigFile } from '../support/config';
 import { waitFor } from '../support/wait';
-import { loggedIn, screenshot, startFixture, stopFixture, type ConsoleFixture } from './harness';
+import { startFtp } from '../transfer/servers';
+import { loggedIn, screenshot, startConsoleProcess, startFixture, stopFixture, type ConsoleFixture } from './harness';
 
 const f = {} as ConsoleFixture;
 let daemon: Daemon | null = null;
@@ -169,5 +170,28 @@ test('`xtconnect start` serves the console when XTCONNECT_CONSOLE_LISTEN is set 
   } finally {
     proc.signal('SIGTERM');
     await proc.waitForExit(20_000);
+  }
+});
+
+test('endpoints: "Test connection" logs in and lists the folder, or says why it could not', async () => {
+  const ftp = await startFtp();
+  const closed = await freePort();
+  fs.writeFileSync(path.join(ftp.root, 'a.edi'), 'x');
+  const yaml = ['endpoints:',
+    `  - { name: edi-ftp, protocol: ftp, host: 127.0.0.1, port: ${ftp.port}, user: ${ftp.user}, password: ${ftp.password}, timeoutMs: 5000 }`,
+    `  - { name: edi-down, protocol: ftp, host: 127.0.0.1, port: ${closed}, user: edi, password: nope, timeoutMs: 5000 }`].join('\n');
+  const server = await startConsoleProcess(f.db.url, { extraYaml: yaml });
+  const own = { ...f, server } as ConsoleFixture;
+  const { ctx, page } = await loggedIn(own, f.roles.admin);
+  try {
+    await page.goto(`${server.url}/daemons`);
+    await page.locator('tr', { hasText: 'edi-ftp' }).getByRole('button', { name: 'Test connection' }).click();
+    expect(await page.locator('.flash.ok').textContent()).toMatch(/edi-ftp: connected to .*; 1 entry in the folder/);
+    await page.locator('tr', { hasText: 'edi-down' }).getByRole('button', { name: 'Test connection' }).click();
+    expect(await page.locator('.flash.bad').textContent()).toMatch(/^edi-down: /);
+  } finally {
+    await ctx.close();
+    await server.close();
+    await ftp.close();
   }
 });
