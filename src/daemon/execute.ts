@@ -3,14 +3,12 @@ import type { Pool } from '../db/pool';
 import type { BatchRow, Finish } from '../db/queries/batch';
 import type { Settings } from '../db/queries/settings';
 import { errorMessage, JobTimeoutError, LeaseLostError, PermanentError, UnknownActionError } from '../errors';
-import type { HandlerRegistry, Services } from '../handlers';
+import { FALLBACK_ACTION, type HandlerRegistry, type Services } from '../handlers/types';
 import { parseParams } from '../jobs/params';
+import { timeoutSeconds } from '../jobs/timeout';
 import type { Logger } from '../log';
 import type { RunLease } from './jobLease';
 import { decideRetry } from './retryPolicy';
-
-/** The registry key of the handler for actions no other handler names. */
-export const FALLBACK_ACTION = '*';
 
 /**
  * Why the daemon itself stopped a job; each leads to a different write (or none). 'lost': the server says the
@@ -47,10 +45,6 @@ export interface Outcome {
   lostLease: StopReason | 'fenced' | null;
 }
 
-/** The job's own timeout, else its action's, else the daemon's. */
-export function timeoutSeconds(cfg: Config, job: BatchRow): number {
-  return job.batch_timeout_seconds ?? cfg.daemon.actionTimeoutSeconds[job.batch_action] ?? cfg.daemon.jobTimeoutSeconds;
-}
 
 /**
  * Runs one claimed job and turns whatever happens (result, error, timeout, shutdown, lost lease) into exactly one

@@ -1,4 +1,4 @@
-import type { Handler, HandlerRegistry } from './types';
+import { FALLBACK_ACTION, type Handler, type HandlerRegistry } from './types';
 import { emailHandler } from './email';
 import { emailSyncHandler } from './emailSync';
 import { makeErpActionHandler } from './erpAction';
@@ -6,9 +6,9 @@ import { analyzeHandler, reindexHandler, serverMaintenanceHandler, vacuumHandler
 import { purgeHandler } from './purge';
 import { runReportHandler } from './report';
 import { downloadHandler, uploadHandler } from './transfer';
-import { FALLBACK_ACTION } from '../daemon/execute';
 
 export type { Handler, HandlerRegistry, JobContext, Services } from './types';
+export { FALLBACK_ACTION } from './types';
 
 /**
  * batch_action → handler. Action names are xTuple's. Any other action goes to the fallback, which runs it when

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { timeoutSeconds as jobTimeoutSeconds } from '../daemon/execute';
+import { timeoutSeconds as jobTimeoutSeconds } from '../jobs/timeout';
 import type { BatchRow } from '../db/queries/batch';
 import type { Client, Pool } from '../db/pool';
 import { errorMessage, isRetryableDbError, JobInputError, PermanentError, TransientError } from '../errors';
@@ -29,7 +29,7 @@ import type { Handler, JobContext } from './types';
 
 // --- running statements on a connection of their own ------------------------------------------------------
 
-/** The job's timeout as the executor computes it (src/daemon/execute.ts). */
+/** The job's timeout as the executor computes it (src/jobs/timeout.ts). */
 export { jobTimeoutSeconds };
 
 /**

@@ -1,5 +1,5 @@
-import { purgeOnce } from '../daemon/purger';
-import { sweepSpool } from '../daemon/spoolSweeper';
+import { purgeOnce } from '../purge/finishedJobs';
+import { sweepSpool } from '../purge/spoolFolders';
 import type { Handler } from './types';
 
 /** The built-in "purge" series' action: BatchManagerPurgeDays decides what goes, then the spool follows. */

@@ -1,28 +1,13 @@
 import path from 'node:path';
 import { JobInputError } from '../errors';
 import type { ParamValue } from '../jobs/params';
-import { describeEndpoint, endpointFromEdiProfile, type EdiProfileOptions, type Endpoint } from '../transfer/endpoints';
+import { describeEndpoint, type Endpoint } from '../transfer/endpoints';
 import { ftpDownload, ftpUpload } from '../transfer/ftp';
 import { AFTER_DOWNLOAD, checkTargetName, IF_EXISTS, type AfterDownload, type IfExists } from '../transfer/paths';
 import { sftpDownload, sftpUpload } from '../transfer/sftp';
-import { assertInFileRoots, resolveAttachment } from './email';
+import { assertInFileRoots, resolveAttachment } from '../jobs/files';
+import { resolveEndpoint } from '../transfer/resolveEndpoint';
 import type { Handler, JobContext } from './types';
-
-/**
- * The endpoint a job names: the config file's `endpoints:` first (so an administrator can override an ERP
- * profile, or give it the SFTP host key a profile cannot hold), then xTuple's FTP EDI profiles.
- */
-export async function resolveEndpoint(ctx: Pick<JobContext, 'cfg' | 'pool' | 'job'>, name: string): Promise<Endpoint> {
-  const configured = (ctx.cfg as { endpoints?: Endpoint[] }).endpoints ?? [];
-  const hit = configured.find((e) => e.name === name) ?? configured.find((e) => e.name.toLowerCase() === name.toLowerCase());
-  if (hit) return hit;
-  const profile = await endpointFromEdiProfile(ctx.pool, name, process.env, (ctx.cfg as { ediProfiles?: Record<string, EdiProfileOptions> }).ediProfiles ?? {});
-  if (profile) return profile;
-  const known = configured.map((e) => e.name);
-  throw new JobInputError(ctx.job.batch_id, 'parameter "endpoint"',
-    `names "${name}", which is neither an endpoint of ${ctx.cfg.source} (${known.length ? `it has ${known.join(', ')}` : 'it defines none'}) ` +
-    'nor an FTP EDI profile in xtbatch.ediprofile');
-}
 
 /** batchparam names each action reads; anything else is most likely a misspelling that would silently change what moves. */
 const UPLOAD_PARAMS = ['endpoint', 'file', 'remoteName', 'remoteDir'];

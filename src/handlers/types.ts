@@ -49,3 +49,6 @@ export interface JobLease {
 export type Handler = (ctx: JobContext) => Promise<unknown>;
 
 export type HandlerRegistry = ReadonlyMap<string, Handler>;
+
+/** The registry key of the handler for actions no other handler names. */
+export const FALLBACK_ACTION = '*';

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { JobInputError } from '../errors';
-import { assertInFileRoots } from '../handlers/email';
-import { resolveEndpoint } from '../handlers/transfer';
+import { assertInFileRoots } from '../jobs/files';
+import { resolveEndpoint } from '../transfer/resolveEndpoint';
 import type { JobContext } from '../handlers/types';
 import { formatAddressList, parseAddressList, type ParsedAddress } from '../mail/addresses';
 import { describeEndpoint, type Endpoint } from '../transfer/endpoints';

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { purgeOnce } from '../../src/daemon/purger';
+import { purgeOnce } from '../../src/purge/finishedJobs';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { recordingLogger } from '../support/recordingLogger';
 import { killAll, removeTempDirs, runXt, tempDir, type RunResult } from '../support/proc';

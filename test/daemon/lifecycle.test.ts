@@ -1,5 +1,5 @@
 import { rescueOnce } from '../../src/daemon/rescuer';
-import { purgeOnce } from '../../src/daemon/purger';
+import { purgeOnce } from '../../src/purge/finishedJobs';
 import { silentLogger } from '../../src/log';
 import type { TestDatabase } from '../support/db';
 import { databaseSuite } from '../support/suite';

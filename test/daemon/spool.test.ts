@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { sweepSpool } from '../../src/daemon/spoolSweeper';
+import { sweepSpool } from '../../src/purge/spoolFolders';
 import { silentLogger } from '../../src/log';
 import { databaseSuite } from '../support/suite';
 import { tempDir } from '../support/tempDirs';

@@ -1,4 +1,4 @@
-import { purgeFinished, purgeSettingSays, readPurgeSetting } from '../../daemon/purger';
+import { purgeFinished, purgeSettingSays, readPurgeSetting } from '../../purge/finishedJobs';
 import { ConfigError } from '../../errors';
 import type { CommandContext } from '../context';
 import { withPool } from '../context';
