@@ -4,6 +4,7 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
+import { checkFontFile, type ReportFontFile } from '../reports/openrpt/fonts';
 import type { ScheduleDef } from '../db/queries/schedules';
 import { scheduleFromConfig } from '../schedule/fromConfig';
 import { Problems } from './collect';
@@ -169,7 +170,7 @@ function build(f: ConfigFile, source: string, env: NodeJS.ProcessEnv, problems: 
         }
       : null,
     mailboxes: buildMailboxes(f.mailboxes, env, problems),
-    reports: { outputDir: reportsDir, queryTimeoutSeconds: f.reports.queryTimeoutSeconds },
+    reports: { outputDir: reportsDir, queryTimeoutSeconds: f.reports.queryTimeoutSeconds, fonts: reportFonts(f.reports.fonts, problems) },
     metrics: parseListen(f.metrics.listen),
     console: {
       listen: parseListen(f.console.listen),
@@ -256,4 +257,21 @@ function buildEdiProfiles(raw: ConfigFile['ediProfiles']): NonNullable<Config['e
 /** A connection string with its password replaced, for logs and messages. */
 export function redactUrl(url: string): string {
   return url.replace(/(\/\/[^:/@]+:)([^@]*)@/, '$1***@');
+}
+
+/** `reports.fonts`: each entry a readable font file (checked here, so a wrong path stops the start, not a report). */
+function reportFonts(entries: ReadonlyArray<{ face?: string; file?: string; name?: string; bold?: boolean; italic?: boolean }>, problems: Problems): ReportFontFile[] {
+  const out: ReportFontFile[] = [];
+  entries.forEach((e, i) => {
+    const where = `reports.fonts[${i}]`;
+    if (!e.file) {
+      problems.add(`${where}.file is missing: the font file's absolute path`);
+      return;
+    }
+    const font: ReportFontFile = { face: e.face ?? null, file: e.file, name: e.name, bold: e.bold, italic: e.italic };
+    const problem = checkFontFile(font, where);
+    if (problem) problems.add(problem);
+    else out.push(font);
+  });
+  return out;
 }

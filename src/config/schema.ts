@@ -56,9 +56,21 @@ const smtp = section({
   connectionTimeoutMs: int(100, 600_000, 30_000, { description: 'Connect and greeting timeout.' }),
 }, { description: 'Outgoing mail (Email jobs, report deliveries, notices).' });
 
+const reportFont = z.strictObject({
+  face: text({ description: 'The OpenRPT face this font draws (Arial, Times New Roman, …); leave out for a fallback font.' }),
+  file: absolutePath({ description: 'A .ttf, .otf, .ttc or .otc file.' }),
+  name: text({ description: 'In a .ttc/.otc collection: the PostScript name of the font to use (default: its first).' }),
+  bold: z.preprocess((v) => (v === null ? undefined : v), z.boolean({ error: 'true or false' }).optional()).meta({ description: 'Only for bold (true) or only for regular weight (false).' }),
+  italic: z.preprocess((v) => (v === null ? undefined : v), z.boolean({ error: 'true or false' }).optional()).meta({ description: 'Only for italic (true) or only for upright (false).' }),
+}, { error: 'a font entry (face, file, name, bold, italic)' });
+
 const reports = section({
   outputDir: text({ description: 'Where report output goes for a folder delivery that names none (default dataDir/reports); also a file root.' }),
   queryTimeoutSeconds: int(1, 86_400, 300, { description: 'Statement timeout of each report query.' }),
+  fonts: list(reportFont, {
+    description: 'Fonts for report faces, and fallbacks (no face) for characters the built-in DejaVu fonts lack: CJK, Arabic, … (docs/reports.md).',
+    example: [{ file: '/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc', name: 'NotoSansCJKjp-Regular' }],
+  }),
 }, { description: 'RunReport jobs.' });
 
 const metrics = section({

@@ -1,3 +1,4 @@
+import type { ReportFontFile } from '../reports/openrpt/fonts';
 import type { ScheduleDef } from '../db/queries/schedules';
 import type { EdiProfileOptions, Endpoint } from '../transfer/endpoints';
 import type { Mailbox } from '../sync/mailboxes';
@@ -73,8 +74,10 @@ export interface Config {
   reports: {
     /** Where report output goes when a job asks for a folder delivery and names none; also a file root. */
     outputDir: string;
-    /** Each report query runs read-only with this statement timeout. */
+    /** Each report query runs with this statement timeout (in a transaction that is rolled back). */
     queryTimeoutSeconds: number;
+    /** An administrator's fonts (`reports.fonts`): for faces, and fallbacks (docs/reports.md). */
+    fonts?: ReportFontFile[];
   };
   /** The HTTP listener for /metrics and /healthz; null (the default) means none. */
   metrics: null | { host: string; port: number };

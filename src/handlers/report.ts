@@ -58,7 +58,7 @@ export const runReportHandler: Handler = async (ctx): Promise<ReportResult> => {
 
   const target = path.join(cfg.spoolDir, String(id), name);
   const out = await renderToFile({
-    pool: ctx.pool, def: loaded.def, params, format, queryTimeoutSeconds: cfg.reports.queryTimeoutSeconds,
+    pool: ctx.pool, def: loaded.def, params, format, queryTimeoutSeconds: cfg.reports.queryTimeoutSeconds, fonts: cfg.reports.fonts,
     csv: { delimiter, header, query: options.get('query')?.trim() || null }, signal: ctx.signal, log: ctx.log,
   }, target);
   ctx.log.info(`rendered report ${reportName} to ${out.file} (${out.bytes} bytes` +

@@ -6,7 +6,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { inflateSync } from 'node:zlib';
+import { loadConfig } from '../../src/config';
 import { memoryData, parseDefinition } from '../../src/reports/openrpt';
+import { tempDir } from '../support/tempDirs';
 import { checkFontFile, FontLibrary } from '../../src/reports/openrpt/fonts';
 import { pdfTextItems } from '../support/pdfText';
 import { renderToBuffer } from './fixtures-render/helpers';
@@ -117,5 +119,30 @@ describe('an administrator\'s fonts (reports.fonts)', () => {
     expect(checkFontFile({ face: null, file: 'fonts/x.ttf' }, 'reports.fonts[1]')).toBe('reports.fonts[1].file must be an absolute path (it is "fonts/x.ttf")');
     expect(checkFontFile({ face: 'Arial', file: '/nonexistent/x.ttf' }, 'reports.fonts[2]')).toBe('reports.fonts[2].file "/nonexistent/x.ttf" cannot be read');
     expect(checkFontFile({ face: 'Arial', file: __filename }, 'reports.fonts[3]')).toContain('is not a TrueType or OpenType font');
+  });
+});
+
+describe('reports.fonts in the config file', () => {
+  const configFile = (fonts: string): string => {
+    const dir = tempDir('xtc-fonts-');
+    const f = path.join(dir, 'xtconnect.yaml');
+    fs.writeFileSync(f, `dataDir: ${dir}\ndatabase:\n  url: postgres://x@127.0.0.1/db\nreports:\n  fonts:\n${fonts}`);
+    return f;
+  };
+
+  it('reads face and fallback entries', () => {
+    const cfg = loadConfig({ config: configFile(`    - face: Arial\n      file: ${MATH}\n      bold: true\n    - file: ${MATH}\n`) }, {});
+    expect(cfg.reports.fonts).toEqual([
+      { face: 'Arial', file: MATH, name: undefined, bold: true, italic: undefined },
+      { face: null, file: MATH, name: undefined, bold: undefined, italic: undefined },
+    ]);
+  });
+
+  it('names every bad entry at once', () => {
+    const f = configFile(`    - face: Arial\n      file: /nonexistent/arial.ttf\n    - face: Times\n`);
+    expect(() => loadConfig({ config: f }, {})).toThrow(/2 mistakes:/);
+    expect(() => loadConfig({ config: f }, {})).toThrow('reports.fonts[0].file "/nonexistent/arial.ttf" cannot be read');
+    expect(() => loadConfig({ config: f }, {})).toThrow('reports.fonts[1].file is missing');
+    expect(() => loadConfig({ config: configFile(`    - file: fonts/x.ttf\n`) }, {})).toThrow(/reports\.fonts\[0\]\.file must be an absolute path/);
   });
 });

@@ -64,7 +64,7 @@ export async function renderCommand(ctx: CommandContext, reportName: string, f: 
   const result = await withPool(ctx, async (pool) => {
     const { def } = await loadReport(pool, reportName, (message) => new ConfigError(message));
     return renderToFile({
-      pool, def, params, format, queryTimeoutSeconds: ctx.cfg.reports.queryTimeoutSeconds, log: ctx.log,
+      pool, def, params, format, queryTimeoutSeconds: ctx.cfg.reports.queryTimeoutSeconds, fonts: ctx.cfg.reports.fonts, log: ctx.log,
       csv: { delimiter, header: f.header, query: f.query ?? null },
     }, target);
   });
