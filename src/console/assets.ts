@@ -41,11 +41,13 @@ button:disabled{opacity:.5;cursor:not-allowed}
 .filters{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:.6rem;align-items:end;margin-bottom:1rem}
 .filters .actions{display:flex;gap:.4rem}
 table{width:100%;border-collapse:collapse;background:var(--card);border:1px solid var(--line);border-radius:8px;overflow:hidden}
-th,td{text-align:left;padding:.5rem .65rem;border-bottom:1px solid var(--line);vertical-align:top}
+th,td{text-align:left;padding:.45rem .55rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-size:.8rem;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600;background:var(--bg)}
 tbody tr:last-child td{border-bottom:0}
 td.num{font-variant-numeric:tabular-nums}
-td.status{max-width:28rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+td.when{white-space:nowrap}
+.clip{max-width:13rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.table-wrap{overflow-x:auto}
 .badge{display:inline-block;padding:.05rem .5rem;border-radius:999px;font-size:.8rem;font-weight:600;border:1px solid currentColor}
 .s-done{color:var(--ok)}.s-failed{color:var(--bad)}.s-cancelled{color:var(--muted)}.s-running{color:var(--run)}
 .s-retrying{color:var(--warn)}.s-scheduled{color:var(--fg)}.s-paused{color:var(--warn)}.s-removed{color:var(--muted)}.s-active{color:var(--ok)}
@@ -68,7 +70,7 @@ pre{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--bg);border:1px 
 .login form>div{margin-bottom:.8rem}
 .check{display:flex;gap:.5rem;align-items:center}.check label{margin:0;color:var(--fg);font-size:1rem}
 .mt0{margin-top:0}.mt-s{margin-top:.6rem}.mt-m{margin-top:.8rem}.mt-l{margin-top:1rem}.mb-m{margin-bottom:.8rem}.mb-l{margin-bottom:1rem}
-.fixed{flex:0 0 auto}.buttons{display:flex;gap:.4rem;flex-wrap:wrap}.float-right{float:right}.note{font-size:.85rem}.tuck{margin-top:-.5rem}
+.fixed,.row>.fixed{flex:0 0 auto}.buttons{display:flex;gap:.4rem;flex-wrap:wrap}.float-right{float:right}.note{font-size:.85rem}.tuck{margin-top:-.5rem}
 .h3{font-size:.95rem;margin:1rem 0 .4rem}.spread{justify-content:space-between;margin-bottom:.6rem}.right{text-align:right}.nowrap{white-space:nowrap}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 @media (max-width:760px){
@@ -79,6 +81,7 @@ pre{white-space:pre-wrap;overflow-wrap:anywhere;background:var(--bg);border:1px 
  table.jobs,table.jobs tbody,table.jobs tr,table.jobs td{display:block;width:100%}
  table.jobs tr{border-bottom:1px solid var(--line);padding:.4rem 0}
  table.jobs td{border:0;padding:.15rem .65rem;white-space:normal}
+ .clip{max-width:none;white-space:normal}
  table.jobs td[data-label]::before{content:attr(data-label) ": ";color:var(--muted);font-size:.8rem}
 }
 `;

@@ -13,8 +13,12 @@ export function formatTime(t: Date | null | undefined, zone: string): string {
 }
 
 /** A <time> element: the instant in ISO (machine-readable) and the viewer's local time as text. */
-export function timeTag(t: Date | null | undefined, zone: string): Html | string {
+export function timeTag(t: Date | null | undefined, zone: string, o: { short?: boolean } = {}): Html | string {
   if (!t) return '';
+  if (o.short) {
+    // Lists show minutes; the seconds are in the tooltip.
+    return html`<time datetime="${t.toISOString()}" title="${formatTime(t, zone)}">${DateTime.fromJSDate(t).setZone(zone).toFormat('yyyy-MM-dd HH:mm')}</time>`;
+  }
   return html`<time datetime="${t.toISOString()}">${formatTime(t, zone)}</time>`;
 }
 

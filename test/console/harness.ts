@@ -133,5 +133,5 @@ export async function loggedIn(f: ConsoleFixture, user: string, o: { timezoneId?
 export async function screenshot(page: Page, name: string, o: { fullPage?: boolean } = {}): Promise<void> {
   fs.mkdirSync(IMAGES, { recursive: true });
   await page.evaluate('window.scrollTo(0, 0)');
-  await page.screenshot({ path: path.join(IMAGES, `${name}.png`), fullPage: o.fullPage ?? false });
+  await page.screenshot({ path: path.join(IMAGES, `${name}.png`), fullPage: o.fullPage ?? false, animations: 'disabled' });
 }

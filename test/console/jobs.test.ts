@@ -42,6 +42,16 @@ test('a job submitted from SQL appears in the list and turns running, then done,
     gates.get(id)!();
     await waitFor('the row to say done', async () => (await page.locator(`tr[data-id="${id}"]`).getAttribute('data-state')) === 'done');
     await expectNoReload(page);
+    // A list like a working day's, for the picture in the docs.
+    await f.db.pool.query(`INSERT INTO xtbatch.batch (batch_action, batch_user, batch_email, batch_subject, batch_parameter, batch_scheduled,
+        batch_started, batch_completed, batch_exitstatus, batch_attempts, batch_last_error) VALUES
+      ('RunReport', $1, 'sales@example.com', 'Open sales orders', 'OpenSalesOrders', localtimestamp - interval '2 hours', localtimestamp - interval '2 hours', localtimestamp - interval '2 hours', NULL, 1, NULL),
+      ('Email', $2, 'ap@acme.example', 'Invoice 60042', NULL, localtimestamp - interval '90 minutes', localtimestamp - interval '90 minutes', localtimestamp - interval '89 minutes', '550 5.1.1 <ap@acme.example>: mailbox unavailable', 1, NULL),
+      ('FileUpload', $1, NULL, NULL, 'acme-edi', localtimestamp + interval '10 minutes', NULL, NULL, NULL, 2, 'connect ECONNREFUSED 10.0.0.7:21'),
+      ('Email', $2, 'orders@globex.example', 'Purchase order 7731', NULL, localtimestamp - interval '30 minutes', localtimestamp - interval '30 minutes', localtimestamp - interval '30 minutes', 'Cancelled by ${f.roles.admin} at 2026-12-04 09:12:00 (console)', 0, NULL),
+      ('ServerMaintenance', $1, NULL, NULL, NULL, localtimestamp + interval '6 hours', NULL, NULL, NULL, 0, NULL)`,
+      [f.roles.admin, f.roles.clerk]);
+    await waitFor('the new rows', async () => (await page.locator('#jobs-rows tr[data-id]').count()) >= 6);
     await screenshot(page, 'console-jobs');
   } finally {
     await ctx.close();

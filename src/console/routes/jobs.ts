@@ -52,10 +52,10 @@ function rowHtml(r: JobRow, zone: string): Html {
 <td data-label="State">${stateBadge(r.state)}</td>
 <td data-label="User">${r.batch_user}</td>
 <td data-label="To / subject"><div>${r.batch_email}</div><div class="muted">${what}</div></td>
-<td data-label="Scheduled">${timeTag(r.scheduled, zone)}</td>
-<td data-label="Completed">${timeTag(r.completed, zone)}</td>
+<td class="when" data-label="Scheduled">${timeTag(r.scheduled, zone, { short: true })}</td>
+<td class="when" data-label="Completed">${timeTag(r.completed, zone, { short: true })}</td>
 <td class="num" data-label="Tries">${r.batch_attempts}</td>
-<td class="status" data-label="Status" title="${status ?? ''}">${firstLine(status)}</td>
+<td class="status" data-label="Status"><div class="clip" title="${status ?? ''}">${firstLine(status)}</div></td>
 </tr>`;
 }
 
@@ -96,11 +96,11 @@ ${filterForm(v, form, choices)}
     <form class="inline" method="post" action="/jobs/bulk">${csrfField(v)}${hiddenFilter(form)}<input type="hidden" name="op" value="cancel"><button type="submit" class="danger">Cancel all matching…</button></form>
   </div>
 </div>
-<table class="jobs">
+<div class="table-wrap"><table class="jobs">
 <caption class="sr">Jobs, newest first</caption>
 <thead><tr><th scope="col">ID</th><th scope="col">Action</th><th scope="col">State</th><th scope="col">User</th><th scope="col">To / subject</th><th scope="col">Scheduled</th><th scope="col">Completed</th><th scope="col">Tries</th><th scope="col">Status</th></tr></thead>
 ${rowsHtml(pageRows.rows, v.zone)}
-</table>
+</table></div>
 <nav class="pager" aria-label="Pages">
 ${before !== null ? html`<a class="button" href="/jobs${query({ ...form })}">Newest</a>` : ''}
 ${pageRows.next !== null ? html`<a class="button" rel="next" href="/jobs${query({ ...form, before: pageRows.next })}">Older →</a>` : html`<span class="muted">End of list</span>`}
