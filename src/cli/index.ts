@@ -77,7 +77,10 @@ export function buildProgram(out: NodeJS.WritableStream, setCode: (code: number)
     .option('--failure-window <duration>', 'where failures are counted: seconds, or 30m, 24h, 7d (default 24h)')
     .option('--max-queue-age <seconds>', 'WARNING when a due job waited longer (default status.maxQueueAgeSeconds)', positiveInt('--max-queue-age'))
     .option('--crit-queue-age <seconds>', 'CRITICAL when a due job waited longer (default none)', positiveInt('--crit-queue-age'))
-    // Monitoring plugins answer bad arguments with UNKNOWN (3), not this program's usual 2.
+    // Monitoring plugins answer bad arguments with UNKNOWN (3), not this program's usual 2, on one line on stdout
+    // (what Nagios or Icinga shows), without the usage text.
+    .showHelpAfterError(false)
+    .configureOutput({ outputError: (text) => out.write(`${unknownLine(text.replace(/^error:\s*/, '').trim())}\n`) })
     .exitOverride((err) => { throw new CommanderError(err.exitCode === 0 ? 0 : 3, err.code, err.message); })
     .action((o) => run(statusOrUnknown(() => statusCommand(ctx(), o, out), out)));
 

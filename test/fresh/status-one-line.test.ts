@@ -58,4 +58,13 @@ describe('status prints one line', () => {
     expect(lines(r)).toEqual([expect.stringMatching(
       /^XTCONNECT UNKNOWN - the xtbatch schema is not installed in this database \(relation "xtbatch\.daemon" does not exist\): "xtconnect migrate" installs it$/)]);
   });
+
+  it.each([
+    [['--bogus'], /^XTCONNECT UNKNOWN - unknown option '--bogus'$/],
+    [['--max-failures', 'abc'], /^XTCONNECT UNKNOWN - option '--max-failures <n>' argument 'abc' is invalid\. --max-failures must be a whole number/],
+  ])('with a bad argument %j: UNKNOWN (3) on one line of stdout, no usage text', async (args, says) => {
+    const r = await runXt(['status', ...args, '--config', config('ok.yaml', '')]);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 3, stderr: '' });
+    expect(lines(r)).toEqual([expect.stringMatching(says)]);
+  });
 });
