@@ -25,6 +25,10 @@ export class RunLease implements JobLease {
     }
   }
 
+  handedOver(): void {
+    this.keeper.awaitingOutcome(this.job.batch_id);
+  }
+
   async commitDone(client: Client, result: unknown): Promise<void> {
     this.check();
     const f = { batchId: this.job.batch_id, attempt: this.job.batch_attempts, token: this.token, kind: 'done' as const, message: null, delaySeconds: 0, result: result ?? null };

@@ -23,6 +23,8 @@ export const emailHandler: Handler = async (ctx) => {
   const attachment = resolveAttachment(ctx);
   const body = job.batch_responsebody ?? '';
 
+  // A daemon that was paused or cut off past its lease must not send what another daemon now owns.
+  ctx.lease?.check();
   const info = await ctx.services.mailer.send(
     {
       from: formatAddressList(from)[0],
@@ -39,6 +41,7 @@ export const emailHandler: Handler = async (ctx) => {
       signal: ctx.signal,
     },
     `batch-${id}`,
+    () => ctx.lease?.handedOver(),
   );
   if (info.rejected.length) {
     // Some recipients took it: sending again would duplicate it for them, so the job is done; the row says who missed it.

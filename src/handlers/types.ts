@@ -39,6 +39,12 @@ export interface JobLease {
   check(): void;
   /** In `client`'s open transaction: marks the job done with `result`, or throws LeaseLostError (roll back then). */
   commitDone(client: Client, result: unknown): Promise<void>;
+  /**
+   * The job's work has left the daemon and cannot be taken back (a mail the server accepted): from now on the
+   * job is not stopped for a lease that could not be renewed; its outcome is written, guarded by the lease token,
+   * so the mail is not sent a second time by this daemon's own abort.
+   */
+  handedOver(): void;
 }
 
 /**

@@ -19,7 +19,11 @@ export interface SentInfo {
 export interface Mailer {
   /** "smtp host:port" or "outbox /path", for logs and messages. */
   readonly description: string;
-  send(message: Mail.Options, fileHint: string): Promise<SentInfo>;
+  /**
+   * `handedOver` is called the moment the message is out of our hands (SMTP accepted it, or its outbox file is
+   * written), before it is recorded: from then on sending it again would duplicate it (docs/reliability.md).
+   */
+  send(message: Mail.Options, fileHint: string, handedOver?: () => void): Promise<SentInfo>;
   close(): void;
 }
 
@@ -103,7 +107,7 @@ function smtpMailer(smtp: NonNullable<Config['smtp']>, opts: MailerOptions): Mai
   });
   return {
     description: `smtp ${server}`,
-    async send(message) {
+    async send(message, _fileHint, handedOver) {
       let composed: Composed;
       let sent: SentInfo;
       try {
@@ -114,6 +118,7 @@ function smtpMailer(smtp: NonNullable<Config['smtp']>, opts: MailerOptions): Mai
       } catch (err) {
         throw classifySmtpError(err, server);
       }
+      handedOver?.();
       await notifySent(opts, composed, sent);
       return sent;
     },
@@ -130,12 +135,13 @@ function outboxMailer(dir: string, opts: MailerOptions): Mailer {
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows', keepBcc: true } as Parameters<typeof nodemailer.createTransport>[0]);
   return {
     description: `outbox ${dir}`,
-    async send(message, fileHint) {
+    async send(message, fileHint, handedOver) {
       const composed = await compose(message, true);
       const info = (await transport.sendMail({ envelope: composed.envelope, raw: composed.raw } as Mail.Options)) as unknown as { message: Buffer };
       // Never over an existing file, under a temporary name of this writer's own (src/mail/outbox.ts).
       const file = await writeOutboxFile(dir, fileHint, info.message);
       const sent: SentInfo = { messageId: composed.messageId, accepted: composed.envelope.to, rejected: [], deliveredTo: file };
+      handedOver?.();
       await notifySent(opts, composed, sent);
       return sent;
     },
