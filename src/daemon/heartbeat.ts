@@ -16,6 +16,8 @@ export interface HeartbeatDeps {
   claiming: () => boolean;
   /** The schema is readable again after having been ahead: claim at once. */
   onSchemaBack: () => void;
+  /** What the row says of the claim loop: ms since its last pass (null before the first), and LISTEN or polling. */
+  loop?: () => { lastPollAgoMs: number | null; listenMode: string | null };
   /** After each beat (the listener re-checks NOTIFY delivery then). */
   afterBeat?: () => void;
 }
@@ -45,9 +47,9 @@ export class Heartbeat implements MaintenanceService {
 
   /** Registers (or refreshes) the row; throws what the database threw (start-up waits and retries). */
   async beat(): Promise<void> {
-    const b = await heartbeatDaemon(this.d.pool, this.d.info, this.d.running(), this.d.claiming());
+    const b = await heartbeatDaemon(this.d.pool, this.d.info, this.d.running(), this.d.claiming(), this.d.loop?.());
     // The row must say at once that this daemon stopped (or resumed) claiming: status reads it.
-    if (this.checkSchemaVersion(b.schemaVersion)) await heartbeatDaemon(this.d.pool, this.d.info, this.d.running(), this.d.claiming());
+    if (this.checkSchemaVersion(b.schemaVersion)) await heartbeatDaemon(this.d.pool, this.d.info, this.d.running(), this.d.claiming(), this.d.loop?.());
   }
 
   async runOnce(): Promise<void> {

@@ -155,6 +155,10 @@ export class Daemon {
       running: () => this.runner.runningCount,
       claiming: () => this.claiming,
       onSchemaBack: () => this.waker.wake(),
+      loop: () => ({
+        lastPollAgoMs: this.lastPollAt ? Math.max(0, Date.now() - this.lastPollAt) : null,
+        listenMode: this.listener ? this.listener.mode : 'off',
+      }),
       // Jobs start by polling while NOTIFY does not arrive; ask again, so a fixed setup (or a PgBouncer that went
       // away) is noticed without a restart. One NOTIFY per heartbeat, only in that state.
       afterBeat: () => {
@@ -387,11 +391,9 @@ export class Daemon {
         this.mayHaveMore = rows.length === free;
         this.runner.accept(rows, sentAt);
         if (this.mayHaveMore && this.runner.readyCount <= this.sizer.prefetch() / 2) this.waker.wakeSoon();
-        if (settling && !this.mayHaveMore) {
-          const ms = await nextSettleMs(this.pool);
-          // The server's clock says how long; the alarm counts it on ours from now (no clocks compared).
-          if (ms !== null && ms < next) this.settleAlarms.at(new Date(Date.now() + Math.max(0, ms)));
-        }
+        // Announced, yet nothing claimable: most likely a job in its settle time. Asked beside the loop, not in
+        // it (the next claim need not wait for the answer), and only then: a job started per NOTIFY costs nothing.
+        if (settling && rows.length === 0) this.scheduleSettleAlarm(next);
       } else if (free <= 0) {
         this.mayHaveMore = true;
       }
@@ -401,6 +403,17 @@ export class Daemon {
       this.lastPollAt = Date.now();
     }
     return next;
+  }
+
+  /** An alarm for the earliest settling job, when it comes before the next poll (`withinMs`). */
+  private scheduleSettleAlarm(withinMs: number): void {
+    nextSettleMs(this.pool).then(
+      (ms) => {
+        // The server's clock says how long; the alarm counts it on ours from now (no clocks compared).
+        if (ms !== null && ms < withinMs && !this.stopping) this.settleAlarms.at(new Date(Date.now() + Math.max(0, ms)));
+      },
+      (err) => this.log.debug(`looking for settling jobs failed: ${errorMessage(err)}`, { scope: 'daemon' }),
+    );
   }
 
   private onWritten(batchId: number, written: boolean, f: Finish): void {
