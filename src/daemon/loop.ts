@@ -119,7 +119,7 @@ export class Daemon {
    * A job was announced (NOTIFY) or a settle alarm rang: if the next claim comes back short, ask the server when
    * the earliest settling job becomes claimable. Only then, so that an idle daemon's polls cost no more.
    */
-  private lookForSettling = false;
+  private lookForSettling: 'notify' | 'alarm' | null = null;
 
   /** The last claim filled every free slot, so more jobs are probably due. */
   private mayHaveMore = false;
@@ -186,7 +186,7 @@ export class Daemon {
       },
     });
     this.settleAlarms = new Alarms(() => {
-      this.lookForSettling = true;
+      this.lookForSettling = 'alarm';
       this.waker.wake();
     });
     this.services = [this.leases, this.heartbeat, this.rescuer, this.settings, this.scheduler];
@@ -367,7 +367,7 @@ export class Daemon {
       void this.scheduler.runOnce();
     } else if (channel === JOBS_CHANNEL) {
       this.mayHaveMore = true;
-      this.lookForSettling = true;
+      this.lookForSettling ??= 'notify';
       this.waker.wake();
     }
   }
@@ -383,7 +383,7 @@ export class Daemon {
         const { full, limits } = this.runner.limits();
         this.stats.claimQueries++;
         const settling = this.lookForSettling;
-        this.lookForSettling = false;
+        this.lookForSettling = null;
         const sentAt = performance.now();
         const rows = await claimDue(this.pool, this.id, free, this.cfg.daemon.leaseSeconds, full, limits, nextLeaseToken());
         this.sizer.claimTook(performance.now() - sentAt);
@@ -393,7 +393,8 @@ export class Daemon {
         if (this.mayHaveMore && this.runner.readyCount <= this.sizer.prefetch() / 2) this.waker.wakeSoon();
         // Announced, yet nothing claimable: most likely a job in its settle time. Asked beside the loop, not in
         // it (the next claim need not wait for the answer), and only then: a job started per NOTIFY costs nothing.
-        if (settling && rows.length === 0) this.scheduleSettleAlarm(next);
+        // After a settle alarm, whenever the claim came back short: more jobs may be settling behind that one.
+        if ((settling === 'notify' && rows.length === 0) || (settling === 'alarm' && !this.mayHaveMore)) this.scheduleSettleAlarm(next);
       } else if (free <= 0) {
         this.mayHaveMore = true;
       }
