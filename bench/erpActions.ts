@@ -52,13 +52,13 @@ async function one(concurrency: number): Promise<ErpResult> {
   const xt = await startXt(concurrency, {}, { jobPool: true });
   let end = NaN;
   try {
-    // The daemon's own count first (in process, free), then the database's word: a count(*) every few ms from
-    // the start would take the server's CPU from the run it measures.
-    const ok = (await until(() => xt.daemon.stats.done + xt.daemon.stats.failed >= JOBS, start + LIMIT_MS, 2)) &&
-      (await until(async () => {
-        const { rows } = await observer.query<{ n: number }>(`SELECT count(*)::int AS n FROM xtbatch.batch WHERE batch_completed IS NULL`);
-        return rows[0]!.n === 0;
-      }, start + LIMIT_MS, 5));
+    // The database's word, every 50 ms (a count(*) every few ms would take the server's CPU from the run it
+    // measures). Not daemon.stats: a job whose work and 'done' committed can still be counted as a lost lease
+    // when a renewal sees its row finished before the handler's result is taken (see the report of issue 17).
+    const ok = await until(async () => {
+      const { rows } = await observer.query<{ n: number }>(`SELECT count(*)::int AS n FROM xtbatch.batch WHERE batch_completed IS NULL`);
+      return rows[0]!.n === 0;
+    }, start + LIMIT_MS, 50);
     end = performance.now();
     const nodeMs = nodeCpuMs(cpu0);
     const db = await backendCpuMs(apps);
