@@ -211,9 +211,9 @@ describe('the CLI round trip', () => {
     expect((await jobRow(id)).state).toBe('scheduled');
   });
 
-  it('purge without --days uses BatchManagerPurgeDays, and does nothing when it is not set', async () => {
+  it('purge without --days uses BatchManagerPurgeDays, and does nothing when it is 0 (never)', async () => {
     expect(ok(await xt('config', 'set', 'BatchManagerPurgeDays', '0'))).toBe('BatchManagerPurgeDays = 0\n');
-    expect(ok(await xt('purge'))).toBe('BatchManagerPurgeDays is not set and no --days given: nothing purged\n');
+    expect(ok(await xt('purge'))).toBe('BatchManagerPurgeDays is 0 (never purge) and no --days given: nothing purged\n');
   });
 
   it('--help of every command exits 0 with its usage on stdout', async () => {
