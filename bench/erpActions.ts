@@ -40,7 +40,7 @@ async function one(concurrency: number): Promise<ErpResult> {
   await benchQuery(`INSERT INTO xtbatch.batch (batch_action) SELECT 'BenchErp' FROM generate_series(1, $1::int)`, [JOBS]);
   // An experiment, not a setting: how much the web console's per-row NOTIFY trigger (sql/0021) costs, since a
   // notification makes every COMMIT take the database's notify-queue lock in turn.
-  if (process.env.BENCH_CONSOLE_TRIGGER === 'off') await benchQuery(`ALTER TABLE xtbatch.batch DISABLE TRIGGER xtconnect_console_update`);
+  if (process.env.BENCH_CONSOLE_TRIGGER === 'off') await benchQuery(`ALTER TABLE xtbatch.batch DISABLE TRIGGER xtconnect_console_changed`);
   await benchQuery(`ANALYZE xtbatch.batch`);
   const load = os.loadavg();
   const observer = benchPool('xtconnect bench observer', 1);

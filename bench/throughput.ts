@@ -69,7 +69,7 @@ export async function xtThroughput(concurrency: number): Promise<ThroughputResul
   await benchQuery(`INSERT INTO xtbatch.batch (batch_action) SELECT 'Noop' FROM generate_series(1, $1::int)`, [JOBS]);
   const insertMs = performance.now() - t0;
   // An experiment, not a setting: what the web console's per-row NOTIFY trigger (sql/0021) costs the daemon.
-  if (process.env.BENCH_CONSOLE_TRIGGER === 'off') await benchQuery(`ALTER TABLE xtbatch.batch DISABLE TRIGGER xtconnect_console_update`);
+  if (process.env.BENCH_CONSOLE_TRIGGER === 'off') await benchQuery(`ALTER TABLE xtbatch.batch DISABLE TRIGGER xtconnect_console_changed`);
   await benchQuery(`ANALYZE xtbatch.batch`);
 
   let handled = 0;
