@@ -77,6 +77,9 @@ export async function executeJob(job: BatchRow, controller: AbortController, dep
   } catch (err) {
     const ms = Date.now() - started;
     if (err instanceof JobStopped) {
+      // The handler had already committed its work and "done" in one transaction (an ERP action) when the stop
+      // came: the row is right, so the job is done, not lost (and its notice goes out).
+      if (lease?.recorded) return { finish: { ...base, kind: 'done', message: null }, ms, ...none, recorded: true };
       if (err.reason === 'shutdown') return { finish: { ...base, kind: 'release', message: null }, ms, ...none };
       return { finish: null, ms, recorded: false, lostLease: err.reason };
     }

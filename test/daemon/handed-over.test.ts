@@ -1,4 +1,5 @@
 import { DbHealth } from '../../src/daemon/dbHealth';
+import { executeJob, JobStopped } from '../../src/daemon/execute';
 import { RunLease } from '../../src/daemon/jobLease';
 import { LeaseKeeper, type LeaseLoss } from '../../src/daemon/leases';
 import type { BatchRow } from '../../src/db/queries/batch';
@@ -100,3 +101,25 @@ function context(j: BatchRow, keeper: LeaseKeeper, mailer: ReturnType<typeof cre
     services: { mailer }, lease: new RunLease('A', j, keeper),
   };
 }
+
+describe('an ERP action that committed its work and "done" before a stop arrived', () => {
+  it('is done (recorded, its notice sent), not counted as a lost lease', async () => {
+    const clock = { t: 0 };
+    const keeper = keeperAt(clock);
+    const j = { ...job(5), batch_action: 'Committing' } as BatchRow;
+    keeper.hold(5, 't5', 0, () => undefined);
+    const lease = new RunLease('A', j, keeper);
+    const controller = new AbortController();
+    // The handler's transaction committed (commitDone sets `recorded`), then the stop lands before it returns.
+    const handlers = new Map([['Committing', async () => {
+      lease.recorded = true;
+      controller.abort(new JobStopped('expired'));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return { posted: 1 };
+    }]]);
+    const cfg = testConfig('postgres://unused@127.0.0.1/none');
+    const settings = { enabled: true, defaultFrom: null, purgeDays: null, createContacts: false, exclusions: [] };
+    const out = await executeJob(j, controller, { cfg, pool: noPool, handlers, services: { mailer: createMailer(cfg) }, settings: () => settings }, () => log, lease);
+    expect(out).toMatchObject({ recorded: true, lostLease: null, finish: { kind: 'done', batchId: 5 } });
+  });
+});
