@@ -362,29 +362,3 @@ export async function rescueExpired(pool: Pool, defaultMaxAttempts: number, limi
   if (rows.some((r) => !r.failed)) await pool.query(`SELECT pg_notify('xtconnect_jobs', '')`);
   return rows;
 }
-
-/**
- * Deletes finished jobs older than `days`, in batches so no statement holds locks for long. The first job of a
- * recurring series stays while later occurrences point at it.
- */
-export async function purgeCompleted(pool: Pool, days: number, batchSize = 5000): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const { rowCount } = await pool.query(
-      `WITH old AS (
-         SELECT b.batch_id FROM xtbatch.batch b
-          WHERE b.batch_completed < localtimestamp - make_interval(days => $1)
-            AND NOT EXISTS (SELECT 1 FROM xtbatch.batch c
-                             WHERE c.batch_recurring_batch_id = b.batch_id AND c.batch_id <> b.batch_id)
-          LIMIT $2
-       ), params AS (
-         -- Explicit: an xTuple-created batchparam may lack ON DELETE CASCADE.
-         DELETE FROM xtbatch.batchparam WHERE batchparam_batch_id IN (SELECT batch_id FROM old)
-       )
-       DELETE FROM xtbatch.batch WHERE batch_id IN (SELECT batch_id FROM old)`,
-      [days, batchSize],
-    );
-    total += rowCount ?? 0;
-    if ((rowCount ?? 0) < batchSize) return total;
-  }
-}
