@@ -2,7 +2,8 @@ import pg from 'pg';
 import type { Client } from '../db/pool';
 import { errorMessage, isRetryableDbError, JobInputError, LeaseLostError, PermanentError, UnknownActionError } from '../errors';
 import type { ParamValue } from '../jobs/params';
-import { cancelBackend, dbFailure, jobTimeoutSeconds, limitedDbFailure } from './maintenance';
+import { cancelBackend, connectUnlessAborted, dbFailure, limitedDbFailure } from '../db/jobConnection';
+import { timeoutSeconds as jobTimeoutSeconds } from '../jobs/timeout';
 import type { Handler, JobContext } from './types';
 
 /*
@@ -251,25 +252,6 @@ async function mappingFor(client: Client, pool: object, action: string, builtIns
   return resolved;
 }
 
-/** A pooled connection, unless the job is stopped first (a full pool must not hold a stopped job); a late one goes back. */
-async function connectUnlessAborted(pool: JobContext['pool'], signal: AbortSignal): Promise<Client> {
-  signal.throwIfAborted();
-  const connecting = pool.connect();
-  let onAbort!: () => void;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([connecting, aborted]);
-  } catch (err) {
-    connecting.then((c) => c.release(), () => undefined);
-    throw err;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
-}
-
 /** A pooled client's backend pid, which pg learns at connect (BackendKeyData): no round trip to ask for it. */
 function backendPid(client: Client): number | null {
   const pid = (client as unknown as { processID?: number | null }).processID;
@@ -279,7 +261,7 @@ function backendPid(client: Client): number | null {
 async function runErpAction(ctx: JobContext, builtIns: () => Iterable<string>): Promise<ErpActionResult> {
   const { job } = ctx;
   const action = job.batch_action;
-  // Not withDedicatedClient (src/handlers/maintenance.ts): that one asks the server for the pid and resets a
+  // Not withDedicatedClient (src/db/jobConnection.ts): that one asks the server for the pid and resets a
   // session statement_timeout afterwards, two round trips per job; here the pid comes with the connection and
   // the timeout is SET LOCAL, gone with the transaction.
   const client = await connectUnlessAborted(ctx.pool, ctx.signal);

@@ -3,7 +3,7 @@ import { DbHealth } from '../../src/daemon/dbHealth';
 import { claimDue, extendLeases, finishMany, nextLeaseToken, renewLeases } from '../../src/db/queries/batch';
 import { dbFault, isOutage, isRetryableDbError, PermanentError, TransientError } from '../../src/errors';
 import { resolveType } from '../../src/handlers/erpAction';
-import { dbFailure } from '../../src/handlers/maintenance';
+import { dbFailure } from '../../src/db/jobConnection';
 import type { TestDatabase } from '../support/db';
 import { recordingLogger } from '../support/recordingLogger';
 import { databaseSuite } from '../support/suite';
