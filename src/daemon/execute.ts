@@ -8,6 +8,7 @@ import { parseParams } from '../jobs/params';
 import { timeoutSeconds } from '../jobs/timeout';
 import type { Logger } from '../log';
 import type { RunLease } from './jobLease';
+import type { JobStop } from './jobStop';
 import { decideRetry } from './retryPolicy';
 
 /**
@@ -50,28 +51,23 @@ export interface Outcome {
  * Runs one claimed job and turns whatever happens (result, error, timeout, shutdown, lost lease) into exactly one
  * outcome for the Completer, or none when the row is no longer ours to write. Nothing escapes this function.
  */
-export async function executeJob(job: BatchRow, controller: AbortController, deps: ExecuteDeps, log: () => Logger, lease?: RunLease): Promise<Outcome> {
+export async function executeJob(job: BatchRow, stop: JobStop, deps: ExecuteDeps, log: () => Logger, lease?: RunLease): Promise<Outcome> {
   const started = Date.now();
   const base = { batchId: job.batch_id, attempt: job.batch_attempts, token: job.lease_token ?? null, delaySeconds: 0, result: null as unknown };
   const none = { recorded: false, lostLease: null };
   const seconds = timeoutSeconds(deps.cfg, job);
-  const timer = setTimeout(() => controller.abort(new JobTimeoutError(seconds)), seconds * 1000);
+  const timer = setTimeout(() => stop.abort(new JobTimeoutError(seconds)), seconds * 1000);
   try {
     // '*' handles actions the registry does not name (ERP actions mapped to database functions); it throws
     // UnknownActionError itself when nothing maps the action either.
     const handler = deps.handlers.get(job.batch_action) ?? deps.handlers.get(FALLBACK_ACTION);
     if (!handler) throw new UnknownActionError(job.batch_action, [...deps.handlers.keys()]);
     const params = parseParams(job.batch_id, job.params);
-    const aborted = new Promise<never>((_, reject) => {
-      if (controller.signal.aborted) reject(controller.signal.reason);
-      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-    });
-    aborted.catch(() => undefined);
     // `log` is a getter: the job's logger (a winston child) is made only if the handler logs (src/log.ts lazyChild).
-    const ctx = { job, params, get log() { return log(); }, signal: controller.signal, pool: deps.pool, settings: deps.settings(), cfg: deps.cfg, services: deps.services, lease };
+    const ctx = { job, params, get log() { return log(); }, get signal() { return stop.signal; }, pool: deps.pool, settings: deps.settings(), cfg: deps.cfg, services: deps.services, lease };
     const result = await Promise.race([
       handler(ctx),
-      aborted,
+      stop.whenStopped(),
     ]);
     return { finish: { ...base, kind: 'done', message: null, result: result ?? null }, ms: Date.now() - started, ...none, recorded: lease?.recorded ?? false };
   } catch (err) {

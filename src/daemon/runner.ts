@@ -7,6 +7,7 @@ import { lazyChild, logIf, type Logger } from '../log';
 import type { ClaimSizer } from './claimSizer';
 import type { Completer } from './completer';
 import { executeJob, JobStopped, type Outcome } from './execute';
+import { JobStop } from './jobStop';
 import { RunLease } from './jobLease';
 import type { JobStats } from './jobStats';
 import type { LeaseKeeper, LeaseLoss } from './leases';
@@ -46,7 +47,7 @@ export interface RunnerDeps {
 
 interface Running {
   job: BatchRow;
-  controller: AbortController;
+  stop: JobStop;
   done: Promise<void>;
 }
 
@@ -123,7 +124,7 @@ export class JobRunner {
 
   /** Aborts every running job (a second signal, the drain timeout): they are put back at once. */
   hurry(): void {
-    for (const r of this.running.values()) r.controller.abort(new JobStopped('shutdown'));
+    for (const r of this.running.values()) r.stop.abort(new JobStopped('shutdown'));
   }
 
   /** Waits up to `ms` for running jobs; true when none is left. */
@@ -148,7 +149,7 @@ export class JobRunner {
   private leaseLost(job: BatchRow, why: LeaseLoss): void {
     const r = this.running.get(job.batch_id);
     if (r && r.job === job) {
-      r.controller.abort(new JobStopped(why));
+      r.stop.abort(new JobStopped(why));
       return;
     }
     // Claimed ahead and not started: simply not started.
@@ -173,12 +174,12 @@ export class JobRunner {
       return;
     }
     d.stats.claimed++;
-    const controller = new AbortController();
+    const stop = new JobStop();
     if (d.log.isLevelEnabled('debug')) logIf(d.log, 'debug', `claimed (attempt ${job.batch_attempts})`, meta);
     const lease = new RunLease(d.owner, job, d.leases);
     const deps = { cfg: d.cfg, pool: d.jobPool, handlers: d.handlers, services: d.services, settings: d.settings };
-    const done = executeJob(job, controller, deps, lazyChild(d.log, meta), lease).then((o) => this.ended(job, meta, o));
-    this.running.set(job.batch_id, { job, controller, done });
+    const done = executeJob(job, stop, deps, lazyChild(d.log, meta), lease).then((o) => this.ended(job, meta, o));
+    this.running.set(job.batch_id, { job, stop, done });
   }
 
   private ended(job: BatchRow, meta: Record<string, unknown>, o: Outcome): void {

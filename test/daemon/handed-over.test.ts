@@ -1,5 +1,6 @@
 import { DbHealth } from '../../src/daemon/dbHealth';
 import { executeJob, JobStopped } from '../../src/daemon/execute';
+import { JobStop } from '../../src/daemon/jobStop';
 import { RunLease } from '../../src/daemon/jobLease';
 import { LeaseKeeper, type LeaseLoss } from '../../src/daemon/leases';
 import type { BatchRow } from '../../src/db/queries/batch';
@@ -109,7 +110,7 @@ describe('an ERP action that committed its work and "done" before a stop arrived
     const j = { ...job(5), batch_action: 'Committing' } as BatchRow;
     keeper.hold(5, 't5', 0, () => undefined);
     const lease = new RunLease('A', j, keeper);
-    const controller = new AbortController();
+    const controller = new JobStop();
     // The handler's transaction committed (commitDone sets `recorded`), then the stop lands before it returns.
     const handlers = new Map([['Committing', async () => {
       lease.recorded = true;
