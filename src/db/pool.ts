@@ -70,19 +70,6 @@ export async function endPool(pool: Pool, waitMs = 5_000): Promise<void> {
   clearTimeout(t);
 }
 
-/** Errors after which the same query can succeed once the server is back (GW's RETRYABLE_ERROR_CODES, extended). */
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN',
-  '57P01', '57P02', '57P03', '08000', '08003', '08006', '08001', '08004', '53300', '40001', '40P01',
-]);
-
-export function isConnectionError(err: unknown): boolean {
-  const e = err as { code?: string; message?: string } | null;
-  if (!e) return false;
-  if (e.code && CONNECTION_CODES.has(e.code)) return true;
-  return /Connection terminated|connection timeout|Client has encountered a connection error|not queryable/i.test(e.message ?? '');
-}
-
 /** Whether a server answers at `url` (a connection and nothing else), for choosing between servers. */
 export async function reachable(url: string, timeoutMs = 2000): Promise<boolean> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs });

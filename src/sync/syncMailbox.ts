@@ -1,8 +1,7 @@
 import type { ImapFlow } from 'imapflow';
 import type { Pool } from '../db/pool';
 import type { Settings } from '../db/queries/settings';
-import { isConnectionError } from '../db/pool';
-import { errorMessage, PermanentError, TransientError } from '../errors';
+import { errorMessage, isOutage, PermanentError, TransientError } from '../errors';
 import type { Logger } from '../log';
 import type { ContactPolicy } from './contacts';
 import { crmCatalog, type CrmCatalog } from './crmCatalog';
@@ -134,7 +133,8 @@ function isMessageFault(err: unknown, signal: AbortSignal | undefined): boolean 
   if (signal?.aborted) return false;
   const code = (err as { code?: unknown } | null)?.code;
   if (code === '40001' || code === '40P01') return true;
-  return !isConnectionError(err);
+  // A lost connection, a server shutting down or out of resources is the database's problem, not the message's.
+  return !isOutage(err);
 }
 
 type Attempt = { outcome: ImportOutcome } | { reason: string };

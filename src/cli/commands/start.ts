@@ -2,9 +2,9 @@ import { Daemon } from '../../daemon/loop';
 import { startHttpServer, type HttpServer } from '../../service/http';
 import { reconnectDelayMs } from '../../daemon/backoff';
 import { checkSchema, migrate } from '../../db/migrate';
-import { createPool, endPool, isConnectionError, poolOptionsFrom, type Pool } from '../../db/pool';
+import { createPool, endPool, poolOptionsFrom, type Pool } from '../../db/pool';
 import { startEmbedded, type EmbeddedServer } from '../../embedded/postgres';
-import { ConfigError, errorMessage } from '../../errors';
+import { ConfigError, errorMessage, isOutage } from '../../errors';
 import type { Logger } from '../../log';
 import { redactUrl } from '../../config';
 import { createNotifier, type Notifier } from '../../service/notify';
@@ -37,7 +37,7 @@ async function waitForDatabase(pool: Pool, log: Logger, notifier: Notifier, stop
       if (failures > 0) log.info('database reachable', { scope: 'daemon' });
       return;
     } catch (err) {
-      if (!isConnectionError(err) || stopped()) throw err;
+      if (!isOutage(err) || stopped()) throw err;
       const delay = reconnectDelayMs(failures);
       if (failures === 0) log.warn(`database unreachable (${errorMessage(err)}); waiting for it`, { scope: 'daemon' });
       // Not ready yet, but alive and trying: systemd's start timeout is pushed back one attempt at a time, so a

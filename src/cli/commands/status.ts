@@ -1,6 +1,5 @@
 import { queueHealth, type QueueHealth } from '../../db/queries/inspect';
-import { ConfigError, errorMessage } from '../../errors';
-import { isConnectionError } from '../../db/pool';
+import { ConfigError, errorMessage, isOutage } from '../../errors';
 import type { CommandContext } from '../context';
 import { withPool } from '../context';
 
@@ -179,7 +178,7 @@ export async function statusCommand(ctx: CommandContext, opts: StatusOptions, ou
   } catch (err) {
     if (t === null) {
       report = { code: STATUS.UNKNOWN, state: 'UNKNOWN', problems: [errorMessage(err)], health: null, thresholds: null };
-    } else if (isConnectionError(err) || err instanceof ConfigError) {
+    } else if (isOutage(err) || err instanceof ConfigError) {
       report = { code: STATUS.CRITICAL, state: 'CRITICAL', problems: [`database unreachable: ${errorMessage(err)}`], health: null, thresholds: t };
     } else if (schemaMissing(err)) {
       // Before the first `migrate` (or `start`, which migrates): say what to do, not which relation is missing.
