@@ -65,6 +65,8 @@ export async function measureCeiling(jobs: number, clientCounts = [1, 2, 4]): Pr
       await recreateBenchDb();
       await migrateXt();
       await benchQuery(`INSERT INTO xtbatch.batch (batch_action) SELECT 'Noop' FROM generate_series(1, $1::int)`, [jobs]);
+      // BENCH_CEILING_SETUP_SQL: an experiment, statements run on the migrated database before the jobs are claimed.
+      if (process.env.BENCH_CEILING_SETUP_SQL) await benchQuery(process.env.BENCH_CEILING_SETUP_SQL);
       await benchQuery(`ANALYZE xtbatch.batch`);
       const perClient = Math.ceil(jobs / BATCH / clients);
       const u = new URL(benchUrl('xtconnect bench ceiling'));
