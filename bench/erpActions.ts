@@ -18,6 +18,7 @@ import { clientQueryCounts, countClientQueries, countsDelta } from './lib/count'
 import { benchPool, benchQuery, dropBenchDb, migrateXt, recreateBenchDb } from './lib/db';
 import { fmt, heading, until } from './lib/util';
 import { startXt, XT_APP, XT_JOBS_APP } from './lib/xt';
+import { groupStats } from '../src/handlers/erpAction/group';
 
 const JOBS = Number(process.env.BENCH_ERP_JOBS ?? 20_000);
 const CONCURRENCIES = (process.env.BENCH_ERP_CONCURRENCY ?? '10,50').split(',').map(Number);
@@ -48,6 +49,7 @@ async function one(concurrency: number): Promise<ErpResult> {
   countClientQueries();
   const q0 = clientQueryCounts();
   const cpu0 = process.cpuUsage();
+  const g0 = { ...groupStats };
   const start = performance.now();
   const xt = await startXt(concurrency, {}, { jobPool: true });
   let end = NaN;
@@ -85,6 +87,9 @@ async function one(concurrency: number): Promise<ErpResult> {
     console.log(`  CPU: this Node process ${fmt((nodeMs * 1000) / JOBS, 1)} µs/job; its ${db.backends} PostgreSQL backends ${fmt((db.ms * 1000) / JOBS, 1)} µs/job`);
     console.log(`  statements sent (all its connections): ${fmt((sent * 1000) / JOBS, 1)} per 1,000 jobs`);
     console.log(`  daemon.stats: ${JSON.stringify(xt.daemon.stats)}`);
+    const g = { groups: groupStats.groups - g0.groups, jobs: groupStats.jobs - g0.jobs };
+    console.log(`  ERP groups (one transaction each): ${fmt(g.groups)}, ${fmt(g.jobs / Math.max(1, g.groups), 1)} jobs per group; ` +
+      `claims: ${fmt(xt.daemon.stats.claimQueries)}, ${fmt(xt.daemon.stats.claimed / Math.max(1, xt.daemon.stats.claimQueries), 1)} jobs per claim`);
     return { concurrency, jobsPerSec: rate, failures };
   } finally {
     await xt.stop().catch(() => undefined);

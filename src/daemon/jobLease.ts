@@ -29,6 +29,10 @@ export class RunLease implements JobLease {
     this.keeper.awaitingOutcome(this.job.batch_id);
   }
 
+  doneWritten(written: boolean): void {
+    this.recorded = written;
+  }
+
   async commitDone(client: Client, result: unknown): Promise<void> {
     this.check();
     const f = { batchId: this.job.batch_id, attempt: this.job.batch_attempts, token: this.token, kind: 'done' as const, message: null, delaySeconds: 0, result: result ?? null };

@@ -40,6 +40,12 @@ export interface JobLease {
   /** In `client`'s open transaction: marks the job done with `result`, or throws LeaseLostError (roll back then). */
   commitDone(client: Client, result: unknown): Promise<void>;
   /**
+   * For a handler whose own SQL writes "done" fenced by this lease (owner, attempt, token, the server's clock), as
+   * ERP action groups do (sql/0032): true once that write went through, right before COMMIT; false when the
+   * transaction did not commit after all.
+   */
+  doneWritten(written: boolean): void;
+  /**
    * The job's work has left the daemon and cannot be taken back (a mail the server accepted): from now on the
    * job is not stopped for a lease that could not be renewed; its outcome is written, guarded by the lease token,
    * so the mail is not sent a second time by this daemon's own abort.

@@ -30,7 +30,8 @@ async function calls(fn: string): Promise<unknown[]> {
 
 async function sleeping(): Promise<number> {
   const { rows } = await db.pool.query(
-    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%sleeper%' AND state = 'active' AND pid <> pg_backend_pid()`);
+    // By what the backend waits on, not by its statement's text: the call runs inside xtbatch.xtconnect_run_actions.
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'PgSleep' AND state = 'active' AND pid <> pg_backend_pid()`);
   return rows[0].n;
 }
 

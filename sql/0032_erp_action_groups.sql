@@ -1,0 +1,146 @@
+-- 0032: ERP actions run in groups, each job's call and its fenced "done" in one statement (issue 17).
+--
+-- Before, every ERP-action job was a transaction of its own with four round trips (BEGIN with the statement
+-- timeout and the mapping's version, the call, the fenced "done" write, COMMIT), and each COMMIT waited for its
+-- own WAL flush. The daemon (src/handlers/erpAction/group.ts) now hands the jobs it is running at the same time
+-- to this function, in one statement of one transaction: per job, in a block of its own (a subtransaction, as a
+-- SAVEPOINT would be),
+--
+--   1. the call, by the statement the daemon built from xtbatch.action and the catalog (src/handlers/erpAction/
+--      mapping.ts: the function's name quoted, each argument cast to its catalog type from the text in $1);
+--   2. the job's fence: its row is locked (FOR UPDATE) only if the daemon still holds the job's lease: same
+--      owner, attempt and fencing token, not completed, and batch_lease_expires > clock_timestamp() (the server's
+--      clock at this instant, not the transaction's start). From then on the row stays locked until COMMIT, so no
+--      rescue or claim can take the job (both use SKIP LOCKED). When the fence fails, the block raises and only
+--      this job's work is rolled back (outcome 'fenced'); the other jobs of the group are not touched;
+--   3. a job whose call raises gets its own work rolled back the same way (outcome 'error' with the SQLSTATE
+--      and message, which the daemon sorts as before: src/errors.ts).
+--
+-- After the last job, one UPDATE writes "done" for every job whose fence held (their rows are locked), with
+-- xTuple's recurrence; an UPDATE per job cost twice as much (each opens the table's indexes and fires the
+-- console's statement trigger). If it could not write them all, the whole statement fails and nothing commits.
+--
+-- The work of a job and its "done" commit together or not at all, as before; a group commits once. A statement
+-- timeout or a cancel (the daemon stopping a job of the group) is not caught here: it ends the whole statement
+-- and the transaction rolls back, nothing of the group is committed, and the daemon runs the others again.
+--
+-- The "done" write is the 'done' branch of the daemon's outcome statement (FINISH_SQL in src/db/queries/
+-- batch.ts), with xTuple's recurrence; test/erp-perf/group.test.ts checks that both leave a row the
+-- same.
+--
+-- p_version: the xtbatch.action_version (sql/0022) the statements were built under. When it is another, nothing
+-- runs and one row with outcome 'stale' comes back: the daemon reads the mapping again and sends the jobs again.
+-- NULL: not checked.
+--
+-- The caller's rights (no SECURITY DEFINER): the statements run as the daemon's role, exactly as they did when
+-- the daemon sent them itself, so this grants nothing new; EXECUTE stays with PUBLIC like the other xtbatch
+-- functions (sql/0009). No SET search_path either: the statements name their function and types as the daemon
+-- resolved them under the session's search path.
+--
+-- Idempotent: CREATE OR REPLACE.
+
+CREATE OR REPLACE FUNCTION xtbatch.xtconnect_run_actions(
+  p_owner    text,       -- the daemon; NULL: no lease (a handler called outside a daemon): the call only
+  p_version  bigint,
+  p_ids      integer[],  -- per job
+  p_attempts integer[],  -- per job
+  p_tokens   bigint[],   -- per job
+  p_stmt     integer[],  -- per job: its statement in p_sql (1-based)
+  p_args     jsonb,      -- per job: a JSON array of its arguments as text (or null), in the statement's order
+  p_sql      text[],     -- per statement: returns one row (result jsonb, n integer) from its arguments in $1 (text[])
+  p_fn       text[],     -- per statement: the function's name for batch_result
+  p_retset   boolean[])  -- per statement: set-returning (batch_result then carries rowCount)
+RETURNS TABLE (job_id integer, outcome text, job_result jsonb, err_code text, err_message text, elapsed_us float8)
+LANGUAGE plpgsql AS $$
+DECLARE
+  i integer;
+  k integer;
+  res jsonb;
+  n integer;
+  outp jsonb;
+  t0 timestamptz;
+  done_ids integer[] := '{}';
+  done_results jsonb[] := '{}';
+  written integer;
+  spawned integer;
+BEGIN
+  IF p_version IS NOT NULL AND p_version IS DISTINCT FROM (SELECT v.action_version FROM xtbatch.action_version v) THEN
+    job_id := NULL; outcome := 'stale'; job_result := NULL; err_code := NULL; err_message := NULL; elapsed_us := 0;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
+    k := p_stmt[i];
+    t0 := clock_timestamp();
+    BEGIN
+      EXECUTE p_sql[k] INTO res, n USING ARRAY(SELECT jsonb_array_elements_text(p_args -> (i - 1)));
+      outp := jsonb_build_object('function', p_fn[k], 'result', res);
+      IF p_retset[k] THEN
+        outp := outp || jsonb_build_object('rowCount', coalesce(n, 0));
+      END IF;
+      IF p_owner IS NOT NULL THEN
+        -- The fence, at this instant by the server's clock; the row stays locked until COMMIT.
+        PERFORM 1 FROM xtbatch.batch b
+          WHERE b.batch_id = p_ids[i]
+            AND (b.batch_locked_by = p_owner AND b.batch_attempts = p_attempts[i] AND b.batch_completed IS NULL
+                 AND b.batch_lease_token = p_tokens[i] AND b.batch_lease_expires > clock_timestamp()) IS TRUE
+          FOR UPDATE OF b;
+        IF NOT FOUND THEN
+          RAISE EXCEPTION 'job %: its lease expired or the job was taken back before its transaction could commit', p_ids[i]
+            USING ERRCODE = 'XTL01';
+        END IF;
+        done_ids := done_ids || p_ids[i];
+        done_results := done_results || outp;
+      END IF;
+      job_id := p_ids[i]; outcome := 'done'; job_result := outp; err_code := NULL; err_message := NULL;
+      elapsed_us := extract(epoch FROM clock_timestamp() - t0) * 1e6;
+      RETURN NEXT;
+    EXCEPTION WHEN OTHERS THEN
+      -- Only this job's block is rolled back. (query_canceled, a statement timeout or a cancel, is not caught by
+      -- OTHERS: it ends the whole statement.)
+      job_id := p_ids[i]; outcome := CASE WHEN SQLSTATE = 'XTL01' THEN 'fenced' ELSE 'error' END; job_result := NULL;
+      err_code := SQLSTATE; err_message := SQLERRM;
+      elapsed_us := extract(epoch FROM clock_timestamp() - t0) * 1e6;
+      RETURN NEXT;
+    END;
+  END LOOP;
+  IF cardinality(done_ids) > 0 THEN
+    -- "done" for every job whose fence held, in one statement (a statement per job cost twice as much: each one
+    -- opens the table's indexes and fires the console's statement trigger). The rows are ours and locked since
+    -- their fence; the conditions are said again only as a safeguard.
+    WITH d AS MATERIALIZED (
+      SELECT * FROM unnest(done_ids, done_results) AS d(id, res)
+    ), fin AS (
+      UPDATE xtbatch.batch b
+         SET batch_completed      = localtimestamp,
+             batch_exitstatus     = '',
+             batch_lease_expires  = NULL,
+             batch_result         = coalesce(d.res, b.batch_result),
+             batch_retrying_since = NULL,
+             batch_error_history  = NULL,
+             batch_recurring_batch_id = CASE WHEN b.batch_reschedinterval IN ('D', 'W', 'M')
+                                             THEN coalesce(b.batch_recurring_batch_id, b.batch_id)
+                                             ELSE b.batch_recurring_batch_id END,
+             batch_recurrence_anchor  = CASE WHEN b.batch_reschedinterval IN ('D', 'W', 'M') AND b.batch_recurring_batch_id IS NULL
+                                             THEN coalesce(b.batch_recurrence_anchor, b.batch_scheduled)
+                                             ELSE b.batch_recurrence_anchor END
+        FROM d
+       WHERE b.batch_id = d.id
+         -- Said twice on purpose (as in FINISH_SQL): "= ANY" makes the primary key the way in.
+         AND b.batch_id = ANY (done_ids)
+         AND (b.batch_locked_by = p_owner AND b.batch_completed IS NULL) IS TRUE
+      RETURNING b.batch_id, b.batch_reschedinterval
+    )
+    -- xTuple's recurrence: the next occurrence in this same statement, as FINISH_SQL has it.
+    SELECT count(*), count(CASE WHEN fin.batch_reschedinterval IN ('D', 'W', 'M') THEN xtbatch.spawn_recurrence(fin.batch_id) END)
+      INTO written, spawned FROM fin;
+    IF written <> cardinality(done_ids) THEN
+      -- Cannot happen while the rows stay locked; if it did, no work may commit without its "done".
+      RAISE EXCEPTION 'xtconnect_run_actions: % of % job(s) could not be marked done', cardinality(done_ids) - written, cardinality(done_ids);
+    END IF;
+  END IF;
+END
+$$;
+
+COMMENT ON FUNCTION xtbatch.xtconnect_run_actions(text, bigint, integer[], integer[], bigint[], integer[], jsonb, text[], text[], boolean[]) IS
+  'xtconnect: runs a group of ERP-action jobs, each call with its fenced done in a subtransaction of its own (sql/0032)';

@@ -1,0 +1,205 @@
+import { claimDue, finishMany, nextLeaseToken, type BatchRow } from '../../src/db/queries/batch';
+import { rescueOnce } from '../../src/daemon/rescuer';
+import { groupStats } from '../../src/handlers/erpAction/group';
+import { silentLogger } from '../../src/log';
+import { finished, submit } from '../actions/helpers';
+import { testConfig } from '../support/config';
+import { startDaemon } from '../support/daemon';
+import type { TestDatabase } from '../support/db';
+import { databaseSuite } from '../support/suite';
+import { waitFor } from '../support/wait';
+
+// Issue 17: ERP actions run in groups, one transaction per group (sql/0032, src/handlers/erpAction/group.ts),
+// without giving up what issue 13 fenced: each job's work and its "done" commit together, only under its lease,
+// and one job's failure or lost lease rolls back only its own work.
+
+const suite = databaseSuite(`TRUNCATE xtbatch.batch, xtbatch.batchparam, xtbatch.daemon, public.posted CASCADE`);
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = suite.db;
+  await db.pool.query(`
+    CREATE TABLE public.posted (id serial PRIMARY KEY, n integer NOT NULL, fn text NOT NULL DEFAULT 'post');
+    -- Posts n; fails (after writing) when n is a multiple of 7, so its own write must be rolled back.
+    CREATE FUNCTION public.post(p_n integer) RETURNS integer LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO public.posted (n) VALUES (p_n);
+      IF p_n % 7 = 0 THEN RAISE EXCEPTION 'cannot post %', p_n; END IF;
+      RETURN p_n;
+    END $$;
+    CREATE FUNCTION public.post_other(p_n integer) RETURNS integer LANGUAGE sql AS $$
+      INSERT INTO public.posted (n, fn) VALUES (p_n, 'other') RETURNING -n
+    $$;
+    INSERT INTO xtbatch.action (action_name, action_schema, action_function, action_args)
+    VALUES ('Post', 'public', 'post', '[{"param": "n", "type": "integer", "required": true}]');
+    SELECT xtbatch.setsetting('EnableBatchManager', 't');`);
+});
+
+const POST_SQL = `SELECT to_jsonb(r) AS result, 1 AS n FROM "public"."post"(($1)[1]::integer) AS r`;
+
+async function insertJobs(action: string, ns: number[], extra: { resched?: string } = {}): Promise<number[]> {
+  const { rows } = await db.pool.query<{ id: number }>(
+    `WITH b AS (INSERT INTO xtbatch.batch (batch_action, batch_reschedinterval) SELECT $1, $3 FROM unnest($2::int[]) RETURNING batch_id)
+     SELECT batch_id AS id FROM b ORDER BY batch_id`, [action, ns, extra.resched ?? null]);
+  return rows.map((r) => r.id);
+}
+
+async function claimAll(owner: string, n: number, leaseSeconds = 60): Promise<BatchRow[]> {
+  const rows = await claimDue(db.pool, owner, n, leaseSeconds, [], [], nextLeaseToken());
+  expect(rows).toHaveLength(n);
+  return rows.sort((a, b) => a.batch_id - b.batch_id);
+}
+
+/** Calls the group function as the daemon does, for `jobs` with argument n each. */
+async function runGroup(owner: string | null, jobs: BatchRow[], ns: number[]): Promise<Array<{ job_id: number; outcome: string; err_message: string | null }>> {
+  const client = await db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows } = await client.query(
+      'SELECT * FROM xtbatch.xtconnect_run_actions($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9)',
+      [owner, jobs.map((j) => j.batch_id), jobs.map((j) => j.batch_attempts), jobs.map((j) => j.lease_token),
+        jobs.map(() => 1), JSON.stringify(ns.map((n) => [String(n)])), [POST_SQL], ['public.post'], [false]],
+    );
+    await client.query('COMMIT');
+    return rows;
+  } finally {
+    client.release();
+  }
+}
+
+async function posted(): Promise<number[]> {
+  return (await db.pool.query<{ n: number }>(`SELECT n FROM public.posted ORDER BY n`)).rows.map((r) => r.n);
+}
+
+async function states(ids: number[]): Promise<string[]> {
+  const { rows } = await db.pool.query<{ state: string }>(`SELECT state FROM xtbatch.job WHERE batch_id = ANY ($1) ORDER BY batch_id`, [ids]);
+  return rows.map((r) => r.state);
+}
+
+describe('one transaction for a group of ERP jobs (sql/0032)', () => {
+  it('a job that fails rolls back only its own work; the others of the group commit with their "done"', async () => {
+    const ids = await insertJobs('Post', [1, 2, 3]);
+    const jobs = await claimAll('A', 3);
+    const out = await runGroup('A', jobs, [5, 14, 6]);
+    expect(out.map((r) => [r.job_id, r.outcome])).toEqual([[ids[0], 'done'], [ids[1], 'error'], [ids[2], 'done']]);
+    expect(out[1]!.err_message).toBe('cannot post 14');
+    expect(await posted()).toEqual([5, 6]);
+    // The failed one is still running: its outcome is the daemon's to write (retry or fail), as before.
+    expect(await states(ids)).toEqual(['done', 'running', 'done']);
+  });
+
+  it('a job whose lease was lost (taken back and claimed again) rolls back its work; the others commit', async () => {
+    const ids = await insertJobs('Post', [1, 2, 3]);
+    const jobs = await claimAll('A', 3);
+    // A is frozen past the lease of job 2: the rescuer takes it back and B claims it (a new fencing token).
+    await db.pool.query(`UPDATE xtbatch.batch SET batch_lease_expires = now() - interval '1 second' WHERE batch_id = $1`, [ids[1]]);
+    expect(await rescueOnce(db.pool, 5, silentLogger())).toBe(1);
+    const b = await claimDue(db.pool, 'B', 1, 60, [], [], nextLeaseToken());
+    expect(b.map((j) => j.batch_id)).toEqual([ids[1]]);
+    const out = await runGroup('A', jobs, [1, 2, 3]);
+    expect(out.map((r) => r.outcome)).toEqual(['done', 'fenced', 'done']);
+    expect(await posted()).toEqual([1, 3]);
+    const { rows } = await db.pool.query(`SELECT state, batch_locked_by FROM xtbatch.job WHERE batch_id = $1`, [ids[1]]);
+    expect(rows[0]).toEqual({ state: 'running', batch_locked_by: 'B' });
+  });
+
+  it('a daemon whose leases ran out (paused past them) commits nothing of the group', async () => {
+    const ids = await insertJobs('Post', [1, 2, 3]);
+    const jobs = await claimAll('A', 3);
+    await db.pool.query(`UPDATE xtbatch.batch SET batch_lease_expires = now() - interval '1 second' WHERE batch_id = ANY ($1)`, [ids]);
+    const out = await runGroup('A', jobs, [1, 2, 3]);
+    expect(out.map((r) => r.outcome)).toEqual(['fenced', 'fenced', 'fenced']);
+    expect(await posted()).toEqual([]);
+    expect(await states(ids)).toEqual(['running', 'running', 'running']);
+  });
+
+  it('runs nothing when xtbatch.action changed since the statements were built', async () => {
+    await insertJobs('Post', [1]);
+    const jobs = await claimAll('A', 1);
+    const client = await db.pool.connect();
+    try {
+      const { rows } = await client.query(
+        'SELECT * FROM xtbatch.xtconnect_run_actions($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+        ['A', '-1', [jobs[0]!.batch_id], [jobs[0]!.batch_attempts], [jobs[0]!.lease_token], [1], '[["1"]]', [POST_SQL], ['public.post'], [false]]);
+      expect(rows.map((r) => r.outcome)).toEqual(['stale']);
+    } finally {
+      client.release();
+    }
+    expect(await posted()).toEqual([]);
+  });
+
+  it('leaves a job row as the daemon\'s own "done" write does, xTuple\'s recurrence included', async () => {
+    const [a, b] = await insertJobs('Post', [1, 2], { resched: 'D' });
+    const jobs = await claimAll('A', 2);
+    const result = { function: 'public.post', result: 2 };
+    await finishMany(db.pool, 'A', [{ batchId: a!, attempt: jobs[0]!.batch_attempts, token: jobs[0]!.lease_token, kind: 'done', message: null, delaySeconds: 0, result }]);
+    const out = await runGroup('A', [jobs[1]!], [2]);
+    expect(out.map((r) => r.outcome)).toEqual(['done']);
+    const { rows } = await db.pool.query(`SELECT * FROM xtbatch.batch WHERE batch_id = ANY ($1) ORDER BY batch_id`, [[a, b]]);
+    // Everything but what differs between two jobs anyway (ids, the times, the token).
+    const same = (r: Record<string, unknown>) => {
+      const o = { ...r };
+      for (const k of ['batch_id', 'batch_completed', 'batch_started', 'batch_scheduled', 'batch_submitted', 'batch_lease_token', 'batch_recurring_batch_id', 'batch_recurrence_anchor']) delete o[k];
+      return o;
+    };
+    expect(same(rows[1])).toEqual(same(rows[0]));
+    expect(rows[1].batch_result).toEqual(result);
+    expect(rows[1].batch_recurring_batch_id).toBe(b);
+    // Each spawned its next occurrence.
+    const next = await db.pool.query(`SELECT batch_recurring_batch_id AS series FROM xtbatch.batch WHERE batch_id NOT IN ($1, $2) ORDER BY 1`, [a, b]);
+    expect(next.rows.map((r) => r.series)).toEqual([a, b]);
+  });
+});
+
+describe('the daemon groups ERP jobs that run at the same time', () => {
+  it('runs 300 jobs in groups; each failing one fails alone with its own message and rolls back only its work', async () => {
+    const d = await startDaemon(testConfig(db.url, { daemon: { concurrency: 30 } }));
+    suite.daemons.push(d);
+    // A first job measures the action (an action not yet measured runs alone).
+    expect((await finished(db, await submit(db, 'Post', [{ name: 'n', value: '1' }]))).state).toBe('done');
+    const g0 = { ...groupStats };
+    const ns = Array.from({ length: 300 }, (_, i) => i + 2);
+    const { rows } = await db.pool.query<{ id: number; n: number }>(
+      `WITH b AS (INSERT INTO xtbatch.batch (batch_action) SELECT 'Post' FROM unnest($1::int[]) RETURNING batch_id),
+            nb AS (SELECT batch_id, row_number() OVER (ORDER BY batch_id) AS k FROM b),
+            p AS (INSERT INTO xtbatch.batchparam (batchparam_batch_id, batchparam_order, batchparam_name, batchparam_value, batchparam_type)
+                  SELECT nb.batch_id, 1, 'n', ($1::int[])[nb.k]::text, 'QString' FROM nb)
+       SELECT batch_id AS id, ($1::int[])[k] AS n FROM nb`, [ns]);
+    await waitFor('every job to finish', async () =>
+      (await db.pool.query(`SELECT count(*)::int AS n FROM xtbatch.batch WHERE batch_completed IS NULL`)).rows[0].n === 0, 30_000);
+    const jobs = await db.pool.query<{ id: number; state: string; batch_exitstatus: string; batch_attempts: number }>(
+      `SELECT batch_id AS id, state, batch_exitstatus, batch_attempts FROM xtbatch.job WHERE batch_id = ANY ($1)`, [rows.map((r) => r.id)]);
+    const byId = new Map(jobs.rows.map((j) => [j.id, j]));
+    for (const r of rows) {
+      const j = byId.get(r.id)!;
+      if (r.n % 7 === 0) {
+        expect([r.n, j.state, j.batch_exitstatus]).toEqual([r.n, 'failed', `function public.post failed: cannot post ${r.n}`]);
+      } else {
+        expect([r.n, j.state]).toEqual([r.n, 'done']);
+      }
+      expect(j.batch_attempts).toBe(1);
+    }
+    // Exactly the work of the jobs that are done, once each.
+    expect(await posted()).toEqual([1, ...ns.filter((n) => n % 7 !== 0)]);
+    // And they did go in groups: fewer transactions than jobs (failing ones ran a second time, alone).
+    const groups = groupStats.groups - g0.groups;
+    expect(groups).toBeGreaterThan(0);
+    expect(groupStats.jobs - g0.jobs).toBeGreaterThan(groups * 2);
+  }, 60_000);
+
+  it('a change of xtbatch.action reaches the next jobs (the cached mapping and the groups\' statements)', async () => {
+    const d = await startDaemon(testConfig(db.url, { daemon: { concurrency: 10 } }));
+    suite.daemons.push(d);
+    const first = await Promise.all([1, 2, 3].map((n) => submit(db, 'Post', [{ name: 'n', value: String(n) }])));
+    for (const id of first) expect((await finished(db, id)).batch_result).toEqual({ function: 'public.post', result: expect.any(Number) });
+    await db.pool.query(`UPDATE xtbatch.action SET action_function = 'post_other' WHERE action_name = 'Post'`);
+    try {
+      const next = await Promise.all([4, 5, 6].map((n) => submit(db, 'Post', [{ name: 'n', value: String(n) }])));
+      for (const id of next) expect((await finished(db, id)).batch_result).toEqual({ function: 'public.post_other', result: expect.any(Number) });
+      const { rows } = await db.pool.query(`SELECT n, fn FROM public.posted ORDER BY n`);
+      expect(rows).toEqual([1, 2, 3].map((n) => ({ n, fn: 'post' })).concat([4, 5, 6].map((n) => ({ n, fn: 'other' }))));
+    } finally {
+      await db.pool.query(`UPDATE xtbatch.action SET action_function = 'post' WHERE action_name = 'Post'`);
+    }
+  });
+});
