@@ -36,6 +36,10 @@ beforeAll(async () => {
 });
 
 const POST_SQL = `SELECT to_jsonb(r) AS result, 1 AS n FROM "public"."post"(($1)[1]::integer) AS r`;
+const POST_BATCH_SQL = `SELECT array_agg(c.result ORDER BY a.k) AS results, array_agg(c.n ORDER BY a.k) AS ns
+  FROM jsonb_array_elements($1) WITH ORDINALITY AS a(v, k)
+ CROSS JOIN LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(a.v)) AS args) x
+ CROSS JOIN LATERAL (SELECT to_jsonb(r) AS result, 1 AS n FROM "public"."post"((x.args)[1]::integer) AS r) c`;
 
 async function insertJobs(action: string, ns: number[], extra: { resched?: string } = {}): Promise<number[]> {
   const { rows } = await db.pool.query<{ id: number }>(
@@ -51,14 +55,14 @@ async function claimAll(owner: string, n: number, leaseSeconds = 60): Promise<Ba
 }
 
 /** Calls the group function as the daemon does, for `jobs` with argument n each. */
-async function runGroup(owner: string | null, jobs: BatchRow[], ns: number[]): Promise<Array<{ job_id: number; outcome: string; err_message: string | null }>> {
+async function runGroup(owner: string | null, jobs: BatchRow[], ns: number[], batch = true): Promise<Array<{ job_id: number; outcome: string; err_message: string | null }>> {
   const client = await db.pool.connect();
   try {
     await client.query('BEGIN');
     const { rows } = await client.query(
-      'SELECT * FROM xtbatch.xtconnect_run_actions($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9)',
+      'SELECT * FROM xtbatch.xtconnect_run_actions($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
       [owner, jobs.map((j) => j.batch_id), jobs.map((j) => j.batch_attempts), jobs.map((j) => j.lease_token),
-        jobs.map(() => 1), JSON.stringify(ns.map((n) => [String(n)])), [POST_SQL], ['public.post'], [false]],
+        jobs.map(() => 1), JSON.stringify(ns.map((n) => [String(n)])), [POST_SQL], ['public.post'], [false], [batch ? POST_BATCH_SQL : null]],
     );
     await client.query('COMMIT');
     return rows;
@@ -77,6 +81,19 @@ async function states(ids: number[]): Promise<string[]> {
 }
 
 describe('one transaction for a group of ERP jobs (sql/0032)', () => {
+  it('commits a group whose jobs all succeed with every call made once (all calls in one statement) or one by one', async () => {
+    for (const batch of [true, false]) {
+      await db.pool.query(`TRUNCATE public.posted`);
+      const ids = await insertJobs('Post', [1, 2, 3, 4]);
+      const jobs = await claimAll(`A${batch}`, 4);
+      const out = await runGroup(`A${batch}`, jobs, [1, 2, 3, 4], batch);
+      expect(out.map((r) => [r.job_id, r.outcome])).toEqual(ids.map((id) => [id, 'done']));
+      expect(await posted()).toEqual([1, 2, 3, 4]);
+      const { rows } = await db.pool.query(`SELECT batch_result FROM xtbatch.batch WHERE batch_id = ANY ($1) ORDER BY batch_id`, [ids]);
+      expect(rows.map((r) => r.batch_result)).toEqual([1, 2, 3, 4].map((n) => ({ function: 'public.post', result: n })));
+    }
+  });
+
   it('a job that fails rolls back only its own work; the others of the group commit with their "done"', async () => {
     const ids = await insertJobs('Post', [1, 2, 3]);
     const jobs = await claimAll('A', 3);
@@ -119,8 +136,8 @@ describe('one transaction for a group of ERP jobs (sql/0032)', () => {
     const client = await db.pool.connect();
     try {
       const { rows } = await client.query(
-        'SELECT * FROM xtbatch.xtconnect_run_actions($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
-        ['A', '-1', [jobs[0]!.batch_id], [jobs[0]!.batch_attempts], [jobs[0]!.lease_token], [1], '[["1"]]', [POST_SQL], ['public.post'], [false]]);
+        'SELECT * FROM xtbatch.xtconnect_run_actions($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)',
+        ['A', '-1', [jobs[0]!.batch_id], [jobs[0]!.batch_attempts], [jobs[0]!.lease_token], [1], '[["1"]]', [POST_SQL], ['public.post'], [false], [null]]);
       expect(rows.map((r) => r.outcome)).toEqual(['stale']);
     } finally {
       client.release();

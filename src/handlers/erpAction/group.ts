@@ -67,7 +67,7 @@ interface Row {
 /** Counters of every runner in this process (bench/erpActions.ts prints them). */
 export const groupStats = { groups: 0, jobs: 0, rerunAlone: 0, resent: 0 };
 
-const RUN_SQL = 'SELECT * FROM xtbatch.xtconnect_run_actions($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)';
+const RUN_SQL = 'SELECT * FROM xtbatch.xtconnect_run_actions($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)';
 
 /** One per pool: the queue of ERP jobs waiting to be sent, and the groups in flight. */
 export class GroupRunner {
@@ -135,6 +135,18 @@ export class GroupRunner {
   }
 
   private dispatch(): void {
+    // Jobs that are not grouped (an action not measured fast yet, or a job to run alone) go at once, each on a
+    // connection of its own, as every ERP job did before: slow actions are limited only by the daemon's
+    // concurrency and the pool, never by the groups below.
+    for (let i = 0; i < this.queue.length; ) {
+      const j = this.queue[i]!;
+      if (j.alone || !this.fast(j.m.action)) {
+        this.queue.splice(i, 1);
+        void this.run([j]);
+      } else {
+        i++;
+      }
+    }
     while (this.queue.length > 0 && this.inFlight < this.maxParallel) {
       const free = this.maxParallel - this.inFlight;
       // Spread over the free connections, so that a small concurrency still overlaps a group's round trips with
@@ -153,7 +165,6 @@ export class GroupRunner {
   private take(max: number): ErpJob[] {
     const first = this.queue.shift()!;
     const group = [first];
-    if (first.alone || !this.fast(first.m.action)) return group;
     const key = groupKey(first);
     let budget = GROUP_BUDGET_US - this.speed.get(first.m.action)!;
     for (let i = 0; i < this.queue.length && group.length < max; ) {
@@ -230,7 +241,7 @@ export class GroupRunner {
         live.map((j) => j.ctx.lease?.token || null),
         stmt,
         JSON.stringify(live.map((j) => j.values)),
-        sqls, byStmt.map((m) => m.fnName), byStmt.map((m) => m.info.retset),
+        sqls, byStmt.map((m) => m.fnName), byStmt.map((m) => m.info.retset), byStmt.map((m) => m.batchSql),
       ],
     };
     // The whole transaction in one write (each round trip costs more CPU than the work of a trivial job): BEGIN

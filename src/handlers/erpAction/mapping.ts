@@ -170,6 +170,8 @@ export interface Resolved {
   fnName: string;
   signature: string;
   sql: string;
+  /** All the calls of a group in one statement: (results jsonb[], ns int[]) from the jobs' arguments in $1 (jsonb); null for set-returning and bare-record functions. */
+  batchSql: string | null;
   /** xtbatch.action_version it was read under (bigint as text); null on a database without that table. */
   version: string | null;
 }
@@ -242,7 +244,13 @@ async function resolveAction(client: Client, action: string, builtIns: () => Ite
   }
   const qualified = `${pg.escapeIdentifier(info.schema)}.${pg.escapeIdentifier(info.name)}`;
   const sql = callSql(qualified, info, types.map((t, i) => `($1)[${i + 1}]::${t.sql}`).join(', '));
-  return { action, row, specs, types, info, fnName, signature, sql, version: found.version };
+  // A group's calls in one statement (sql/0032's common case), for the functions that give one value.
+  const batchSql = info.retset || info.anonRecord ? null
+    : `SELECT array_agg(c.result ORDER BY a.k) AS results, array_agg(c.n ORDER BY a.k) AS ns
+         FROM jsonb_array_elements($1) WITH ORDINALITY AS a(v, k)
+        CROSS JOIN LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(a.v)) AS args) x
+        CROSS JOIN LATERAL (${callSql(qualified, info, types.map((t, i) => `(x.args)[${i + 1}]::${t.sql}`).join(', '))}) c`;
+  return { action, row, specs, types, info, fnName, signature, sql, batchSql, version: found.version };
 }
 
 /** Looks `action` up (a round trip or more on `client`) and caches it under the version it was read with. */

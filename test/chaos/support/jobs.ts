@@ -121,7 +121,9 @@ export async function countFinished(pool: Pool, ids: number[]): Promise<{ done: 
 export async function erpInProgress(pool: Pool): Promise<number> {
   const { rows } = await pool.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM pg_stat_activity
-      WHERE pid <> pg_backend_pid() AND state = 'active' AND query ILIKE '%chaos%slow_action%'`,
+      WHERE pid <> pg_backend_pid() AND state = 'active'
+        -- The daemon calls it inside xtbatch.xtconnect_run_actions (sql/0032): there, by what the backend waits on.
+        AND (query ILIKE '%chaos%slow_action%' OR (query ILIKE '%xtconnect_run_actions%' AND wait_event = 'PgSleep'))`,
   );
   return rows[0]!.n;
 }
