@@ -103,6 +103,8 @@ interface FunctionInfo {
   retset: boolean;
   void: boolean;
   anonRecord: boolean;
+  /** Returns one plain value (not a row, a record or a pseudo-type): what a group's one-statement form calls. */
+  scalar: boolean;
   canExecute: boolean;
 }
 
@@ -114,6 +116,7 @@ async function findFunction(client: Client, schema: string, name: string, types:
       `SELECT n.nspname AS schema, p.proname AS name, p.prokind::text AS kind, p.proretset AS retset,
               p.prorettype = 'void'::regtype AS void,
               p.prorettype = 'record'::regtype AND p.proallargtypes IS NULL AS "anonRecord",
+              (SELECT t.typtype IN ('b', 'd', 'e', 'r', 'm') FROM pg_type t WHERE t.oid = p.prorettype) AS scalar,
               has_function_privilege(p.oid, 'EXECUTE') AS "canExecute"
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE p.oid = to_regprocedure($1)`,
       [signature],
@@ -244,12 +247,15 @@ async function resolveAction(client: Client, action: string, builtIns: () => Ite
   }
   const qualified = `${pg.escapeIdentifier(info.schema)}.${pg.escapeIdentifier(info.name)}`;
   const sql = callSql(qualified, info, types.map((t, i) => `($1)[${i + 1}]::${t.sql}`).join(', '));
-  // A group's calls in one statement (sql/0032's common case), for the functions that give one value.
-  const batchSql = info.retset || info.anonRecord ? null
-    : `SELECT array_agg(c.result ORDER BY a.k) AS results, array_agg(c.n ORDER BY a.k) AS ns
-         FROM jsonb_array_elements($1) WITH ORDINALITY AS a(v, k)
-        CROSS JOIN LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(a.v)) AS args) x
-        CROSS JOIN LATERAL (${callSql(qualified, info, types.map((t, i) => `(x.args)[${i + 1}]::${t.sql}`).join(', '))}) c`;
+  // A group's calls in one statement (sql/0032's common case), for functions that return one plain value. The
+  // call is in the select list of a subquery over the jobs, so it is made once per job: in FROM (as `sql` has it)
+  // a call whose arguments do not depend on the job (a function without arguments) would be made once and its
+  // result read again for every job. For a plain value to_jsonb(f(...)) is what to_jsonb(r) of `sql` gives.
+  const batchSql = info.retset || info.void || !info.scalar ? null
+    : `SELECT array_agg(c.result ORDER BY c.k) AS results, array_agg(1 ORDER BY c.k) AS ns
+         FROM (SELECT a.k, to_jsonb(${qualified}(${types.map((t, i) => `(x.args)[${i + 1}]::${t.sql}`).join(', ')})) AS result
+                 FROM jsonb_array_elements($1) WITH ORDINALITY AS a(v, k)
+                CROSS JOIN LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(a.v)) AS args) x) c`;
   return { action, row, specs, types, info, fnName, signature, sql, batchSql, version: found.version };
 }
 
