@@ -33,6 +33,14 @@ beforeAll(async () => {
       INSERT INTO public.posted (n, fn) VALUES (0, 'tick') RETURNING 0
     $$;
     INSERT INTO xtbatch.action (action_name, action_schema, action_function, action_args) VALUES ('Tick', 'public', 'tick', '[]');
+    CREATE FUNCTION public.nap(p_n integer, p_ms integer) RETURNS integer LANGUAGE plpgsql AS $$
+    BEGIN
+      INSERT INTO public.posted (n, fn) VALUES (p_n, 'nap');
+      PERFORM pg_sleep(p_ms / 1000.0);
+      RETURN p_n;
+    END $$;
+    INSERT INTO xtbatch.action (action_name, action_schema, action_function, action_args, action_timeout_seconds)
+    VALUES ('Nap', 'public', 'nap', '[{"param": "n", "type": "integer", "required": true}, {"param": "ms", "type": "integer", "required": true}]', 30);
     CREATE FUNCTION public.post_other(p_n integer) RETURNS integer LANGUAGE sql AS $$
       INSERT INTO public.posted (n, fn) VALUES (p_n, 'other') RETURNING -n
     $$;
@@ -223,6 +231,34 @@ describe('the daemon groups ERP jobs that run at the same time', () => {
     expect(rows[0]).toEqual({ done: 201, calls: 201 });
     expect(groupStats.jobs - g0.jobs).toBeGreaterThan((groupStats.groups - g0.groups) * 2);
   }, 60_000);
+
+  it('a job stopped inside a group (its timeout) cancels the group on the server; the others run again and commit', async () => {
+    const d = await startDaemon(testConfig(db.url, { daemon: { concurrency: 10 } }));
+    suite.daemons.push(d);
+    const nap = (n: number, ms: number) => [{ name: 'n', value: String(n) }, { name: 'ms', value: String(ms) }];
+    // Measured fast first, so that the next ones go together.
+    for (const n of [1, 2, 3]) expect((await finished(db, await submit(db, 'Nap', nap(n, 0)))).state).toBe('done');
+    const g0 = { ...groupStats };
+    // One statement: claimed and started together. Job 11 naps past its own timeout (1 s; the mapping's statement
+    // timeout is 30 s, so the daemon's stop is what ends it).
+    const { rows } = await db.pool.query<{ id: number; n: number }>(
+      `WITH b AS (INSERT INTO xtbatch.batch (batch_action, batch_timeout_seconds)
+                  SELECT 'Nap', CASE WHEN n = 11 THEN 1 END FROM unnest(ARRAY[10, 11, 12, 13]) n RETURNING batch_id, batch_timeout_seconds),
+            nb AS (SELECT batch_id, (9 + row_number() OVER (ORDER BY batch_id))::int AS n FROM b),
+            p AS (INSERT INTO xtbatch.batchparam (batchparam_batch_id, batchparam_order, batchparam_name, batchparam_value, batchparam_type)
+                  SELECT nb.batch_id, o.ord, o.name, CASE WHEN o.name = 'n' THEN nb.n::text WHEN nb.n = 11 THEN '8000' ELSE '0' END, 'QString'
+                    FROM nb, (VALUES (1, 'n'), (2, 'ms')) o(ord, name))
+       SELECT batch_id AS id, n FROM nb ORDER BY n`);
+    const out = new Map<number, Awaited<ReturnType<typeof finished>>>();
+    for (const r of rows) out.set(r.n, await finished(db, r.id));
+    expect(out.get(11)!.state).toBe('failed');
+    expect(out.get(11)!.batch_exitstatus).toMatch(/^did not finish within its timeout of 1 s/);
+    for (const n of [10, 12, 13]) expect([n, out.get(n)!.state, out.get(n)!.batch_attempts]).toEqual([n, 'done', 1]);
+    // Its work rolled back with the cancelled group; the others' committed once, when they ran again.
+    const { rows: work } = await db.pool.query(`SELECT n FROM public.posted WHERE fn = 'nap' ORDER BY n`);
+    expect(work.map((r) => r.n)).toEqual([1, 2, 3, 10, 12, 13]);
+    expect(groupStats.resent - g0.resent).toBeGreaterThanOrEqual(1);
+  }, 30_000);
 
   it('a change of xtbatch.action reaches the next jobs (the cached mapping and the groups\' statements)', async () => {
     const d = await startDaemon(testConfig(db.url, { daemon: { concurrency: 10 } }));

@@ -280,6 +280,7 @@ export class GroupRunner {
         this.settle(j, new LeaseLostError(r.err_message ?? `job ${j.ctx.job.batch_id}: lease lost`));
       } else if (i > 0) {
         // Perhaps because of the jobs before it in this transaction: once more, alone (this run was rolled back).
+        groupStats.rerunAlone++;
         j.alone = true;
         this.enqueue(j, true);
       } else {
@@ -315,12 +316,14 @@ export class GroupRunner {
     const left = live.filter((j) => j.state === 'sent');
     if (group.cancelling) {
       // Cancelled for a member that was stopped (already settled): the others go again.
+      groupStats.resent += left.length;
       for (const j of left.reverse()) this.enqueue(j, true);
       return;
     }
     if (live.length > 1 && !isOutage(err)) {
       // A statement timeout of the group (the shortest of its jobs' timeouts), or anything else that failed the
       // whole statement: whose? Each goes again alone, with its own timeout; nothing of this run committed.
+      groupStats.rerunAlone += left.length;
       for (const j of left.reverse()) {
         j.alone = true;
         this.enqueue(j, true);
