@@ -74,26 +74,98 @@ function pdfkitPlugin() {
   };
 }
 
-/**
- * Reports embed DejaVu fonts (src/reports/openrpt/fonts.ts), read from node_modules when run from the sources.
- * The bundle carries the twelve it uses as bytes instead: dejavuFiles.ts is replaced by a module holding them.
- */
-function dejavuPlugin() {
+/** The twelve DejaVu fonts reports use (src/reports/openrpt/fonts.ts), by name: {name: "DejaVuSans", file}. */
+function dejavuFonts() {
   const dir = path.join(path.dirname(require.resolve('dejavu-fonts-ttf/package.json', { paths: [ROOT] })), 'ttf');
   const USED = /^DejaVu(Sans|Serif|SansMono)(-(Bold|Oblique|BoldOblique|Italic|BoldItalic))?\.ttf$/;
+  const files = fs.readdirSync(dir).filter((f) => USED.test(f)).sort();
+  if (files.length !== 12) throw new Error(`dejavu-fonts-ttf: expected 12 fonts in ${dir}, found ${files.length}`);
+  return files.map((f) => ({ name: f.slice(0, -4), file: path.join(dir, f) }));
+}
+
+/** The name of a font's asset in the standalone binary (scripts/build-binary.js puts them there). */
+const dejavuAsset = (name) => `dejavu/${name}.ttf`;
+
+/**
+ * Reports embed DejaVu fonts (src/reports/openrpt/fonts.ts), read from node_modules when run from the sources.
+ * The bundle must carry them, yet not in its source: every byte of the script is a string in V8's heap for as
+ * long as the program runs, and a daemon that renders no report would pay for 7 MB of base64 it never decodes.
+ * So dejavuFiles.ts is replaced by a module that
+ * - in the binary (sea), reads them from the executable's SEA assets, which stay on disk until a report needs one;
+ * - in dist/xtconnect.js, which must keep working when copied anywhere with nothing beside it, carries them
+ *   brotli-compressed (5.3 MB of fonts in 3.5 MB of base64 instead of 7.1), decoded on first use.
+ */
+function dejavuPlugin({ sea }) {
   return {
     name: 'xtconnect-dejavu',
     setup(build) {
       build.onLoad({ filter: /[\\/]src[\\/]reports[\\/]openrpt[\\/]dejavuFiles\.ts$/ }, () => {
-        const files = fs.readdirSync(dir).filter((f) => USED.test(f)).sort();
-        if (files.length !== 12) throw new Error(`dejavu-fonts-ttf: expected 12 fonts in ${dir}, found ${files.length}`);
-        const entries = files.map((f) => `${JSON.stringify(f.slice(0, -4))}: require(${JSON.stringify(path.join(dir, f))})`);
-        const contents = `const BYTES: Record<string, Uint8Array> = {${entries.join(', ')}};\n` +
-          'export function dejavuBytes(name: string): Uint8Array { return BYTES[name]!; }\n';
-        return { contents, loader: 'ts', resolveDir: dir };
+        const fonts = dejavuFonts();
+        const names = JSON.stringify(fonts.map((f) => f.name));
+        const check = `const NAMES: readonly string[] = ${names};\n` +
+          'function known(name: string): void { if (!NAMES.includes(name)) throw new Error(`no built-in font ${name}`); }\n';
+        if (sea) {
+          return {
+            contents: check +
+              '// eslint-disable-next-line @typescript-eslint/no-require-imports\n' +
+              'const sea = () => require(\'node:sea\') as { getAsset(key: string): ArrayBuffer };\n' +
+              // getAsset copies: the caller may keep and read the bytes as long as it likes (getRawAsset would hand
+              // out the executable's read-only pages, where a write crashes).
+              `export function dejavuBytes(name: string): Uint8Array { known(name); return new Uint8Array(sea().getAsset(${JSON.stringify(dejavuAsset('@'))}.replace('@', name))); }\n`,
+            loader: 'ts',
+          };
+        }
+        const zlib = require('node:zlib');
+        const entries = fonts.map((f) => {
+          const packed = zlib.brotliCompressSync(fs.readFileSync(f.file), { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5 } });
+          return `${JSON.stringify(f.name)}: ${JSON.stringify(packed.toString('base64'))}`;
+        });
+        return {
+          contents: check +
+            'import { brotliDecompressSync } from \'node:zlib\';\n' +
+            `const PACKED: Record<string, string> = {${entries.join(',\n')}};\n` +
+            'export function dejavuBytes(name: string): Uint8Array { known(name); return brotliDecompressSync(Buffer.from(PACKED[name]!, \'base64\')); }\n',
+          loader: 'ts',
+        };
       });
     },
   };
+}
+
+/**
+ * V8 holds a script's source as a string of one byte per character only while every character is Latin-1; one
+ * other character anywhere doubles the whole bundle in memory (a 14 MB bundle was a 28 MB string, for one "…").
+ * esbuild writes ASCII, escaping what it can, but not in tagged templates (the console's html`...`), whose raw
+ * text it must keep. In our own sources every non-ASCII character becomes a \\u escape, which a string, a
+ * template's cooked text, a regular expression and a comment read the same; only a tag reading `strings.raw`
+ * would see the difference, and none in src/ does. The bundle is checked to be ASCII afterwards.
+ */
+function asciiSourcePlugin() {
+  const escape = (text) => text.replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return {
+    name: 'xtconnect-ascii-source',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, async (args) => {
+        const text = await fs.promises.readFile(args.path, 'utf8');
+        // eslint-disable-next-line no-control-regex
+        if (!/[^\x00-\x7f]/.test(text)) return undefined;
+        // "\é" (a needless escape) would become "\\u00e9": a backslash, then the letters u00e9.
+        if (/\\[^\x00-\x7f]/.test(text)) throw new Error(`${args.path}: a backslash before a non-ASCII character; write the character alone or as \\uXXXX`);
+        return { contents: escape(text), loader: 'ts' };
+      });
+    },
+  };
+}
+
+/** Where the bundle is not ASCII (see asciiSourcePlugin): a build error, not a bundle twice the size in memory. */
+function checkAscii(file) {
+  const code = fs.readFileSync(file, 'latin1');
+  const at = code.search(/[^\x00-\x7f]/);
+  if (at >= 0) {
+    const around = fs.readFileSync(file, 'utf8').slice(Math.max(0, at - 60), at + 20);
+    throw new Error(`${file} has a non-ASCII character (V8 would hold the whole script at two bytes a character), ` +
+      `at byte ${at}: ...${around}... Escape it as \\uXXXX in the source (asciiSourcePlugin does so in src/).`);
+  }
 }
 
 /** Optional native modules nothing here uses: pg's pg.native getter (we use the JavaScript client). */
@@ -205,7 +277,7 @@ function checkExternals(metafile) {
 }
 
 /** esbuild options shared by dist/xtconnect.js and the binary; `entry` is the source of the entry module. */
-function bundleOptions({ outfile, entry }) {
+function bundleOptions({ outfile, entry, sea = false }) {
   return {
     stdin: { contents: entry, resolveDir: ROOT, sourcefile: 'xtconnect-entry.js', loader: 'js' },
     outfile,
@@ -221,7 +293,7 @@ function bundleOptions({ outfile, entry }) {
     define: {
       __XTCONNECT_MIGRATIONS__: JSON.stringify(readMigrations()),
     },
-    plugins: [versionPlugin(packageVersion()), pdfkitPlugin(), dejavuPlugin(), nativeAddonPlugin(), optionalDependencyPlugin()],
+    plugins: [versionPlugin(packageVersion()), pdfkitPlugin(), dejavuPlugin({ sea }), nativeAddonPlugin(), optionalDependencyPlugin(), asciiSourcePlugin()],
     minifySyntax: true,
     minifyWhitespace: true,
     keepNames: true,
@@ -235,13 +307,14 @@ function bundleOptions({ outfile, entry }) {
 const CLI_ENTRY = `require('./src/cli/index.ts').main(process.argv);\n`;
 
 async function bundle({ outfile = path.join(ROOT, 'dist', 'xtconnect.js'), sea = false, entry = CLI_ENTRY } = {}) {
-  const result = await esbuild.build(bundleOptions({ outfile, entry }));
+  const result = await esbuild.build(bundleOptions({ outfile, entry, sea }));
   // A warning here is a bundle that breaks at run time (import.meta left empty, a require() not bundled).
   if (result.warnings.length > 0) {
     const where = (w) => (w.location ? ` (${w.location.file}:${w.location.line})` : '');
     throw new Error(`esbuild warned:\n${result.warnings.map((w) => `  ${w.text}${where(w)}`).join('\n')}`);
   }
   checkExternals(result.metafile);
+  checkAscii(outfile);
   // A single executable compiles its script as a function body, where a #! line is a syntax error.
   const header = '#!/usr/bin/env node\n';
   const code = fs.readFileSync(outfile, 'utf8');
@@ -249,7 +322,7 @@ async function bundle({ outfile = path.join(ROOT, 'dist', 'xtconnect.js'), sea =
   return { outfile, bytes: fs.statSync(outfile).size };
 }
 
-module.exports = { bundle, bundleOptions, readMigrations, EXTERNAL, ROOT };
+module.exports = { bundle, bundleOptions, readMigrations, dejavuFonts, dejavuAsset, EXTERNAL, ROOT };
 
 if (require.main === module) {
   const args = process.argv.slice(2);
