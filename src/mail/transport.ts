@@ -1,3 +1,4 @@
+import { PassThrough } from 'node:stream';
 import nodemailer from 'nodemailer';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type Mail from 'nodemailer/lib/mailer';
@@ -33,12 +34,22 @@ export interface SentEnvelope {
   to: string[];
 }
 
+/** What a message was composed from: its record can be read from these instead of parsing the bytes again. */
+export interface ComposedFrom {
+  /** The options given to send() (without the abort signal). */
+  options: Mail.Options;
+  /** The Date header it carries (whole seconds, as the header writes it). */
+  date: Date;
+  /** Bcc recipients are in the headers (the outbox keeps them; SMTP does not). */
+  keepBcc: boolean;
+}
+
 /**
  * Called once a message has been handed over (SMTP accepted it, or its outbox file is written), with the exact
- * bytes that were sent. Its failure is logged and never fails the send: the mail is out, and sending it again
- * would duplicate it.
+ * bytes that were sent and what they were composed from. Its failure is logged and never fails the send: the mail
+ * is out, and sending it again would duplicate it.
  */
-export type OnSent = (raw: Buffer, envelope: SentEnvelope, info: SentInfo) => Promise<void>;
+export type OnSent = (raw: Buffer, envelope: SentEnvelope, info: SentInfo, composed: ComposedFrom) => Promise<void>;
 
 export interface MailerOptions {
   onSent?: OnSent;
@@ -50,23 +61,47 @@ interface Composed {
   raw: Buffer;
   envelope: SentEnvelope;
   messageId: string;
+  from: ComposedFrom;
 }
 
 /** Builds the message once: the bytes sent are the bytes recorded. */
 async function compose(message: Mail.Options, keepBcc: boolean): Promise<Composed> {
   const { signal: _signal, ...data } = message as Mail.Options & { signal?: AbortSignal };
   void _signal;
-  const node = new MailComposer(data as ConstructorParameters<typeof MailComposer>[0]).compile();
+  // The Date header is set here (to the second it writes) rather than by the composer, so that the record has it
+  // without reading the header back.
+  const date = data.date instanceof Date ? data.date : new Date(Math.floor(Date.now() / 1000) * 1000);
+  const options = { ...data, date: data.date ?? date };
+  const node = new MailComposer(options as ConstructorParameters<typeof MailComposer>[0]).compile();
   node.keepBcc = keepBcc;
   const raw = await node.build();
   const env = node.getEnvelope();
-  return { raw, envelope: { from: env.from, to: env.to }, messageId: node.messageId() };
+  return { raw, envelope: { from: env.from, to: env.to }, messageId: node.messageId(), from: { options, date, keepBcc } };
+}
+
+/**
+ * The composed bytes as nodemailer's transports take a message (`transport.send(mail, callback)`, the interface of
+ * its transport plugins): the pool streams these bytes as they are, so the message is not composed a second time.
+ * Each createReadStream() is a fresh stream: the pool sends a message again over another connection when a reused
+ * one turns out closed before a byte was read.
+ */
+function rawMail(c: Composed, signal: AbortSignal | undefined): unknown {
+  const id = `<${c.messageId}>`;
+  return {
+    data: { signal },
+    message: {
+      getEnvelope: () => ({ from: c.envelope.from, to: [...c.envelope.to] }),
+      messageId: () => id,
+      getHeader: (key: string) => (key.toLowerCase() === 'message-id' ? id : undefined),
+      createReadStream: () => new PassThrough().end(c.raw),
+    },
+  };
 }
 
 async function notifySent(opts: MailerOptions, c: Composed, info: SentInfo): Promise<void> {
   if (!opts.onSent) return;
   try {
-    await opts.onSent(c.raw, c.envelope, info);
+    await opts.onSent(c.raw, c.envelope, info, c.from);
   } catch (err) {
     opts.log?.warn(`mail ${info.messageId} was sent, but recording it failed: ${errorMessage(err)}`, { scope: 'mail' });
   }
@@ -105,6 +140,7 @@ function smtpMailer(smtp: NonNullable<Config['smtp']>, opts: MailerOptions): Mai
     socketTimeout: Math.max(smtp.connectionTimeoutMs, 60_000),
     logger: false,
   });
+  const pool = transport.transporter as unknown as { send(mail: unknown, callback: (err: Error | null, info: { accepted?: unknown; rejected?: unknown }) => void): void };
   return {
     description: `smtp ${server}`,
     async send(message, _fileHint, handedOver) {
@@ -113,7 +149,11 @@ function smtpMailer(smtp: NonNullable<Config['smtp']>, opts: MailerOptions): Mai
       try {
         if (tlsProblem) throw tlsProblem;
         composed = await compose(message, false);
-        const info = await transport.sendMail({ envelope: composed.envelope, raw: composed.raw, signal: (message as { signal?: AbortSignal }).signal } as Mail.Options);
+        const signal = (message as { signal?: AbortSignal }).signal;
+        // The pool watches the signal (an aborted one fails the message, queued or being sent, and frees its connection).
+        const info = await new Promise<{ accepted?: unknown; rejected?: unknown }>((resolve, reject) => {
+          pool.send(rawMail(composed, signal), (err: Error | null, result: { accepted?: unknown; rejected?: unknown }) => (err ? reject(err) : resolve(result)));
+        });
         sent = { messageId: composed.messageId, accepted: addresses(info.accepted), rejected: addresses(info.rejected), deliveredTo: `smtp://${server}` };
       } catch (err) {
         throw classifySmtpError(err, server);
