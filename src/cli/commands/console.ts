@@ -1,10 +1,19 @@
-import { startConsole, type ConsoleServer } from '../../console/server';
+import type { ConsoleServer } from '../../console/server';
 import { checkSchema } from '../../db/migrate';
 import { createPool, endPool, poolOptionsFrom } from '../../db/pool';
 import { ConfigError } from '../../errors';
 import type { Config } from '../../config';
 import type { Logger } from '../../log';
 import { databaseUrl, type CommandContext } from '../context';
+
+/**
+ * The console (fastify and its plugins, the pages) is loaded when one is started, not when the program is: a
+ * daemon without console.listen never needs it, and its code and objects would stay in memory (issue 17).
+ */
+function startConsole(...args: Parameters<typeof import('../../console/server').startConsole>): ReturnType<typeof import('../../console/server').startConsole> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('../../console/server') as typeof import('../../console/server')).startConsole(...args);
+}
 
 /** `--listen`: "port" or "host:port"; a bare port binds loopback, as console.listen does. */
 export function parseListenFlag(v: string): { host: string; port: number } {

@@ -2,11 +2,8 @@ import path from 'node:path';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { BatchParamRow } from '../../db/queries/batch';
 import { ConfigError, errorMessage, JobInputError } from '../../errors';
-import { parseDelimiter } from '../../reports/csv';
-import { loadReport } from '../../reports/definitions';
 import { checkPlainFileName } from '../../reports/filename';
 import { reportParams } from '../../reports/params';
-import { renderToFile } from '../../reports/renderFile';
 import type { CommandContext } from '../context';
 import { withPool } from '../context';
 import { parseParam } from './submit';
@@ -50,6 +47,13 @@ export async function renderCommand(ctx: CommandContext, reportName: string, f: 
     asArgumentError(err);
   }
   const format = f.csv || /\.csv$/i.test(target) ? 'csv' : 'pdf';
+  // The renderer (the XML parser, PDF and CSV writers) is loaded by the command that renders, not by every
+  // command: a daemon that renders no report keeps none of it in memory (issue 17).
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { parseDelimiter } = require('../../reports/csv') as typeof import('../../reports/csv');
+  const { loadReport } = require('../../reports/definitions') as typeof import('../../reports/definitions');
+  const { renderToFile } = require('../../reports/renderFile') as typeof import('../../reports/renderFile');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   const delimiter = parseDelimiter(f.delimiter);
   if (!delimiter) throw new ConfigError(`--delimiter ${JSON.stringify(f.delimiter)} must be one of , ; | or tab`);
   if (format === 'pdf' && (f.query || f.delimiter !== ',' || !f.header)) {
