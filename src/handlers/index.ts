@@ -1,14 +1,25 @@
 import { FALLBACK_ACTION, type Handler, type HandlerRegistry } from './types';
 import { emailHandler } from './email';
-import { emailSyncHandler } from './emailSync';
 import { makeErpActionHandler } from './erpAction';
 import { analyzeHandler, reindexHandler, serverMaintenanceHandler, vacuumHandler } from './maintenance';
 import { purgeHandler } from './purge';
-import { runReportHandler } from './report';
-import { downloadHandler, uploadHandler } from './transfer';
 
 export type { Handler, HandlerRegistry, JobContext, Services } from './types';
 export { FALLBACK_ACTION } from './types';
+
+/**
+ * A handler whose module (and what it needs: the report renderer, IMAP and mail parsing, FTP and SFTP clients)
+ * is loaded by its first job, not at start: an idle daemon keeps none of it in memory (issue 17).
+ */
+function loadedOnUse(load: () => Handler): Handler {
+  return (ctx) => load()(ctx);
+}
+/* eslint-disable @typescript-eslint/no-require-imports */
+const runReportHandler = loadedOnUse(() => (require('./report') as typeof import('./report')).runReportHandler);
+const emailSyncHandler = loadedOnUse(() => (require('./emailSync') as typeof import('./emailSync')).emailSyncHandler);
+const uploadHandler = loadedOnUse(() => (require('./transfer') as typeof import('./transfer')).uploadHandler);
+const downloadHandler = loadedOnUse(() => (require('./transfer') as typeof import('./transfer')).downloadHandler);
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /**
  * batch_action → handler. Action names are xTuple's. Any other action goes to the fallback, which runs it when
