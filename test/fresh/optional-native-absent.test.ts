@@ -93,8 +93,9 @@ beforeAll(async () => {
   for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json']) fs.copyFileSync(path.join(ROOT, f), path.join(view, f));
   for (const d of ['bin', 'scripts', 'src', 'sql']) fs.cpSync(path.join(ROOT, d), path.join(view, d), { recursive: true });
   // Hard links: nothing is written into node_modules below (no install scripts run), so the shared files stay as
-  // they are; deleting a link here does not touch the original.
-  const cp = await run('cp', ['-al', path.join(ROOT, 'node_modules'), path.join(view, 'node_modules')], { cwd: view, env: process.env });
+  // they are; deleting a link here does not touch the original. The real folder: a node_modules that is a symlink
+  // (a git worktree sharing another's install) would be copied as the link, and the add-ons deleted in the original.
+  const cp = await run('cp', ['-al', fs.realpathSync(path.join(ROOT, 'node_modules')), path.join(view, 'node_modules')], { cwd: view, env: process.env });
   if (cp.code !== 0) throw new Error(`cp -al node_modules failed: ${cp.stderr}`);
   removed = optionalNativeAddons();
   for (const p of removed) fs.rmSync(path.join(view, p), { recursive: true, force: true });
