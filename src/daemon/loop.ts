@@ -181,8 +181,10 @@ export class Daemon {
       owner: this.id, cfg, jobPool: this.jobPool, handlers: this.handlers, services: this.handlerServices,
       settings: () => this.settings.current, leases: this.leases, completer: this.completer, notices: this.notices,
       sizer: this.sizer, stats: this.stats, jobStats: this.jobStats, log,
+      // A finished job frees a slot, but with jobs held ready the next claim waits until half of them are gone:
+      // one claim for several finished jobs, not one each (ClaimSizer). With none held, every slot is claimed for.
       onJobDone: () => {
-        if (this.mayHaveMore) this.waker.wakeSoon();
+        if (this.mayHaveMore && (this.runner.readyCount === 0 || this.runner.readyCount <= this.sizer.prefetch() / 2)) this.waker.wakeSoon();
       },
     });
     this.settleAlarms = new Alarms(() => {
