@@ -31,7 +31,8 @@ async function main(): Promise<void> {
     const g = tp.find((r) => r.system === 'graphile-worker' && r.concurrency === c);
     if (!x || !g) continue;
     const note = `${fmt(x.jobsPerSec / g.jobsPerSec, 2)}x GW${x.timedOut ? ' (xtconnect TIMED OUT)' : ''}`;
-    rows.push([`throughput, concurrency ${c} (jobs/s)`, `> GW fast (${fmt(g.jobsPerSec)})`, fmt(x.jobsPerSec), note, !x.timedOut && x.jobsPerSec > g.jobsPerSec ? 'MET' : 'MISSED']);
+    // Issue 17's target: at least 1.5x graphile-worker in its fastest documented setting, finished rows kept.
+    rows.push([`throughput, concurrency ${c} (jobs/s)`, `>= 1.5x GW fast (${fmt(1.5 * g.jobsPerSec)})`, fmt(x.jobsPerSec), note, !x.timedOut && x.jobsPerSec >= 1.5 * g.jobsPerSec ? 'MET' : 'MISSED']);
   }
   const floor = lat[0]!;
   const xl = lat[1]!;
