@@ -98,9 +98,10 @@ describe('Ctrl-C (SIGINT to the process group) with the embedded PostgreSQL', ()
     const submitted = await runXt(['submit', 'action', 'SlowJob', '--config', s.config, '--param', 'ms=8000']);
     expect({ code: submitted.code, stderr: submitted.stderr }).toEqual({ code: 0, stderr: '' });
     const id = Number(submitted.stdout.trim());
-    // Sleeping in the database now: the job is running.
+    // Sleeping in the database now: the job is running. Found by its wait, not its statement text: ERP actions
+    // are called through xtbatch.xtconnect_run_actions, so the function's name is not in the query.
     const startedAt = await waitFor(`job ${id} sleeping in the database`, async () => onEmbedded(s, async (c) => {
-      const r = await c.query(`SELECT 1 FROM pg_stat_activity WHERE query LIKE '%slow_job%' AND state = 'active' AND pid <> pg_backend_pid()`);
+      const r = await c.query(`SELECT 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND state = 'active' AND pid <> pg_backend_pid()`);
       return r.rowCount ? Date.now() : null;
     }), 30_000, 100);
 
