@@ -62,6 +62,9 @@ async function cutDuringSlowJobs(mode: 'reset' | 'blackhole'): Promise<void> {
   await waitFor('the four ERP functions running', async () => (await erpInProgress(db.pool)) === 4, 10_000);
   await waitFor('the four mails at RCPT TO', () => tokens.every((t) => smtpA.transactions.some((x) => x.token === t && x.end === null)), 10_000);
 
+  // A's transaction of each mail, open at RCPT TO. Taken before the cut, not found afterwards by its start time:
+  // MAIL FROM and RCPT TO come pipelined, so the last one may begin in the same millisecond as the cut.
+  const aTx = new Map(tokens.map((t) => [t, smtpA.transactions.find((x) => x.token === t && x.end === null)!]));
   const cutAt = Date.now();
   if (mode === 'reset') await pgProxy.cut();
   else pgProxy.blackhole();
@@ -87,7 +90,7 @@ async function cutDuringSlowJobs(mode: 'reset' | 'blackhole'): Promise<void> {
   const deliveredByA = [...smtpA.deliveries().keys()];
   // A's own mail transactions (begun before the cut): each must have ended, undelivered, before its lease expired.
   const late = tokens.flatMap((t) => {
-    const tx = smtpA.transactions.find((x) => x.token === t && x.start < cutAt)!;
+    const tx = aTx.get(t)!;
     const limit = expiry.get(mail.get(t)!)!;
     const iso = (ms: number | null): string => (ms === null ? 'never' : new Date(ms).toISOString().slice(11, 23));
     return tx.end === null || tx.end > limit + RECORD_SLACK_MS || tx.delivered
@@ -96,7 +99,7 @@ async function cutDuringSlowJobs(mode: 'reset' | 'blackhole'): Promise<void> {
   });
   // How long before its lease expired each of A's transactions ended (the fencing margin, as measured here).
   const margins = tokens.map((t) => {
-    const tx = smtpA.transactions.find((x) => x.token === t && x.start < cutAt)!;
+    const tx = aTx.get(t)!;
     return tx.end === null ? -Infinity : expiry.get(mail.get(t)!)! - tx.end;
   });
   console.log(summary(`(b) database connection ${mode === 'reset' ? 'reset' : 'blackholed'} during slow jobs`, {
