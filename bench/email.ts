@@ -54,6 +54,10 @@ interface SinkCounts {
   unnamed: number;
   /** The sink's own CPU so far, ms. */
   cpuMs: number;
+  /** Connections opened (each a TLS handshake and a login): a pool that reconnects often costs both sides. */
+  connections: number;
+  /** Bytes of message data received. */
+  bytes: number;
 }
 
 type SinkRequest = { op: 'counts' } | { op: 'reset' };
@@ -63,7 +67,8 @@ async function runSink(): Promise<void> {
   const { SMTPServer } = require('smtp-server') as typeof import('smtp-server');
   const key = fs.readFileSync(process.env.SINK_KEY!);
   const cert = fs.readFileSync(process.env.SINK_CERT!);
-  let counts: SinkCounts = { byId: {}, total: 0, insecure: 0, unnamed: 0, cpuMs: 0 };
+  const empty = (): SinkCounts => ({ byId: {}, total: 0, insecure: 0, unnamed: 0, cpuMs: 0, connections: 0, bytes: 0 });
+  let counts = empty();
   const server = new SMTPServer({
     secure: false,
     key,
@@ -75,6 +80,10 @@ async function runSink(): Promise<void> {
     logger: false,
     closeTimeout: 1000,
     maxClients: 100,
+    onConnect(_session, cb) {
+      counts.connections++;
+      cb();
+    },
     onAuth(auth, _session, cb) {
       if (auth.username === SMTP_USER && auth.password === SMTP_PASS) return cb(null, { user: auth.username });
       const err = new Error('Invalid username or password') as Error & { responseCode: number };
@@ -86,6 +95,7 @@ async function runSink(): Promise<void> {
       let head = '';
       let done = false;
       stream.on('data', (c: Buffer) => {
+        counts.bytes += c.length;
         if (done) return;
         head += c.toString('latin1');
         if (head.includes('\r\n\r\n')) done = true;
@@ -107,9 +117,14 @@ async function runSink(): Promise<void> {
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const port = (server.server.address() as { port: number }).port;
-  const cpu0 = process.cpuUsage();
+  // Reset with the counts: each system's run reports the sink's CPU during that run only (it was cumulative, so
+  // the second system seemed to cost the sink more).
+  let cpu0 = process.cpuUsage();
   process.on('message', (req: SinkRequest) => {
-    if (req.op === 'reset') counts = { byId: {}, total: 0, insecure: 0, unnamed: 0, cpuMs: 0 };
+    if (req.op === 'reset') {
+      counts = empty();
+      cpu0 = process.cpuUsage();
+    }
     const u = process.cpuUsage(cpu0);
     process.send!({ ...counts, cpuMs: (u.user + u.system) / 1000 });
   });
@@ -364,10 +379,11 @@ async function main(): Promise<void> {
       console.log(`\n${r.system}: ${fmt(rate)} messages/s (${fmt(r.sent)} in ${fmt(r.ms)} ms; load average before ${load})`);
       console.log(`  CPU: this Node process ${fmt(r.nodeCpuMs)} ms (${fmt(r.nodeCpuMs / N, 2)} ms/message)` +
         (r.pgBackends ? `; its ${r.pgBackends} PostgreSQL backends ${fmt(r.pgCpuMs)} ms (${fmt(r.pgCpuMs / N, 2)} ms/message, /proc, 10 ms ticks)` : '') +
-        `; the SMTP sink (other process) ${fmt(r.sink.cpuMs)} ms`);
+        `; the SMTP sink (other process) ${fmt(r.sink.cpuMs)} ms (${fmt(r.sink.cpuMs / N, 2)} ms/message)`);
       if (r.statements) console.log(`  statements sent (all its connections, counted in pg.Client): ${fmt(r.statements)} = ${fmt(r.statements / N, 2)} per job`);
       for (const d of r.detail) console.log(d);
-      console.log(`  at the server: ${fmt(r.sink.total)} messages, ${fmt(Object.keys(r.sink.byId).length)} distinct batch ids`);
+      console.log(`  at the server: ${fmt(r.sink.total)} messages, ${fmt(Object.keys(r.sink.byId).length)} distinct batch ids, ` +
+        `${fmt(r.sink.connections)} connections (TLS and login each), ${fmt(r.sink.bytes / Math.max(1, r.sink.total))} bytes/message`);
       for (const f of r.failures) console.log(`  FAILURE: ${f}`);
     }
   } finally {
