@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -8,7 +9,14 @@ import { killAll, spawnXt, tempDir, yamlString, type XtProcess } from '../suppor
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 export const CHROMIUM = '/usr/bin/chromium';
-export const IMAGES = path.resolve(__dirname, '..', '..', 'docs', 'images');
+/**
+ * Where screenshot() writes. The tests take their screenshots on every run (rendering each page is part of what
+ * they check), but write them into docs/images only for `npm run docs:screenshots` (XTC_SCREENSHOTS=docs): a test
+ * run leaves the tracked pictures alone; the others go to a folder under the system's temporary directory.
+ */
+export const IMAGES = process.env.XTC_SCREENSHOTS === 'docs'
+  ? path.resolve(__dirname, '..', '..', 'docs', 'images')
+  : path.join(os.tmpdir(), 'xtconnect-console-screenshots');
 
 /**
  * Debian's chromium, headless, with nothing that reaches the network on its own. Playwright gives each launch a
