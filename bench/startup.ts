@@ -11,9 +11,9 @@
  *
  *   BENCH_BINARY (default build/xtconnect, copied to a temp folder first), BENCH_STARTS (5), BENCH_IDLE_SECONDS (10),
  *   BENCH_LOAD_SECONDS (15), BENCH_RATE (1000 jobs/s), BENCH_BUNDLE=0 to measure the binary only, or the path of
- *   another bundle than dist/xtconnect.js
+ *   another bundle than dist/xtconnect.js, BENCH_COLD=1 to read the program's file from disk at each start
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -76,7 +76,19 @@ interface Daemon {
   exited: Promise<number | null>;
 }
 
+/**
+ * BENCH_COLD=1: the program's file leaves the page cache before each start (GNU dd's iflag=nocache with count=0
+ * drops a whole file's pages), so it is read from disk as after a reboot, with this machine's read-ahead
+ * (/sys/block/<disk>/queue/read_ahead_kb), instead of mapped from the pages the copy left in memory.
+ */
+const COLD = process.env.BENCH_COLD === '1';
+
+function dropFromCache(file: string): void {
+  execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0', 'status=none']);
+}
+
 function startDaemon(t: Target, config: string, watch: RegExp[]): Daemon {
+  if (COLD) dropFromCache(t.command);
   const child = spawn(t.command, [...t.args, 'start', '--config', config], {
     cwd: os.tmpdir(),
     env: { PATH: '/usr/bin:/bin', HOME: os.tmpdir() },
