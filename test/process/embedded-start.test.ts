@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
+import { closedFolderAbove } from '../../src/embedded/postgres';
 import { writeConfigFile } from '../support/config';
 import { daemonYaml, killAll, removeTempDirs, runXt, spawnXt, tempDir, type XtProcess } from '../support/proc';
 import { startSmtp, type TestSmtp } from '../support/smtp';
@@ -56,6 +57,34 @@ describe('starting the embedded PostgreSQL', () => {
     const r = await runXt(['start', '--config', config], { detached: true, timeoutMs: 60_000 });
     expect(r.stderr).toMatch(/^xtconnect: .*initdb/m);
     expect({ code: r.code, signal: r.signal }).toEqual({ code: 1, signal: null });
+  });
+
+  it('names the closed folder above dataDir (as root the server runs as "postgres") and exits 2', async () => {
+    // tempDir is made by mkdtemp: mode 700, a folder the "postgres" user cannot pass through.
+    const closed = tempDir('xtconnect-embedded-closed-');
+    const dataDir = path.join(closed, 'state');
+    const config = writeConfigFile(parentDir(), `dataDir: ${JSON.stringify(dataDir)}\n`);
+    const r = await runXt(['start', '--config', config], { detached: true, timeoutMs: 60_000 });
+    if (process.getuid?.() === 0) {
+      expect(r.stderr).toContain(`which cannot enter ${closed}; set dataDir to a folder outside it`);
+      expect({ code: r.code, signal: r.signal }).toEqual({ code: 2, signal: null });
+    } else {
+      // Not root: the server runs as this user, who owns the folder; nothing to refuse.
+      expect(r.stderr).not.toContain('cannot enter');
+    }
+  });
+
+  it('finds the first folder other users cannot pass through above a file (dataDir, the PostgreSQL programs)', () => {
+    const top = parentDir();
+    const inner = path.join(top, 'a', 'b');
+    fs.mkdirSync(inner, { recursive: true, mode: 0o755 });
+    const file = path.join(inner, 'initdb');
+    fs.writeFileSync(file, '');
+    expect(closedFolderAbove(file)).toBeNull();
+    fs.chmodSync(path.join(top, 'a'), 0o700);
+    expect(closedFolderAbove(file)).toBe(path.join(top, 'a'));
+    fs.chmodSync(path.join(top, 'a'), 0o711);
+    expect(closedFolderAbove(file)).toBeNull();
   });
 
   it('SIGTERM drains a running job into the embedded database before stopping it, and exits 0', async () => {
