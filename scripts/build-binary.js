@@ -102,6 +102,16 @@ function runtime() {
 }
 
 /**
+ * How the binary's runtime is set up, for a daemon that idles most of its life on a small server (issue 17: idle
+ * under 80 MB resident; bench/startup.ts measured each, docs/performance.md):
+ * - young generation of 2 MB semi-spaces: Node 24's V8 grows it far beyond Node 20's 16 MB, and at idle the
+ *   pages it touched stay resident; under load the scavenges it costs are a fraction of a per cent of the CPU;
+ * - one V8 worker thread instead of four: a 2-core server gains nothing from more, and each has its own arena;
+ * - --optimize-for-size: V8 grows its heaps and inlines less eagerly.
+ */
+const EXEC_ARGV = ['--max-semi-space-size=2', '--v8-pool-size=1', '--optimize-for-size'];
+
+/**
  * `entry` replaces the CLI as the program (the tests build a probe of every dependency that way); `work` is where
  * the bundle, blob and SEA config are made: builds running at once need one each.
  */
@@ -110,7 +120,7 @@ async function buildBinary({ output = path.join(ROOT, 'build', 'xtconnect'), ent
   const node = runtime();
   fs.mkdirSync(work, { recursive: true });
   const main = path.join(work, 'xtconnect.js');
-  await bundle({ outfile: main, sea: true, entry });
+  const { chunks } = await bundle({ outfile: main, sea: true, entry });
 
   const blob = path.join(work, 'xtconnect.blob');
   const config = path.join(work, 'sea-config.json');
@@ -123,13 +133,16 @@ async function buildBinary({ output = path.join(ROOT, 'build', 'xtconnect'), ent
     useSnapshot: false,
     // The report fonts, read by src/reports/openrpt/dejavuFiles.ts as the bundle for the binary has it: assets stay
     // in the executable's pages, not in the script that V8 holds in its heap for the program's whole life.
-    assets: Object.fromEntries(dejavuFonts().map((f) => [dejavuAsset(f.name), f.file])),
-    // Node 24's V8 lets the young generation grow far beyond Node 20's 16 MB semi-spaces: under 1,000 jobs/s
-    // that is ~240 MB resident instead of ~160 MB, for no measurable gain in throughput (bench/startup.ts).
-    execArgv: ['--max-semi-space-size=16'],
+    // The lazily loaded libraries too (SEA_CHUNKS in scripts/bundle.js), for the same reason.
+    assets: Object.fromEntries([
+      ...dejavuFonts().map((f) => [dejavuAsset(f.name), f.file]),
+      ...chunks.map((c) => [c.asset, c.file]),
+    ]),
+    execArgv: EXEC_ARGV,
   }, null, 2));
-  // The blob must come from the runtime it is injected into.
-  quietly(node, ['--experimental-sea-config', config], work);
+  // The blob must come from the runtime it is injected into, under the same V8 flags: V8 rejects a code cache
+  // made under others (and says so on stderr at every start).
+  quietly(node, [...EXEC_ARGV, '--experimental-sea-config', config], work);
 
   fs.mkdirSync(path.dirname(output), { recursive: true });
   const tmp = `${output}.partial`;

@@ -261,6 +261,68 @@ function optionalDependencyPlugin() {
   };
 }
 
+/**
+ * The standalone binary's lazily loaded libraries. V8 keeps a script's whole source in its heap for the program's
+ * life, and the executable's pages it was read from stay resident: every byte of the main script costs an idle
+ * daemon two bytes. These libraries are needed only when a feature is used (the console, a report, an IMAP
+ * mailbox, an unusual message to record, a transfer), and src/ requires them only then. For the binary (--sea) each
+ * group is bundled as a script of its own, kept as a SEA asset on disk until something requires one of its
+ * packages; the main script holds a two-line stub per package (seaChunkPlugin). A group's packages share one copy
+ * of what they depend on (fastify and its plugins, pdfkit and the fontkit it uses). Only stateless libraries
+ * belong here: a package also bundled in the main script (ssh2, nodemailer's parts) is a second, separate copy.
+ * dist/xtconnect.js, which must work copied alone, carries everything in one file as before.
+ */
+const SEA_CHUNKS = [
+  { name: 'console', packages: ['fastify', '@fastify/cookie', '@fastify/csrf-protection', '@fastify/formbody', '@fastify/helmet', '@fastify/rate-limit', '@fastify/session'] },
+  { name: 'pdf', packages: ['pdfkit', 'fontkit'] },
+  { name: 'imap', packages: ['imapflow'] },
+  { name: 'mailparser', packages: ['mailparser'] },
+  { name: 'sftp', packages: ['ssh2-sftp-client'] },
+  { name: 'ftp', packages: ['basic-ftp'] },
+];
+
+/** The SEA asset that holds a chunk's script. */
+const seaChunkAsset = (name) => `chunks/${name}.js`;
+
+/** Loads a chunk once, from the executable's assets, as CommonJS with the binary's require (built-in modules only). */
+const SEA_CHUNK_LOADER = `
+const loaded = new Map();
+module.exports = function seaChunk(name, pkg) {
+  let chunk = loaded.get(name);
+  if (!chunk) {
+    const code = require('node:sea').getAsset('chunks/' + name + '.js', 'utf8');
+    // The chunk sees the binary's own require, __filename and __dirname, as the code in the main script does.
+    const run = require('node:vm').compileFunction(code, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: 'xtconnect-' + name + '.js' });
+    const module = { exports: {} };
+    run(module.exports, require, module, __filename, __dirname);
+    chunk = module.exports;
+    loaded.set(name, chunk);
+  }
+  return chunk[pkg];
+};
+`;
+
+/** In the binary's main script: each package of SEA_CHUNKS becomes a stub that loads its chunk when required. */
+function seaChunkPlugin() {
+  const chunkOf = new Map(SEA_CHUNKS.flatMap((c) => c.packages.map((p) => [p, c.name])));
+  const escaped = [...chunkOf.keys()].map((p) => p.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
+  return {
+    name: 'xtconnect-sea-chunks',
+    setup(build) {
+      build.onResolve({ filter: new RegExp(`^(${escaped.join('|')})$`) }, (args) => ({ path: args.path, namespace: 'sea-chunk' }));
+      build.onResolve({ filter: /^xtconnect-sea-chunk-loader$/ }, () => ({ path: 'loader', namespace: 'sea-chunk-loader' }));
+      build.onLoad({ filter: /.*/, namespace: 'sea-chunk-loader' }, () => ({ contents: SEA_CHUNK_LOADER, loader: 'js' }));
+      build.onLoad({ filter: /.*/, namespace: 'sea-chunk' }, (args) => ({
+        contents: `module.exports = require('xtconnect-sea-chunk-loader')(${JSON.stringify(chunkOf.get(args.path))}, ${JSON.stringify(args.path)});\n`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
+/** The entry of a chunk's own bundle: its packages, by name. */
+const chunkEntry = (chunk) => `module.exports = {\n${chunk.packages.map((p) => `  ${JSON.stringify(p)}: require(${JSON.stringify(p)}),`).join('\n')}\n};\n`;
+
 const BUILTINS = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
 
 /** Everything the bundle still requires at run time must be built in, or one of EXTERNAL. */
@@ -277,7 +339,7 @@ function checkExternals(metafile) {
 }
 
 /** esbuild options shared by dist/xtconnect.js and the binary; `entry` is the source of the entry module. */
-function bundleOptions({ outfile, entry, sea = false }) {
+function bundleOptions({ outfile, entry, sea = false, chunks = sea }) {
   return {
     stdin: { contents: entry, resolveDir: ROOT, sourcefile: 'xtconnect-entry.js', loader: 'js' },
     outfile,
@@ -293,7 +355,10 @@ function bundleOptions({ outfile, entry, sea = false }) {
     define: {
       __XTCONNECT_MIGRATIONS__: JSON.stringify(readMigrations()),
     },
-    plugins: [versionPlugin(packageVersion()), pdfkitPlugin(), dejavuPlugin({ sea }), nativeAddonPlugin(), optionalDependencyPlugin(), asciiSourcePlugin()],
+    plugins: [
+      ...(chunks ? [seaChunkPlugin()] : []),
+      versionPlugin(packageVersion()), pdfkitPlugin(), dejavuPlugin({ sea }), nativeAddonPlugin(), optionalDependencyPlugin(), asciiSourcePlugin(),
+    ],
     minifySyntax: true,
     minifyWhitespace: true,
     keepNames: true,
@@ -306,20 +371,52 @@ function bundleOptions({ outfile, entry, sea = false }) {
 /** The entry: the CLI's main(), as bin/xtconnect.js calls it. */
 const CLI_ENTRY = `require('./src/cli/index.ts').main(process.argv);\n`;
 
-async function bundle({ outfile = path.join(ROOT, 'dist', 'xtconnect.js'), sea = false, entry = CLI_ENTRY } = {}) {
-  const result = await esbuild.build(bundleOptions({ outfile, entry, sea }));
+/** Builds one script and checks it: no esbuild warning, nothing external but built-ins, ASCII only. */
+async function buildScript(options) {
+  const result = await esbuild.build(options);
   // A warning here is a bundle that breaks at run time (import.meta left empty, a require() not bundled).
   if (result.warnings.length > 0) {
     const where = (w) => (w.location ? ` (${w.location.file}:${w.location.line})` : '');
     throw new Error(`esbuild warned:\n${result.warnings.map((w) => `  ${w.text}${where(w)}`).join('\n')}`);
   }
   checkExternals(result.metafile);
-  checkAscii(outfile);
+  checkAscii(options.outfile);
+  return result.metafile;
+}
+
+/** A package of SEA_CHUNKS whose files still went into the main script (a deep import, say): a build error. */
+function checkChunked(metafile) {
+  const chunked = new Set(SEA_CHUNKS.flatMap((c) => c.packages));
+  const found = new Set();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const input of Object.keys(output.inputs)) {
+      const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input);
+      if (m && chunked.has(m[1]) && !/node_modules\/.*node_modules\//.test(input)) found.add(m[1]);
+    }
+  }
+  if (found.size > 0) throw new Error(`the binary's main script still carries ${[...found].join(', ')}, which it should load from a chunk (SEA_CHUNKS)`);
+}
+
+/**
+ * dist/xtconnect.js, or with `sea` the binary's main script and, beside it in chunks/, the scripts of SEA_CHUNKS
+ * (returned with the asset names scripts/build-binary.js gives them).
+ */
+async function bundle({ outfile = path.join(ROOT, 'dist', 'xtconnect.js'), sea = false, entry = CLI_ENTRY } = {}) {
+  const metafile = await buildScript(bundleOptions({ outfile, entry, sea }));
+  const chunks = [];
+  if (sea) {
+    checkChunked(metafile);
+    for (const chunk of SEA_CHUNKS) {
+      const file = path.join(path.dirname(outfile), 'chunks', `${chunk.name}.js`);
+      await buildScript(bundleOptions({ outfile: file, entry: chunkEntry(chunk), sea, chunks: false }));
+      chunks.push({ name: chunk.name, file, asset: seaChunkAsset(chunk.name) });
+    }
+  }
   // A single executable compiles its script as a function body, where a #! line is a syntax error.
   const header = '#!/usr/bin/env node\n';
   const code = fs.readFileSync(outfile, 'utf8');
   if (!sea && !code.startsWith(header)) fs.writeFileSync(outfile, header + code, { mode: 0o755 });
-  return { outfile, bytes: fs.statSync(outfile).size };
+  return { outfile, bytes: fs.statSync(outfile).size, chunks };
 }
 
 module.exports = { bundle, bundleOptions, readMigrations, dejavuFonts, dejavuAsset, EXTERNAL, ROOT };

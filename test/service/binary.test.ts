@@ -169,7 +169,7 @@ describe('the standalone binary', () => {
     expect(r).toEqual({ code: 0, stdout: `${VERSION}\n`, stderr: '' });
   });
 
-  it('carries every dependency, working (pdfkit fonts and ICC profile, ssh2 in JavaScript, charsets, metrics)', async () => {
+  it('carries every dependency, working (pdfkit fonts and ICC profile, ssh2 in JavaScript, charsets, metrics, the chunks of lazily loaded libraries)', async () => {
     const r = await run(probe, [], { cwd: cwd(), env });
     expect(r.stderr).toBe('');
     expect(JSON.parse(r.stdout)).toEqual(PROBE_RESULT);

@@ -1,5 +1,7 @@
 // The probe the binary tests build as a program of its own (test/service/binary.test.ts, and the build without
-// optional native add-ons in test/fresh/): every dependency the daemon bundles, run where a bundle breaks.
+// optional native add-ons in test/fresh/): every dependency the daemon bundles, run where a bundle breaks. In the
+// binary, pdfkit, mailparser, ssh2-sftp-client, imapflow, basic-ftp and fastify load from chunks (SEA_CHUNKS in
+// scripts/bundle.js), so this runs each chunk too.
 
 /**
  * Every dependency the daemon bundles, exercised where a bundle breaks: pdfkit's standard fonts and ICC profile
@@ -34,6 +36,11 @@ import PDFKit from 'pdfkit';
   out.sftp = typeof require('ssh2-sftp-client');
   out.imap = typeof require('imapflow').ImapFlow;
   out.ftp = typeof require('basic-ftp').Client;
+  // The console's web framework with a plugin (in the binary, both come from the console's chunk).
+  const app = require('fastify')({ logger: false });
+  await app.register(require('@fastify/formbody'));
+  app.post('/f', async (req) => req.body.a);
+  out.web = (await app.inject({ method: 'POST', url: '/f', payload: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } })).body;
   out.smtp = typeof require('nodemailer').createTransport({ jsonTransport: true }).sendMail;
   const winston = require('winston');
   out.winston = typeof winston.createLogger({ transports: [new winston.transports.Console({ silent: true })] }).info;
@@ -50,7 +57,7 @@ import PDFKit from 'pdfkit';
 
 /** What PROBE prints when every dependency works. */
 export const PROBE_RESULT = {
-  pdfkitOnce: true, pdf: true, mail: 'café', xml: 1, prom: true, ssh: 'ecdsa-sha2-nistp256', sftp: 'function', imap: 'function', ftp: 'function',
+  pdfkitOnce: true, pdf: true, mail: 'café', xml: 1, prom: true, ssh: 'ecdsa-sha2-nistp256', sftp: 'function', imap: 'function', ftp: 'function', web: '1',
   smtp: 'function', winston: 'function', luxon: true, cron: true, yaml: 2, glob: true, pg: 'function', cursor: 'function',
   commander: 'function',
 };
