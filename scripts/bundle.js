@@ -287,16 +287,16 @@ const seaChunkAsset = (name) => `chunks/${name}.js`;
 /** Loads a chunk once, from the executable's assets, as CommonJS with the binary's require (built-in modules only). */
 const SEA_CHUNK_LOADER = `
 const loaded = new Map();
-module.exports = function seaChunk(name, pkg) {
-  let chunk = loaded.get(name);
+module.exports = function seaChunk(asset, pkg) {
+  let chunk = loaded.get(asset);
   if (!chunk) {
-    const code = require('node:sea').getAsset('chunks/' + name + '.js', 'utf8');
+    const code = require('node:sea').getAsset(asset, 'utf8');
     // The chunk sees the binary's own require, __filename and __dirname, as the code in the main script does.
-    const run = require('node:vm').compileFunction(code, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: 'xtconnect-' + name + '.js' });
+    const run = require('node:vm').compileFunction(code, ['exports', 'require', 'module', '__filename', '__dirname'], { filename: asset });
     const module = { exports: {} };
     run(module.exports, require, module, __filename, __dirname);
     chunk = module.exports;
-    loaded.set(name, chunk);
+    loaded.set(asset, chunk);
   }
   return chunk[pkg];
 };
@@ -313,7 +313,7 @@ function seaChunkPlugin() {
       build.onResolve({ filter: /^xtconnect-sea-chunk-loader$/ }, () => ({ path: 'loader', namespace: 'sea-chunk-loader' }));
       build.onLoad({ filter: /.*/, namespace: 'sea-chunk-loader' }, () => ({ contents: SEA_CHUNK_LOADER, loader: 'js' }));
       build.onLoad({ filter: /.*/, namespace: 'sea-chunk' }, (args) => ({
-        contents: `module.exports = require('xtconnect-sea-chunk-loader')(${JSON.stringify(chunkOf.get(args.path))}, ${JSON.stringify(args.path)});\n`,
+        contents: `module.exports = require('xtconnect-sea-chunk-loader')(${JSON.stringify(seaChunkAsset(chunkOf.get(args.path)))}, ${JSON.stringify(args.path)});\n`,
         loader: 'js',
       }));
     },
