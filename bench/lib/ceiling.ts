@@ -1,5 +1,5 @@
 /**
- * The SQL ceiling of xtconnect's no-op throughput: the daemon's own claim and finish statements (CLAIM_SQL and
+ * The SQL ceiling of xtconnect's no-op throughput: the daemon's own claim and finish statements (CLAIM_ANY_SQL and
  * FINISH_SQL from src/db/queries/batch.ts, verbatim) driven by pgbench with no client work at all, rows kept as
  * the daemon keeps them. One pgbench transaction claims BENCH_CEILING_BATCH due jobs (default 50) and writes their
  * outcomes in one finish statement, as the daemon's claim and completer do (each autocommit). Best of 1, 2 and 4
@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CLAIM_SQL, FINISH_SQL } from '../../src/db/queries/batch';
+import { CLAIM_ANY_SQL, FINISH_SQL } from '../../src/db/queries/batch';
 import { benchQuery, benchUrl, migrateXt, recreateBenchDb } from './db';
 
 export interface Ceiling {
@@ -40,7 +40,7 @@ function withVars(sql: string, names: string[]): string {
 }
 
 function script(): string {
-  const claim = withVars(CLAIM_SQL, ['owner', 'lim', 'lease', 'full', 'lactions', 'lremaining', 'token']);
+  const claim = withVars(CLAIM_ANY_SQL, ['owner', 'lim', 'lease', 'token']);
   const finish = withVars(FINISH_SQL, ['owner', 'ids', 'att', 'kinds', 'msgs', 'delays', 'results', 'tokens', 'live']);
   return [
     '\\set token random(1, 9000000000000000)',
@@ -73,7 +73,7 @@ export async function measureCeiling(jobs: number, clientCounts = [1, 2, 4]): Pr
       // extended, not prepared: the daemon sends its finish statement unnamed, planned each time (a generic plan of
       // it can be quadratic, src/db/queries/batch.ts); a prepared one here measured 56 ms per 50-job transaction.
       const args = ['-n', '-M', 'extended', '-f', file, '-c', String(clients), '-j', String(clients), '-t', String(perClient),
-        '-D', 'owner=bench:ceiling', '-D', `lim=${BATCH}`, '-D', 'lease=60', '-D', 'full={}', '-D', 'lactions={}', '-D', 'lremaining={}',
+        '-D', 'owner=bench:ceiling', '-D', `lim=${BATCH}`, '-D', 'lease=60',
         '-D', 'live=false', '-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username) || 'postgres', u.pathname.slice(1)];
       const t0 = process.hrtime.bigint();
       const text = execFileSync(pgbenchPath(), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PGAPPNAME: 'xtconnect bench ceiling' } });
