@@ -2,12 +2,8 @@ import { ConfigError } from '../errors';
 import type { JobTemplate, ScheduleDef } from '../db/queries/schedules';
 import type { ParamInput } from '../db/queries/submit';
 import { checkTimezone, parseEvery, validateRule, ScheduleError, type Rule } from './rule';
+import { localTimezone } from './localZone';
 import type { MissedPolicy } from './plan';
-
-/** The machine's own zone: "02:30" in a config file means 02:30 where the administrator is. */
-export function localTimezone(): string {
-  return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
-}
 
 const KEYS = ['name', 'action', 'cron', 'every', 'timezone', 'start', 'end', 'count', 'missed', 'missedMax', 'params',
   'parameter', 'email', 'cc', 'bcc', 'replyTo', 'from', 'subject', 'body', 'filename', 'html', 'priority', 'timeoutSeconds', 'maxAttempts'] as const;

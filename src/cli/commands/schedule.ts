@@ -2,7 +2,7 @@ import { createSchedule, getScheduleOverview, listSchedules, pauseSchedule, remo
 import type { ParamInput } from '../../db/queries/submit';
 import { ConfigError } from '../../errors';
 import type { MissedPolicy } from '../../schedule/plan';
-import { localTimezone } from '../../schedule/fromConfig';
+import { localTimezone } from '../../schedule/localZone';
 import { formatInZone, parseEvery, ScheduleError, upcoming, type Rule } from '../../schedule/rule';
 import type { CommandContext } from '../context';
 import { withPool } from '../context';
