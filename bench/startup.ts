@@ -11,7 +11,8 @@
  *
  *   BENCH_BINARY (default build/xtconnect, copied to a temp folder first), BENCH_STARTS (5), BENCH_IDLE_SECONDS (10),
  *   BENCH_LOAD_SECONDS (15), BENCH_RATE (1000 jobs/s), BENCH_BUNDLE=0 to measure the binary only, or the path of
- *   another bundle than dist/xtconnect.js, BENCH_COLD=1 to read the program's file from disk at each start
+ *   another bundle than dist/xtconnect.js, BENCH_COLD=1 to read the program's file from disk at each start,
+ *   BENCH_TZ to run the daemon in that time zone (e.g. Europe/Berlin)
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -91,7 +92,8 @@ function startDaemon(t: Target, config: string, watch: RegExp[]): Daemon {
   if (COLD) dropFromCache(t.command);
   const child = spawn(t.command, [...t.args, 'start', '--config', config], {
     cwd: os.tmpdir(),
-    env: { PATH: '/usr/bin:/bin', HOME: os.tmpdir() },
+    // BENCH_TZ: the daemon's time zone (unset: the machine's). In a zone other than UTC it reads ICU's data.
+    env: { PATH: '/usr/bin:/bin', HOME: os.tmpdir(), ...(process.env.BENCH_TZ ? { TZ: process.env.BENCH_TZ } : {}) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   const seen = new Map<string, number>();

@@ -105,8 +105,8 @@ function runtime() {
  * How the binary's runtime is set up, for a daemon that idles most of its life on a small server (issue 17: idle
  * under 80 MB resident; bench/startup.ts measured each, docs/performance.md):
  * - young generation of 2 MB semi-spaces: Node 24's V8 grows it far beyond Node 20's 16 MB, and at idle the
- *   pages it touched stay resident (-3 MB idle, -70 MB under load). It may cost jobs a second under sustained
- *   load (more scavenges); the runs so far were too scattered to tell, 4 or 8 MB is the next thing to measure;
+ *   pages it touched stay resident (-3 MB idle, -70 MB under load). 2, 4 and 8 MB measured side by side
+ *   (2026-12-05) kept up alike with 1,000 jobs/s and idled alike; at saturation all three scattered too much to rank;
  * - one V8 worker thread instead of four: each has a stack and a malloc arena of its own;
  * - --optimize-for-size: V8 grows its heaps and inlines less eagerly.
  */
