@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { CANONICAL_ZONES } from './canonicalZones';
 
 /** The names of UTC that V8 canonicalizes to "UTC" (checked against Intl in test/schedule/localZone.test.ts). */
 const UTC_NAMES = /^(?:Etc\/)?(?:UTC|UCT|GMT|Universal|Zulu)$/i;
@@ -9,24 +10,44 @@ export function isUtcName(tz: string): boolean {
 }
 
 /**
- * "UTC" when the machine's zone is UTC, read where ICU reads it (TZ, else the zone file /etc/localtime links to);
- * null when it is another zone or cannot be told that way.
+ * The zone this process's local time is in, read where ICU reads it (TZ, else the zone file /etc/localtime links
+ * to): "UTC" for any name of UTC, a canonical name as it is (Intl would give the same), else null: an alias that
+ * Intl would rename (Asia/Kolkata is Asia/Calcutta to it; a schedule stored under the other spelling would count
+ * as changed), a POSIX rule such as CET-1CEST, or no name to be read.
  */
-function systemUtc(env: NodeJS.ProcessEnv, localtime: string): 'UTC' | null {
-  if (env.TZ !== undefined) return isUtcName(env.TZ.replace(/^:/, '')) ? 'UTC' : null;
-  try {
-    const zone = /zoneinfo\/(.+)$/.exec(fs.readlinkSync(localtime))?.[1];
-    return zone && isUtcName(zone) ? 'UTC' : null;
-  } catch {
-    return null;
+export function systemZone(env: NodeJS.ProcessEnv = process.env, localtime = '/etc/localtime'): string | null {
+  let name: string | undefined;
+  if (env.TZ !== undefined) {
+    name = env.TZ.replace(/^:/, '');
+  } else {
+    try {
+      name = /zoneinfo\/(.+)$/.exec(fs.readlinkSync(localtime))?.[1];
+    } catch {
+      return null;
+    }
   }
+  if (!name) return null;
+  if (isUtcName(name)) return 'UTC';
+  return CANONICAL_ZONES.has(name) ? name : null;
+}
+
+let cached: string | null | undefined;
+
+/**
+ * True when `tz` is the zone of this process's local time, so that plain local Date arithmetic computes times in
+ * it (croner without a `timezone`), with no Intl. Read once: the process's zone does not change while it runs.
+ */
+export function isSystemZone(tz: string): boolean {
+  if (cached === undefined) cached = systemZone();
+  return cached !== null && (cached === tz || (cached === 'UTC' && isUtcName(tz)));
 }
 
 /**
- * The machine's own zone: "02:30" in a config file means 02:30 where the administrator is. The same name Intl
- * gives, but a server running in UTC is told so without asking Intl: the first Intl.DateTimeFormat maps about
- * 7 MB of ICU's data into the daemon, which otherwise never needs it (issue 17: the binary idle under 80 MB).
+ * The machine's own zone: "02:30" in a config file means 02:30 where the administrator is. The name Intl gives,
+ * read from the system where it can be (systemZone): the first Intl.DateTimeFormat maps about 8 MB of ICU's data
+ * into the daemon, which otherwise never needs it for a schedule in its own zone (issue 17: the binary idle under
+ * 80 MB).
  */
 export function localTimezone(env: NodeJS.ProcessEnv = process.env, localtime = '/etc/localtime'): string {
-  return systemUtc(env, localtime) ?? (Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC');
+  return systemZone(env, localtime) ?? (Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC');
 }

@@ -1,6 +1,6 @@
 import { Cron } from 'croner';
 import { DateTime } from 'luxon';
-import { isUtcName } from './localZone';
+import { isSystemZone, isUtcName } from './localZone';
 
 /** When a series repeats. Times are instants; `timezone` decides what "02:30" and "every day" mean. */
 export interface Rule {
@@ -16,8 +16,9 @@ export class ScheduleError extends Error {
 }
 
 export function checkTimezone(tz: string): void {
-  // A name of UTC is valid without asking Intl (which would map ICU's data into the daemon: src/schedule/localZone.ts).
-  if (isUtcName(tz)) return;
+  // UTC and the machine's own zone are valid without asking Intl (which would map ICU's data into the daemon:
+  // src/schedule/localZone.ts).
+  if (isUtcName(tz) || isSystemZone(tz)) return;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: tz });
   } catch {
@@ -48,7 +49,9 @@ function cronFor(expr: string, tz: string): Cron {
       // Croner, not node-cron: node-cron's next-match skips a daily 02:30 on the day the clocks go forward,
       // croner runs it once at the first time that exists (03:00).
       // A fixed offset for UTC: the same times, without Intl's per-step zone lookups (ten times faster).
-      const zone = isUtcName(tz) ? { utcOffset: 0 } : { timezone: tz };
+      // The machine's own zone: local Date arithmetic, no Intl (croner's local and zone modes give the same
+      // times across daylight-saving changes: test/schedule/localZone.test.ts).
+      const zone = isUtcName(tz) ? { utcOffset: 0 } : isSystemZone(tz) ? {} : { timezone: tz };
       c = new Cron(expr, { ...zone, paused: true, mode: '5-or-6-parts' });
     } catch (err) {
       throw new ScheduleError(`invalid cron expression "${expr}": ${(err as Error).message.replace(/^CronPattern: /, '')}`);
