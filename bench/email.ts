@@ -277,6 +277,7 @@ async function runXtconnect(sink: Sink, dir: string): Promise<RunResult> {
      SELECT 'Email', t, $4, s, b FROM unnest($1::text[], $2::text[], $3::text[]) AS u(t, s, b)`,
     [nums.map(recipient), nums.map(subject), nums.map(bodyText), FROM],
   );
+  if (process.env.BENCH_SETUP_SQL) await db.benchQuery(process.env.BENCH_SETUP_SQL);
   await db.benchQuery(`ANALYZE xtbatch.batch`);
   const ids = (await db.benchQuery<{ id: string }>(`SELECT batch_id::text AS id FROM xtbatch.batch ORDER BY batch_id`)).map((r) => r.id);
 

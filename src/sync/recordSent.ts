@@ -1,3 +1,4 @@
+import { GroupedWriter } from '../db/groupedWriter';
 import type { Pool } from '../db/pool';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
@@ -9,38 +10,79 @@ import { parseEmail, type ParsedEmail } from './parseMessage';
 import { findReferences } from './references';
 
 /**
- * The eml row and its addresses in one statement, for a database without xTuple's contact tables and a message
- * that names no document: what xtbatch.emlsync_import does then, without the function's other statements. The
- * row is written with status O at once (the function's I then O happen in one transaction, which nobody sees
- * in between). A message already recorded (same hash) gives no row.
+ * The eml rows and their addresses of several sent messages in one statement, for a database without xTuple's
+ * contact tables and messages that name no document: what xtbatch.emlsync_import does then, without the
+ * function's other statements. The rows are written with status O at once (the function's I then O happen in one
+ * transaction, which nobody sees in between). A message already recorded (same hash) gives no row. `$6` numbers
+ * each address with its message's place (1-based) in `$1`..`$5`; the addresses keep their order.
  *
- * synchronous_commit off for this transaction only: the job's outcome, written after this commit with a
+ * synchronous_commit off for this transaction only: each job's outcome, written after this commit with a
  * synchronous one, flushes the WAL up to its own record and so this one with it. A crash before that loses the
  * record together with the job's "done", and the job runs again (docs/reliability.md); the record is never
  * missing for a job recorded done. (A done-notice is sent after its job's outcome: its record alone could be
  * lost by a database crash within the WAL writer's delay, a fraction of a second.)
  */
 const STORE_SENT = `
-WITH e AS (
+WITH m AS (
+  SELECT * FROM unnest($1::bytea[], $2::timestamptz[], $3::text[], $4::text[], $5::bytea[]) WITH ORDINALITY AS m (hash, date, subj, body, msg, o)
+), e AS (
   INSERT INTO xtbatch.eml (eml_hash, eml_date, eml_subj, eml_body, eml_msg, eml_status)
-  VALUES ($1, $2, $3, $4, $5, 'O')
+  SELECT hash, date, subj, body, msg, 'O' FROM m ORDER BY o
   ON CONFLICT (eml_hash) DO NOTHING
-  RETURNING eml_id
+  RETURNING eml_id, eml_hash
 ), a AS (
   INSERT INTO xtbatch.emladdr (emladdr_eml_id, emladdr_type, emladdr_addr, emladdr_name)
   SELECT e.eml_id, x.t, x.a, x.n
-    FROM e, unnest($6::text[], $7::text[], $8::text[]) WITH ORDINALITY AS x (t, a, n, o)
+    FROM unnest($6::int[], $7::text[], $8::text[], $9::text[]) WITH ORDINALITY AS x (msg, t, a, n, o)
+    JOIN m ON m.o = x.msg
+    JOIN e ON e.eml_hash = m.hash
    ORDER BY x.o
 )
-SELECT e.eml_id, set_config('synchronous_commit', 'off', true) AS commit_mode FROM e`;
+SELECT e.eml_id, encode(e.eml_hash, 'hex') AS hash, set_config('synchronous_commit', 'off', true) AS commit_mode FROM e`;
 
-async function storeSent(pool: Pool, raw: Buffer, m: ParsedEmail): Promise<number | null> {
-  const { rows } = await pool.query<{ eml_id: number }>({
+interface SentRow {
+  raw: Buffer;
+  parsed: ParsedEmail;
+}
+
+/** Writes sent messages many per statement; resolves each to its new eml_id, or null when already recorded. */
+async function storeSentRows(pool: Pool, items: SentRow[]): Promise<Array<number | null>> {
+  // The same bytes twice in one statement: only the first can be new (the second would have the same hash).
+  const first = new Map<string, number>();
+  items.forEach((it, i) => {
+    const h = it.parsed.hash.toString('hex');
+    if (!first.has(h)) first.set(h, i);
+  });
+  const rows = [...first.values()].map((i) => items[i]!.parsed);
+  const raws = [...first.values()].map((i) => items[i]!.raw);
+  const addrs = rows.flatMap((m, i) => m.addresses.map((a) => ({ msg: i + 1, ...a })));
+  const { rows: out } = await pool.query<{ eml_id: number; hash: string }>({
     name: 'xtconnect-record-sent',
     text: STORE_SENT,
-    values: [m.hash, m.date, m.subject, m.body, raw, m.addresses.map((a) => a.type), m.addresses.map((a) => a.addr), m.addresses.map((a) => a.name)],
+    values: [rows.map((m) => m.hash), rows.map((m) => m.date), rows.map((m) => m.subject), rows.map((m) => m.body), raws,
+      addrs.map((a) => a.msg), addrs.map((a) => a.type), addrs.map((a) => a.addr), addrs.map((a) => a.name)],
   });
-  return rows[0]?.eml_id ?? null;
+  const ids = new Map(out.map((r) => [r.hash, r.eml_id]));
+  return items.map((it, i) => {
+    const h = it.parsed.hash.toString('hex');
+    return first.get(h) === i ? ids.get(h) ?? null : null;
+  });
+}
+
+/**
+ * One writer per pool: the records of messages sent at the same time by the daemon's job slots share a statement
+ * (issue 17: one statement per message was a third of the daemon's statements for mail), and each message's record
+ * is still committed before its job's outcome is written, since the handler waits for it.
+ */
+const writers = new WeakMap<Pool, GroupedWriter<SentRow, number | null>>();
+
+function storeSent(pool: Pool, raw: Buffer, parsed: ParsedEmail): Promise<number | null> {
+  let w = writers.get(pool);
+  if (!w) {
+    w = new GroupedWriter((items) => storeSentRows(pool, items));
+    writers.set(pool, w);
+  }
+  return w.submit({ raw, parsed });
 }
 
 /**

@@ -11,7 +11,7 @@ import { captureLogger, smtpSection } from '../handlers/helpers';
 import { databaseSuite } from '../support/suite';
 import { startSmtp, type TestSmtp } from '../support/smtp';
 import { tempDir } from '../support/tempDirs';
-import { addressesOf, emlBySubject, emlRows, RESET_SQL } from '../sync/helpers';
+import { addressesOf, emlBySubject, emlRows, plain, RESET_SQL } from '../sync/helpers';
 
 const suite = databaseSuite(RESET_SQL);
 let smtp: TestSmtp;
@@ -65,5 +65,28 @@ describe('sent mail recorded on a database without contact tables', () => {
     expect(ref.eml_status).toBe('O');
     expect(await addressesOf(suite.db, ref.eml_id)).toEqual(['FROM erp@ourco.example', 'TO a@customer.example']);
     expect(await emlRows(suite.db)).toHaveLength(2);
+  });
+
+  it('messages recorded at the same time share statements, each with its own row and addresses; the same bytes twice make one row', async () => {
+    const spy = jest.spyOn(suite.db.pool, 'query');
+    try {
+      const raws = Array.from({ length: 12 }, (_, i) => plain({ subject: `batch ${i}`, to: `"R ${i}" <r${i}@customer.example>`, cc: `c${i}@customer.example` }));
+      const twice = raws[3]!;
+      const ids = await Promise.all([...raws, twice].map((raw, i) => recordSent(suite.db.pool, raw, { from: 'alice@customer.example', to: [`r${i % 12}@customer.example`, `c${i % 12}@customer.example`] })));
+      const statements = spy.mock.calls.filter(([q]) => (q as { name?: string }).name === 'xtconnect-record-sent').length;
+      // The first goes alone, the rest come while it is in flight: at most a few statements for 13 records.
+      expect(statements).toBeGreaterThanOrEqual(2);
+      expect(statements).toBeLessThan(6);
+      expect(ids.filter((id) => id === null)).toHaveLength(1);
+      expect(new Set(ids.filter((id) => id !== null)).size).toBe(12);
+      expect(await emlRows(suite.db)).toHaveLength(12);
+      for (let i = 0; i < 12; i++) {
+        const row = await emlBySubject(suite.db, `batch ${i}`);
+        expect(row.eml_id).toBe(ids[i]);
+        expect(await addressesOf(suite.db, row.eml_id)).toEqual([`FROM alice@customer.example (Alice Buyer)`, `TO r${i}@customer.example (R ${i})`, `CC c${i}@customer.example`]);
+      }
+    } finally {
+      spy.mockRestore();
+    }
   });
 });

@@ -1,0 +1,52 @@
+/**
+ * Writes items many per statement: the first item goes at once, and items that arrive while a write is in flight
+ * go together in the next one. An idle caller waits for one round trip, as it would alone; under load each round
+ * trip carries a batch (the same rule as the Completer's, src/daemon/completer.ts).
+ *
+ * Each item settles on its own: when a batch of several fails, its items are written one at a time, so one item
+ * the database refuses does not fail the others with it.
+ */
+export class GroupedWriter<I, O> {
+  private queue: Array<{ item: I; resolve: (o: O) => void; reject: (err: unknown) => void }> = [];
+  private flushing = false;
+
+  /** `write` returns one result per item, in the items' order. */
+  constructor(
+    private readonly write: (items: I[]) => Promise<O[]>,
+    private readonly maxBatch = 100,
+  ) {}
+
+  submit(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const batch = this.queue.splice(0, this.maxBatch);
+        try {
+          const out = await this.write(batch.map((b) => b.item));
+          batch.forEach((b, i) => b.resolve(out[i]!));
+        } catch (err) {
+          if (batch.length === 1) {
+            batch[0]!.reject(err);
+            continue;
+          }
+          for (const b of batch) {
+            try {
+              b.resolve((await this.write([b.item]))[0]!);
+            } catch (one) {
+              b.reject(one);
+            }
+          }
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+}
