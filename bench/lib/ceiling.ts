@@ -70,9 +70,8 @@ export async function measureCeiling(jobs: number, clientCounts = [1, 2, 4]): Pr
       await benchQuery(`ANALYZE xtbatch.batch`);
       const perClient = Math.ceil(jobs / BATCH / clients);
       const u = new URL(benchUrl('xtconnect bench ceiling'));
-      // extended, not prepared: the daemon sends its finish statement unnamed, planned each time (a generic plan of
-      // it can be quadratic, src/db/queries/batch.ts); a prepared one here measured 56 ms per 50-job transaction.
-      const args = ['-n', '-M', 'extended', '-f', file, '-c', String(clients), '-j', String(clients), '-t', String(perClient),
+      // prepared, as the daemon sends its claim and finish (named statements, planned once per connection).
+      const args = ['-n', '-M', 'prepared', '-f', file, '-c', String(clients), '-j', String(clients), '-t', String(perClient),
         '-D', 'owner=bench:ceiling', '-D', `lim=${BATCH}`, '-D', 'lease=60',
         '-D', 'live=false', '-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username) || 'postgres', u.pathname.slice(1)];
       const t0 = process.hrtime.bigint();
