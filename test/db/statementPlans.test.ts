@@ -44,7 +44,7 @@ function claimPlan(client: pg.ClientBase): Promise<PlanNode[]> {
 }
 
 const done = (rows: Array<{ batch_id: number; batch_attempts: number; lease_token?: string }>): Finish[] =>
-  rows.map((r) => ({ batchId: r.batch_id, attempt: r.batch_attempts, kind: 'done', message: null, delaySeconds: 0, token: r.lease_token! }));
+  rows.map((r) => ({ batchId: r.batch_id, attempt: r.batch_attempts, kind: 'done', message: null, delaySeconds: 0, result: null, token: r.lease_token! }));
 
 test.each([
   ['a table of waiting jobs only (2,000)', 2_000, 0],
