@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { CANONICAL_ZONES } from './canonicalZones';
+import { ZONE_ALIASES } from './zoneAliases';
 
 /** The names of UTC that V8 canonicalizes to "UTC" (checked against Intl in test/schedule/localZone.test.ts). */
 const UTC_NAMES = /^(?:Etc\/)?(?:UTC|UCT|GMT|Universal|Zulu)$/i;
@@ -11,9 +12,9 @@ export function isUtcName(tz: string): boolean {
 
 /**
  * The zone this process's local time is in, read where ICU reads it (TZ, else the zone file /etc/localtime links
- * to): "UTC" for any name of UTC, a canonical name as it is (Intl would give the same), else null: an alias that
- * Intl would rename (Asia/Kolkata is Asia/Calcutta to it; a schedule stored under the other spelling would count
- * as changed), a POSIX rule such as CET-1CEST, or no name to be read.
+ * to), under the name Intl gives it: "UTC" for any name of UTC, a canonical name as it is, an alias Intl renames
+ * under Intl's name (Asia/Kolkata is Asia/Calcutta to it: a schedule stored under the other spelling would count
+ * as changed), else null: a POSIX rule such as CET-1CEST, a name this Node's tables do not know, or none to read.
  */
 export function systemZone(env: NodeJS.ProcessEnv = process.env, localtime = '/etc/localtime'): string | null {
   let name: string | undefined;
@@ -28,7 +29,8 @@ export function systemZone(env: NodeJS.ProcessEnv = process.env, localtime = '/e
   }
   if (!name) return null;
   if (isUtcName(name)) return 'UTC';
-  return CANONICAL_ZONES.has(name) ? name : null;
+  if (CANONICAL_ZONES.has(name)) return name;
+  return ZONE_ALIASES.get(name) ?? null;
 }
 
 let cached: string | null | undefined;

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CANONICAL_ZONES } from '../../src/schedule/canonicalZones';
 import { isUtcName, localTimezone, systemZone } from '../../src/schedule/localZone';
+import { ZONE_ALIASES } from '../../src/schedule/zoneAliases';
 import { latestBefore, upcoming, type Rule } from '../../src/schedule/rule';
 
 // The machine's zone is read from the system where it can be, without Intl, and must be the name Intl would give;
@@ -52,10 +53,28 @@ test.each(['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Cal
   },
 );
 
+test('each alias is given the name this Node\'s Intl gives it, and none is a canonical name', () => {
+  expect(ZONE_ALIASES.size).toBeGreaterThan(100);
+  for (const [alias, name] of ZONE_ALIASES) {
+    expect(CANONICAL_ZONES.has(alias)).toBe(false);
+    expect([alias, new Intl.DateTimeFormat('en-US', { timeZone: alias }).resolvedOptions().timeZone]).toEqual([alias, name]);
+  }
+});
+
 test.each([
-  ['US/Eastern', 'an alias Intl renames to America/New_York'],
-  ['Asia/Kolkata', 'the tz database\'s name, which Intl calls Asia/Calcutta'],
-  ['America/Argentina/Buenos_Aires', 'which Intl calls America/Buenos_Aires'],
+  ['US/Eastern', 'America/New_York'],
+  ['Asia/Kolkata', 'Asia/Calcutta'],
+  ['Europe/Kyiv', 'Europe/Kiev'],
+  ['America/Argentina/Buenos_Aires', 'America/Buenos_Aires'],
+  ['GMT0', 'UTC'],
+])('TZ=%s, an alias: read from the system under Intl\'s name for it, %s', (tz, name) => {
+  expect(systemZone({ TZ: tz }, '/nonexistent')).toBe(name);
+  // In a process running in Asia/Tokyo, Intl would have said Asia/Tokyo.
+  expect(localTimezoneIn('Asia/Tokyo', { TZ: tz }, '/nonexistent')).toBe(name);
+  expect(intlZoneWith(tz)).toBe(name);
+});
+
+test.each([
   ['CET-1CEST', 'a POSIX rule'],
   ['Europe/Atlantis', 'no such zone'],
 ])('TZ=%s (%s): Intl is asked, and its name kept', (tz) => {
@@ -84,8 +103,12 @@ describe('without TZ, the zone file /etc/localtime links to', () => {
     expect(localTimezoneIn('Asia/Tokyo', {}, link('c', '/usr/share/zoneinfo/Europe/Berlin'))).toBe('Europe/Berlin');
   });
 
-  test('a link to an alias, a copied file or no file at all: Intl is asked', () => {
-    expect(localTimezoneIn('Asia/Tokyo', {}, link('d', '/usr/share/zoneinfo/US/Eastern'))).toBe('Asia/Tokyo');
+  test('a link to an alias names the zone as Intl does, without asking Intl', () => {
+    expect(localTimezoneIn('Asia/Tokyo', {}, link('d', '/usr/share/zoneinfo/US/Eastern'))).toBe('America/New_York');
+    expect(localTimezoneIn('Asia/Tokyo', {}, link('e', '/usr/share/zoneinfo/Asia/Kolkata'))).toBe('Asia/Calcutta');
+  });
+
+  test('a copied file or no file at all: Intl is asked', () => {
     const copy = path.join(dir, 'copy');
     fs.writeFileSync(copy, 'TZif');
     expect(localTimezoneIn('Asia/Tokyo', {}, copy)).toBe('Asia/Tokyo');
@@ -115,10 +138,18 @@ function ruleTimes(processTz: string, tz: string): number[][] {
   })) as number[][];
 }
 
-test.each(['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'America/Sao_Paulo'])(
-  'cron times in %s are the same worked out as the machine\'s own zone (local Date) and as a named zone (Intl)',
-  (tz) => {
-    const asOwnZone = ruleTimes(tz, tz);
+test.each([
+  ['Europe/Berlin', 'Europe/Berlin'],
+  ['America/New_York', 'America/New_York'],
+  ['Australia/Lord_Howe', 'Australia/Lord_Howe'],
+  ['America/Sao_Paulo', 'America/Sao_Paulo'],
+  // A machine set to an alias: its schedules carry Intl's name for the zone.
+  ['Asia/Kolkata', 'Asia/Calcutta'],
+  ['America/Argentina/Buenos_Aires', 'America/Buenos_Aires'],
+])(
+  'cron times on a machine in %s (schedules in %s) are the same worked out as the machine\'s own zone (local Date) and as a named zone (Intl)',
+  (machineTz, tz) => {
+    const asOwnZone = ruleTimes(machineTz, tz);
     const asNamedZone = ruleTimes('UTC', tz);
     expect(asOwnZone.length).toBeGreaterThan(1000);
     expect(asOwnZone).toEqual(asNamedZone);
