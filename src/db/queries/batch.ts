@@ -277,7 +277,7 @@ export async function finishMany(pool: Queryable, owner: string, items: Finish[]
   const sorted = [...items].sort((a, b) => a.batchId - b.batchId);
   // Named: planned once per connection (planning was 0.3-0.4 ms of a small finish, issue 17). Its generic plan
   // finds the outcomes' rows by primary key and hashes the outcomes, also with statistics from before thousands
-  // of jobs were claimed (the guard is wrapped in IS TRUE for that, above); test/db/claimPlan.test.ts.
+  // of jobs were claimed (the guard is wrapped in IS TRUE for that, above); test/db/statementPlans.test.ts.
   const { rows } = await pool.query<{ batch_id: number }>({
     name: 'xtconnect_finish',
     text: FINISH_SQL,
