@@ -16,7 +16,8 @@
  *
  *   BENCH_EMAIL_JOBS (2000), BENCH_EMAIL_CONNECTIONS (5), BENCH_EMAIL_CONCURRENCY (10), BENCH_EMAIL_INFLIGHT
  *   (nodemailer's messages in flight; default the concurrency), BENCH_EMAIL_SYSTEMS (nodemailer,xtconnect),
- *   BENCH_EMAIL_LIMIT_MS (120000 per run), BENCH_EMAIL_BODY_BYTES (1500), BENCH_DB (xtc_bench_email)
+ *   BENCH_EMAIL_LIMIT_MS (120000 per run), BENCH_EMAIL_BODY_BYTES (1500), BENCH_DB (xtc_bench_email),
+ *   BENCH_SETUP_SQL (an experiment: statements run on the migrated database after the jobs are inserted)
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
