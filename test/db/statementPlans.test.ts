@@ -72,14 +72,25 @@ test.each([
   }
 }, 60_000);
 
-test('after its trial runs the server reuses one plan for the claim (pg_prepared_statements counts generic plans)', async () => {
+/**
+ * 4,000 waiting jobs (enough that a plan seeing the parameters' values, a custom plan, looks far cheaper than one
+ * that does not), and `fn` given a pool of one connection, so that every run goes through the same prepared statement.
+ */
+async function onOneConnection(fn: (pool: pg.Pool) => Promise<void>): Promise<void> {
   await db.pool.query('TRUNCATE xtbatch.batch CASCADE');
-  // Enough waiting rows that a plan seeing the LIMIT's value (a custom plan) looks far cheaper than one that does not.
   await db.pool.query(`INSERT INTO xtbatch.batch (batch_action) SELECT 'Noop' FROM generate_series(1, 4000)`);
   await db.pool.query('ANALYZE xtbatch.batch');
-  // One connection, so that every claim goes through the same prepared statement; limits vary as the daemon's do.
   const pool = new pg.Pool({ connectionString: db.url, max: 1 });
   try {
+    await fn(pool);
+  } finally {
+    await pool.end();
+  }
+}
+
+test('after its trial runs the server reuses one plan for the claim (pg_prepared_statements counts generic plans)', async () => {
+  // One connection, so that every claim goes through the same prepared statement; limits vary as the daemon's do.
+  await onOneConnection(async (pool) => {
     let claimed = 0;
     for (let i = 0; i < 12; i++) claimed += (await claimDue(pool, 'plan-test', 1 + (i % 4), 60, [], [])).length;
     expect(claimed).toBe(30);
@@ -90,9 +101,7 @@ test('after its trial runs the server reuses one plan for the claim (pg_prepared
     // PostgreSQL tries five custom plans, then keeps the generic one when it costs no more.
     expect(Number(rows[0]!.generic)).toBeGreaterThanOrEqual(6);
     expect(Number(rows[0]!.custom)).toBeLessThanOrEqual(6);
-  } finally {
-    await pool.end();
-  }
+  });
 }, 60_000);
 
 test('the finish\'s generic plan, with statistics from before 20,000 jobs were claimed, finds 1,000 outcomes by primary key', async () => {
@@ -121,11 +130,7 @@ test('the finish\'s generic plan, with statistics from before 20,000 jobs were c
 }, 120_000);
 
 test('after its trial runs the server reuses one plan for the finish, for outcomes a few at a time as for many', async () => {
-  await db.pool.query('TRUNCATE xtbatch.batch CASCADE');
-  await db.pool.query(`INSERT INTO xtbatch.batch (batch_action) SELECT 'Noop' FROM generate_series(1, 4000)`);
-  await db.pool.query('ANALYZE xtbatch.batch');
-  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
-  try {
+  await onOneConnection(async (pool) => {
     let written = 0;
     // Three outcomes at a time, as slow jobs finish: a plan that saw the arrays would look cheaper than the
     // generic one, and the server would plan each run.
@@ -134,7 +139,5 @@ test('after its trial runs the server reuses one plan for the finish, for outcom
     expect(written).toBe(36 + 800);
     const { rows } = await pool.query<{ generic: string }>(`SELECT generic_plans::text AS generic FROM pg_prepared_statements WHERE name = 'xtconnect_finish'`);
     expect(Number(rows[0]!.generic)).toBeGreaterThanOrEqual(11);
-  } finally {
-    await pool.end();
-  }
+  });
 }, 60_000);
