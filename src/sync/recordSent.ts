@@ -48,9 +48,9 @@ interface SentRow {
 /** Writes sent messages many per statement; resolves each to its new eml_id, or null when already recorded. */
 async function storeSentRows(pool: Pool, items: SentRow[]): Promise<Array<number | null>> {
   // The same bytes twice in one statement: only the first can be new (the second would have the same hash).
+  const hashes = items.map((it) => it.parsed.hash.toString('hex'));
   const first = new Map<string, number>();
-  items.forEach((it, i) => {
-    const h = it.parsed.hash.toString('hex');
+  hashes.forEach((h, i) => {
     if (!first.has(h)) first.set(h, i);
   });
   const rows = [...first.values()].map((i) => items[i]!.parsed);
@@ -63,23 +63,24 @@ async function storeSentRows(pool: Pool, items: SentRow[]): Promise<Array<number
       addrs.map((a) => a.msg), addrs.map((a) => a.type), addrs.map((a) => a.addr), addrs.map((a) => a.name)],
   });
   const ids = new Map(out.map((r) => [r.hash, r.eml_id]));
-  return items.map((it, i) => {
-    const h = it.parsed.hash.toString('hex');
-    return first.get(h) === i ? ids.get(h) ?? null : null;
-  });
+  return hashes.map((h, i) => (first.get(h) === i ? ids.get(h) ?? null : null));
 }
 
 /**
  * One writer per pool: the records of messages sent at the same time by the daemon's job slots share a statement
  * (issue 17: one statement per message was a third of the daemon's statements for mail), and each message's record
- * is still committed before its job's outcome is written, since the handler waits for it.
+ * is still committed before its job's outcome is written, since the handler waits for it. Arrays of bytea travel
+ * as hex text, twice the message's size, so a statement holds at most about 4 MB of messages (a bigger one goes
+ * alone) and stays far below the server's 1 GB limit for one value.
  */
+const GROUP_BYTES = 4 * 1024 * 1024;
+
 const writers = new WeakMap<Pool, GroupedWriter<SentRow, number | null>>();
 
 function storeSent(pool: Pool, raw: Buffer, parsed: ParsedEmail): Promise<number | null> {
   let w = writers.get(pool);
   if (!w) {
-    w = new GroupedWriter((items) => storeSentRows(pool, items));
+    w = new GroupedWriter((items) => storeSentRows(pool, items), { weigh: (it) => it.raw.length, maxWeight: GROUP_BYTES });
     writers.set(pool, w);
   }
   return w.submit({ raw, parsed });

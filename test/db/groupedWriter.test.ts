@@ -47,7 +47,7 @@ describe('GroupedWriter', () => {
 
   it('keeps a batch to maxBatch items', async () => {
     const { calls, write } = gatedWrite();
-    const w = new GroupedWriter(write, 2);
+    const w = new GroupedWriter(write, { maxBatch: 2 });
     const all = ['a', 'b', 'c', 'd', 'e'].map((x) => w.submit(x));
     await writesStarted(calls, 1);
     calls[0]!.release();
@@ -95,5 +95,35 @@ describe('GroupedWriter', () => {
     await writesStarted(calls, 2);
     calls[1]!.release();
     expect(await b).toBe('B');
+  });
+
+  it('keeps a batch within maxWeight: a heavy item goes alone, and at least one item always goes', async () => {
+    const { calls, write } = gatedWrite();
+    const w = new GroupedWriter(write, { weigh: (x: string) => x.length, maxWeight: 4 });
+    const all = ['a', 'bb', 'cc', 'dddddd', 'e', 'f'].map((x) => w.submit(x));
+    for (let n = 1; n <= 4; n++) {
+      await writesStarted(calls, n);
+      calls[n - 1]!.release();
+    }
+    expect(await Promise.all(all)).toEqual(['A', 'BB', 'CC', 'DDDDDD', 'E', 'F']);
+    expect(calls.map((c) => c.items)).toEqual([['a'], ['bb', 'cc'], ['dddddd'], ['e', 'f']]);
+  });
+
+  it('fails a whole batch at once when the database is away, without a write per item', async () => {
+    const calls: string[][] = [];
+    let gate!: () => void;
+    const opened = new Promise<void>((r) => { gate = r; });
+    const w = new GroupedWriter(async (items: string[]) => {
+      calls.push(items);
+      if (calls.length === 1) await opened;
+      throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    });
+    const first = w.submit('a').catch((err: Error) => err.message);
+    await new Promise((r) => setImmediate(r));
+    const rest = ['b', 'c', 'd'].map((x) => w.submit(x).catch((err: Error) => err.message));
+    gate();
+    expect(await first).toMatch(/ECONNREFUSED/);
+    expect(await Promise.all(rest)).toEqual(Array(3).fill('connect ECONNREFUSED 127.0.0.1:5432'));
+    expect(calls).toEqual([['a'], ['b', 'c', 'd']]);
   });
 });
