@@ -72,6 +72,9 @@ test('retry a failed job from its page and see it run to done', async () => {
     await page.goto(`${f.server.url}/jobs/${id}`);
     expect(await page.locator('h1').textContent()).toContain('failed');
     await page.getByText('Live', { exact: true }).waitFor();
+    // The stream's opening refreshes the job's part of the page, Retry button included: a click while that swap
+    // lands can hit the button being replaced, and nothing is posted. Click once it has landed.
+    await waitFor('the first live refresh', async () => (await page.evaluate('typeof window.__xtcUpdated')) === 'number');
     await page.getByRole('button', { name: 'Retry now' }).click();
     await page.locator('.flash.ok').waitFor();
     await waitFor('the job page to say done', async () => (await page.locator('h1').textContent())?.includes('done'), 15_000);
