@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { JobInputError } from '../errors';
-import { formatAddressList, parseAddressList } from '../mail/addresses';
+import { mailAddresses, parseAddressList } from '../mail/addresses';
 import { resolveAttachment } from '../jobs/files';
 import type { Handler } from './types';
 
@@ -27,11 +27,11 @@ export const emailHandler: Handler = async (ctx) => {
   ctx.lease?.check();
   const info = await ctx.services.mailer.send(
     {
-      from: formatAddressList(from)[0],
-      to: formatAddressList(to),
-      cc: cc.length ? formatAddressList(cc) : undefined,
-      bcc: bcc.length ? formatAddressList(bcc) : undefined,
-      replyTo: replyTo.length ? formatAddressList(replyTo) : undefined,
+      from: mailAddresses(from)[0],
+      to: mailAddresses(to),
+      cc: cc.length ? mailAddresses(cc) : undefined,
+      bcc: bcc.length ? mailAddresses(bcc) : undefined,
+      replyTo: replyTo.length ? mailAddresses(replyTo) : undefined,
       subject: job.batch_subject ?? '',
       ...(job.batch_emailhtml ? { html: body } : { text: body }),
       attachments: attachment ? [{ filename: path.basename(attachment), path: attachment }] : undefined,

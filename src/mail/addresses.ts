@@ -55,6 +55,22 @@ function outsideQuotesAndComments(value: string): string {
  */
 export function parseAddressList(batchId: number, field: string, value: string | null | undefined): ParsedAddress[] {
   if (!value || !value.trim()) return [];
+  // The same sender (DefaultBatchFromEmailAddress) is read for every job: a field read before gives the same list.
+  // Only good fields are kept (a refusal names the job); a fresh array each time, of entries nobody may change.
+  const key = `${SINGLE_ADDRESS_FIELDS.has(field) ? 1 : 0}${value}`;
+  const known = parsedFields.get(key);
+  if (known) return [...known];
+  const list = readAddressList(batchId, field, value);
+  if (parsedFields.size >= PARSED_FIELDS_KEPT) parsedFields.clear();
+  parsedFields.set(key, list);
+  return [...list];
+}
+
+/** Good address fields read so far, by field kind and text (parseAddressList): at most this many, then forgotten. */
+const PARSED_FIELDS_KEPT = 256;
+const parsedFields = new Map<string, readonly ParsedAddress[]>();
+
+function readAddressList(batchId: number, field: string, value: string): readonly ParsedAddress[] {
   const bad = (problem: string): never => {
     throw new JobInputError(batchId, field, problem);
   };
@@ -85,14 +101,26 @@ export function parseAddressList(batchId: number, field: string, value: string |
       `(it parses as ${out.map((a) => a.address).join(', ')}): separate addresses with commas and put names in quotes, as "Name" <address>`);
   }
   // Round trip: what will be written into the headers must name exactly these addresses again.
-  const again = (addressparser(formatAddressList(out).join(', '), { flatten: true }) as unknown as ParserEntry[]).map((a) => a.address ?? '');
-  if (again.length !== out.length || again.some((a, i) => a !== out[i]!.address)) {
-    bad(`holds ${JSON.stringify(value)}, whose addresses do not survive being written into a header (${again.join(', ')})`);
+  const again = addressparser(formatAddressList(out).join(', '), { flatten: true }) as unknown as ParserEntry[];
+  if (again.length !== out.length || again.some((a, i) => a.address !== out[i]!.address)) {
+    bad(`holds ${JSON.stringify(value)}, whose addresses do not survive being written into a header (${again.map((a) => a.address ?? '').join(', ')})`);
   }
   if (SINGLE_ADDRESS_FIELDS.has(field) && out.length > 1) {
     bad(`holds ${out.length} addresses (${out.map((a) => a.address).join(', ')}): a message has one sender`);
   }
-  return out;
+  // The entries as that round trip read them: the names and addresses nodemailer would read from the header
+  // text, so the mail can be given these objects (mailAddresses) and nothing parses the field a third time.
+  return again.map((a) => Object.freeze({ name: a.name ?? '', address: a.address ?? '' }));
+}
+
+/**
+ * Addresses for nodemailer's from/to/cc/bcc/replyTo: {name, address} objects, which it takes as they are. They
+ * are what it would read from formatAddressList's text (parseAddressList returns the round trip's reading), so
+ * the headers are the same bytes, without parsing each field again (issue 17: address parsing was a visible part
+ * of a message's cost). The sent-mail record reads them the same way (src/mail/sentRecord.ts).
+ */
+export function mailAddresses(list: readonly ParsedAddress[]): Array<{ name: string; address: string }> {
+  return list.map((a) => ({ name: a.name, address: a.address }));
 }
 
 export function formatAddressList(list: ParsedAddress[]): string[] {

@@ -4,7 +4,7 @@ import { JobInputError } from '../errors';
 import { assertInFileRoots } from '../jobs/files';
 import { resolveEndpoint } from '../transfer/resolveEndpoint';
 import type { JobContext } from '../handlers/types';
-import { formatAddressList, parseAddressList, type ParsedAddress } from '../mail/addresses';
+import { mailAddresses, parseAddressList, type ParsedAddress } from '../mail/addresses';
 import { describeEndpoint, type Endpoint } from '../transfer/endpoints';
 import { ftpUpload } from '../transfer/ftp';
 import { checkTargetName, placeFile, tempName } from '../transfer/paths';
@@ -152,11 +152,11 @@ export async function deliver(ctx: JobContext, plan: DeliveryPlan, file: string,
     ctx.lease?.check();
     const info = await ctx.services.mailer.send(
       {
-        from: formatAddressList(m.from)[0],
-        to: formatAddressList(m.to),
-        cc: m.cc.length ? formatAddressList(m.cc) : undefined,
-        bcc: m.bcc.length ? formatAddressList(m.bcc) : undefined,
-        replyTo: m.replyTo.length ? formatAddressList(m.replyTo) : undefined,
+        from: mailAddresses(m.from)[0],
+        to: mailAddresses(m.to),
+        cc: m.cc.length ? mailAddresses(m.cc) : undefined,
+        bcc: m.bcc.length ? mailAddresses(m.bcc) : undefined,
+        replyTo: m.replyTo.length ? mailAddresses(m.replyTo) : undefined,
         subject: m.subject,
         ...(m.html ? { html: m.body } : { text: m.body }),
         attachments: [{ filename: name, path: file, contentType }],

@@ -8,7 +8,8 @@ import type { TestDatabase } from '../support/db';
 import { startDaemon } from '../support/daemon';
 import { databaseSuite } from '../support/suite';
 import { startSmtp, type TestSmtp } from '../support/smtp';
-import { parseAddressList } from '../../src/mail/addresses';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import { formatAddressList, mailAddresses, parseAddressList } from '../../src/mail/addresses';
 import { allFinished, configMaker, insertJob, messagesFor, smtpSection, type EmailFields } from './helpers';
 
 const { config, cleanup } = configMaker();
@@ -79,5 +80,43 @@ describe('a good field reaches exactly its addresses', () => {
     expect(parseAddressList(1, 'batch_email', 'a@x.test; "O\'Brien, Pat" <pat@x.test>\t, c@x.test (Cee)')).toEqual([
       { name: '', address: 'a@x.test' }, { name: "O'Brien, Pat", address: 'pat@x.test' }, { name: 'Cee', address: 'c@x.test' }]);
     expect(parseAddressList(1, 'batch_fromemail', 'Sales <s@x.test>')).toEqual([{ name: 'Sales', address: 's@x.test' }]);
+  });
+
+  it('mailAddresses gives nodemailer the same headers and envelope as the formatted text, and a field read again is the same list', async () => {
+    const fields = [
+      'a@x.test; "O\'Brien, Pat" <pat@x.test>\t, c@x.test (Cee)',
+      '"Smith, John" <John@Example.test>; alice@example.test',
+      '"Müller, Jürgen" <j@x.test>, "日本 太郎" <taro@x.test>',
+      '"say \\"hi\\"" <q@x.test>, Back\\slash <b@x.test>',
+      '<only@example.test>',
+      '"john@example.test" <john@example.test>, b@example.test,',
+      '  Spaced   Name   <s@x.test> ',
+      '"=?utf-8?q?x?=" <e@x.test>',
+    ];
+    const headers = async (to: unknown, from: unknown) => {
+      const node = new MailComposer({ from, to, cc: to, replyTo: to, subject: 's', text: 't' } as ConstructorParameters<typeof MailComposer>[0]).compile();
+      const raw = (await node.build()).toString('latin1');
+      const head = raw.slice(0, raw.indexOf('\r\n\r\n')).replace(/\r\n[ \t]+/g, ' ');
+      return { lines: head.split('\r\n').filter((l) => /^(from|to|cc|reply-to):/i.test(l)), envelope: node.getEnvelope() };
+    };
+    const sender = parseAddressList(1, 'batch_fromemail', '"Sales Ü" <sales@x.test>');
+    for (const f of fields) {
+      const list = parseAddressList(1, 'batch_email', f);
+      const asText = await headers(formatAddressList(list), formatAddressList(sender)[0]);
+      const asObjects = await headers(mailAddresses(list), mailAddresses(sender)[0]);
+      expect(asObjects).toEqual(asText);
+      expect(asText.lines).toHaveLength(4);
+      // Read again (from the kept list): equal, a fresh array, and its entries cannot be changed by a caller.
+      const again = parseAddressList(2, 'batch_email', f);
+      expect(again).toEqual(list);
+      expect(again).not.toBe(list);
+      expect(Object.isFrozen(again[0])).toBe(true);
+    }
+    // A field refused once is refused again with the second job's id (refusals are not kept).
+    expect(() => parseAddressList(7, 'batch_email', 'a@x.test b@x.test')).toThrow(/^job 7: batch_email /);
+    expect(() => parseAddressList(8, 'batch_email', 'a@x.test b@x.test')).toThrow(/^job 8: batch_email /);
+    // One sender: the same text read for a list field is accepted, for the sender field refused.
+    expect(parseAddressList(3, 'batch_email', 'a@x.test, b@x.test')).toHaveLength(2);
+    expect(() => parseAddressList(3, 'batch_fromemail', 'a@x.test, b@x.test')).toThrow(/a message has one sender/);
   });
 });
