@@ -24,7 +24,10 @@ import { findReferences } from './references';
  */
 const STORE_SENT = `
 WITH m AS (
-  SELECT * FROM unnest($1::bytea[], $2::timestamptz[], $3::text[], $4::text[], $5::bytea[]) WITH ORDINALITY AS m (hash, date, subj, body, msg, o)
+  -- The messages travel as one binary parameter ($10, their bytes one after the other) with their lengths ($5):
+  -- an array of bytea would be sent as hex text, twice the size, built and escaped by the client for each message.
+  SELECT hash, date, subj, body, substring($10::bytea FROM (sum(len) OVER (ORDER BY o) - len + 1)::int FOR len) AS msg, o
+    FROM unnest($1::bytea[], $2::timestamptz[], $3::text[], $4::text[], $5::int[]) WITH ORDINALITY AS m (hash, date, subj, body, len, o)
 ), e AS (
   INSERT INTO xtbatch.eml (eml_hash, eml_date, eml_subj, eml_body, eml_msg, eml_status)
   SELECT hash, date, subj, body, msg, 'O' FROM m ORDER BY o
@@ -59,8 +62,9 @@ async function storeSentRows(pool: Pool, items: SentRow[]): Promise<Array<number
   const { rows: out } = await pool.query<{ eml_id: number; hash: string }>({
     name: 'xtconnect-record-sent',
     text: STORE_SENT,
-    values: [rows.map((m) => m.hash), rows.map((m) => m.date), rows.map((m) => m.subject), rows.map((m) => m.body), raws,
-      addrs.map((a) => a.msg), addrs.map((a) => a.type), addrs.map((a) => a.addr), addrs.map((a) => a.name)],
+    values: [rows.map((m) => m.hash), rows.map((m) => m.date), rows.map((m) => m.subject), rows.map((m) => m.body), raws.map((r) => r.length),
+      addrs.map((a) => a.msg), addrs.map((a) => a.type), addrs.map((a) => a.addr), addrs.map((a) => a.name),
+      raws.length === 1 ? raws[0]! : Buffer.concat(raws)],
   });
   const ids = new Map(out.map((r) => [r.hash, r.eml_id]));
   return hashes.map((h, i) => (first.get(h) === i ? ids.get(h) ?? null : null));
@@ -69,9 +73,9 @@ async function storeSentRows(pool: Pool, items: SentRow[]): Promise<Array<number
 /**
  * One writer per pool: the records of messages sent at the same time by the daemon's job slots share a statement
  * (issue 17: one statement per message was a third of the daemon's statements for mail), and each message's record
- * is still committed before its job's outcome is written, since the handler waits for it. Arrays of bytea travel
- * as hex text, twice the message's size, so a statement holds at most about 4 MB of messages (a bigger one goes
- * alone) and stays far below the server's 1 GB limit for one value.
+ * is still committed before its job's outcome is written, since the handler waits for it. A statement holds at
+ * most about 4 MB of messages (a bigger one goes alone): the client and the server each hold the whole statement
+ * in memory, and it stays far below the server's 1 GB limit for one value.
  */
 const GROUP_BYTES = 4 * 1024 * 1024;
 

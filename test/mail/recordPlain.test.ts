@@ -83,6 +83,8 @@ describe('sent mail recorded on a database without contact tables', () => {
       for (let i = 0; i < 12; i++) {
         const row = await emlBySubject(suite.db, `batch ${i}`);
         expect(row.eml_id).toBe(ids[i]);
+        // The messages travel one after the other in one parameter: each row holds exactly its own bytes.
+        expect(row.eml_msg.equals(raws[i]!)).toBe(true);
         expect(await addressesOf(suite.db, row.eml_id)).toEqual([`FROM alice@customer.example (Alice Buyer)`, `TO r${i}@customer.example (R ${i})`, `CC c${i}@customer.example`]);
       }
     } finally {
