@@ -9,7 +9,7 @@ import type { ComposedFrom } from './transport';
  */
 const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'from', 'to', 'cc', 'bcc', 'replyTo', 'subject', 'text', 'html', 'attachments', 'headers', 'date', 'messageId',
-  'inReplyTo', 'references', 'priority', 'textEncoding', 'envelope', 'signal',
+  'inReplyTo', 'references', 'priority', 'textEncoding', 'envelope', 'signal', 'baseBoundary',
 ]);
 
 /** Headers given in `headers` that would change what the record reads. */
