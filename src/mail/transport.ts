@@ -6,6 +6,7 @@ import type Mail from 'nodemailer/lib/mailer';
 import type { Config } from '../config';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
+import { buildMessage } from './buildMessage';
 import { classifySmtpError } from './smtpErrors';
 import { writeOutboxFile } from './outbox';
 import { smtpTlsOptions } from './tlsConfig';
@@ -96,7 +97,7 @@ async function compose(message: Mail.Options, keepBcc: boolean): Promise<Compose
   };
   const node = new MailComposer(options as ConstructorParameters<typeof MailComposer>[0]).compile();
   node.keepBcc = keepBcc;
-  const raw = await node.build();
+  const raw = await buildMessage(node);
   const env = node.getEnvelope();
   return { raw, envelope: { from: env.from, to: env.to }, messageId: node.messageId(), from: { options, date, keepBcc } };
 }
