@@ -10,18 +10,9 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import type Mail from 'nodemailer/lib/mailer';
 import { buildMessage } from '../../src/mail/buildMessage';
 import { tempDir } from '../support/tempDirs';
+import { rng } from '../support/rng';
 
 const PIECES = ['a', 'Invoice', ' ', '\t', '\n', '\r\n', '\r', '.', '..', '=', 'é', 'Grüße', '中文', '😀', '\u00a0', 'From ', 'x'.repeat(90), 'word '.repeat(30)];
-
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function text(r: () => number, max: number): string {
   let s = '';

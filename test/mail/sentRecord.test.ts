@@ -13,6 +13,7 @@ import { parseEmail } from '../../src/sync/parseMessage';
 import { smtpSection } from '../handlers/helpers';
 import { startSmtp, type TestSmtp } from '../support/smtp';
 import { tempDir } from '../support/tempDirs';
+import { rng } from '../support/rng';
 
 interface Sent {
   raw: Buffer;
@@ -50,17 +51,6 @@ async function both(s: Sent) {
   const fast = recordFromComposed(s.raw, s.composed, s.envelope.to);
   const parsed = await parseEmail(s.raw, new Date(0), s.envelope.to);
   return { fast, parsed, same: (f: NonNullable<typeof fast>) => ({ ...f, body: body(f.body) }), parsedSame: { ...parsed, body: body(parsed.body) } };
-}
-
-/** A small deterministic generator (mulberry32), so that a failure names a reproducible case. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PIECES = ['a', 'Zz', 'Invoice', ' ', '  ', '\t', '\n', '\r\n', '\r', '\n\n', '.', '..', '=', '=20', 'é', 'ß', 'Grüße', '中文',
