@@ -55,6 +55,7 @@ async function waitUntilMidSend(id: number, owner: string): Promise<void> {
     return r.batch_started !== null && r.batch_completed === null && r.batch_locked_by === owner;
   });
   await waitFor('the message handed to the SMTP server (end of DATA sent)', () => smtpProxy.clientText().includes('\r\n.\r\n'));
+  await waitFor('the SMTP server holding the message unanswered', () => smtp.held === 1);
   expect(smtp.messages).toHaveLength(0);
 }
 

@@ -63,6 +63,7 @@ async function jobInFlight(owner: string, subject: string): Promise<number> {
     return r.batch_started !== null && r.batch_locked_by === owner;
   });
   await waitFor('the whole message sent to the SMTP server', () => smtpProxy.clientText().includes('\r\n.\r\n'));
+  await waitFor('the SMTP server holding the message unanswered', () => smtp.held === 1);
   return id;
 }
 

@@ -21,9 +21,17 @@ export interface TestSmtp {
   mode: SmtpMode;
   /** Recipients refused at RCPT TO with 550. */
   rejectRecipients: Set<string>;
-  /** Lets stalled messages through. */
+  /** Messages held unanswered right now (stall mode, whole message received). */
+  readonly held: number;
+  /** Messages whose end of DATA has reached the server, whatever became of them. */
+  readonly ended: number;
+  /** Lets stalled messages through, also those whose DATA began while stalling and whose end arrives later. */
   release(): void;
-  /** Forgets stalled messages without accepting them (their sender died) and accepts from now on. */
+  /**
+   * Forgets stalled messages without accepting them (their sender died) and accepts from now on. A message whose
+   * DATA began while stalling is forgotten even when its last bytes reach the server after this call: the test
+   * may see the end of DATA at its proxy before the server does.
+   */
   dropStalled(): void;
   /** Resolves when at least n messages have arrived. */
   waitForMessages(n: number, timeoutMs?: number): Promise<Received[]>;
@@ -48,20 +56,33 @@ export async function startSmtp(opts: { port?: number; auth?: { user: string; pa
   const port = opts.port ?? (await freePort());
   let server: SMTPServer | null = null;
   let releaseStalled: Array<() => void> = [];
+  // Each stretch of stall mode is an epoch that ends in release() or dropStalled(); a message belongs to the epoch
+  // in which its DATA began, so its fate does not depend on when its last bytes arrive.
+  let epoch = 0;
+  let ended = 0;
+  const epochEnd = new Map<number, 'release' | 'drop'>();
   const waiters: Array<{ n: number; resolve: (m: Received[]) => void }> = [];
   const t: TestSmtp = {
     port,
     messages: [],
     mode: 'accept',
     rejectRecipients: new Set(),
+    get held() {
+      return releaseStalled.length;
+    },
+    get ended() {
+      return ended;
+    },
     release() {
       const r = releaseStalled;
       releaseStalled = [];
+      epochEnd.set(epoch++, 'release');
       t.mode = 'accept';
       for (const f of r) f();
     },
     dropStalled() {
       releaseStalled = [];
+      epochEnd.set(epoch++, 'drop');
       t.mode = 'accept';
     },
     waitForMessages(n, timeoutMs = 15_000) {
@@ -105,9 +126,11 @@ export async function startSmtp(opts: { port?: number; auth?: { user: string; pa
       cb();
     },
     onData(stream, session, cb) {
+      const stalledIn = t.mode === 'stall' ? epoch : null;
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
       stream.on('end', () => {
+        ended += 1;
         const finish = async () => {
           if (t.mode === 'reject') {
             const err = new Error('5.7.1 message refused by policy') as Error & { responseCode: number };
@@ -136,8 +159,11 @@ export async function startSmtp(opts: { port?: number; auth?: { user: string; pa
           }
           cb();
         };
-        if (t.mode === 'stall') releaseStalled.push(() => void finish());
-        else void finish();
+        if (stalledIn === null) return void finish();
+        const end = epochEnd.get(stalledIn);
+        if (end === 'release') void finish();
+        else if (end === undefined) releaseStalled.push(() => void finish());
+        // 'drop': its sender is gone; never answered.
       });
     },
   };
