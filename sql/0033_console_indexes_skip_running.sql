@@ -20,36 +20,23 @@ DECLARE
   ext_schema text;
   col text;
   idx text;
-  pred text;
 BEGIN
-  FOREACH idx IN ARRAY ARRAY['batch_action_id_idx', 'batch_scheduled_id_idx'] LOOP
-    SELECT pg_get_expr(i.indpred, i.indrelid) INTO pred
-      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'xtbatch' AND c.relname = idx;
-    IF pred IS NULL OR pred NOT LIKE '%batch_started IS NULL%' THEN
+  FOREACH idx IN ARRAY ARRAY['batch_action_id_idx', 'batch_scheduled_id_idx', 'batch_subject_trgm_idx', 'batch_email_trgm_idx', 'batch_cc_trgm_idx'] LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = 'xtbatch' AND c.relname = idx AND pg_get_expr(i.indpred, i.indrelid) LIKE '%batch_started IS NULL%') THEN
       EXECUTE format('DROP INDEX IF EXISTS xtbatch.%I', idx);
     END IF;
   END LOOP;
-  CREATE INDEX IF NOT EXISTS batch_action_id_idx ON xtbatch.batch (batch_action, batch_id)
-    WHERE batch_started IS NULL OR batch_completed IS NOT NULL;
-  CREATE INDEX IF NOT EXISTS batch_scheduled_id_idx ON xtbatch.batch (batch_scheduled, batch_id)
-    WHERE batch_started IS NULL OR batch_completed IS NOT NULL;
+  EXECUTE format('CREATE INDEX IF NOT EXISTS batch_action_id_idx ON xtbatch.batch (batch_action, batch_id) WHERE %s', not_running);
+  EXECUTE format('CREATE INDEX IF NOT EXISTS batch_scheduled_id_idx ON xtbatch.batch (batch_scheduled, batch_id) WHERE %s', not_running);
 
+  -- The text indexes only where 0020 could install pg_trgm; still only rows that have the text (0027).
   SELECT n.nspname INTO ext_schema FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_trgm';
-  IF ext_schema IS NULL THEN
-    RETURN;
+  IF ext_schema IS NOT NULL THEN
+    FOREACH col IN ARRAY ARRAY['batch_subject', 'batch_email', 'batch_cc'] LOOP
+      EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON xtbatch.batch USING gin (%I %I.gin_trgm_ops) WHERE %I IS NOT NULL AND %s',
+                     col || '_trgm_idx', col, ext_schema, col, not_running);
+    END LOOP;
   END IF;
-  FOREACH col IN ARRAY ARRAY['batch_subject', 'batch_email', 'batch_cc'] LOOP
-    idx := col || '_trgm_idx';
-    SELECT pg_get_expr(i.indpred, i.indrelid) INTO pred
-      FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'xtbatch' AND c.relname = idx;
-    IF pred IS NULL OR pred NOT LIKE '%batch_started IS NULL%' THEN
-      EXECUTE format('DROP INDEX IF EXISTS xtbatch.%I', idx);
-    END IF;
-    -- Still only rows that have the text (0027): "col ILIKE x" implies "col IS NOT NULL".
-    EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON xtbatch.batch USING gin (%I %I.gin_trgm_ops) WHERE %I IS NOT NULL AND %s',
-                   idx, col, ext_schema, col, not_running);
-  END LOOP;
 END
 $$;
