@@ -7,7 +7,10 @@ import { waitFor } from '../support/wait';
 // server must still forget that message, or a test of "sent exactly once" counts the dead daemon's copy.
 
 let smtp: TestSmtp;
+let session: Awaited<ReturnType<typeof openSession>> | null = null;
 afterEach(async () => {
+  session?.socket.destroy();
+  session = null;
   smtp.dropStalled();
   await smtp.close();
 });
@@ -43,44 +46,38 @@ async function openSession(port: number): Promise<{ send(line: string, code?: st
   };
 }
 
-async function toEndOfHeaders(s: Awaited<ReturnType<typeof openSession>>): Promise<void> {
+/** A server in stall mode and a session that has sent a message up to, not including, the end of its DATA. */
+async function stalledBeforeEndOfData(): Promise<NonNullable<typeof session>> {
+  smtp = await startSmtp();
+  smtp.mode = 'stall';
+  const s = await openSession(smtp.port);
+  session = s;
   await s.send('EHLO client.test');
   await s.send('MAIL FROM:<a@example.com>');
   await s.send('RCPT TO:<b@example.com>');
   await s.send('DATA', '354');
   s.write('Subject: held\r\n\r\nbody');
+  return s;
 }
 
 it('forgets a message whose DATA began while stalling even when its end arrives after dropStalled()', async () => {
-  smtp = await startSmtp();
-  smtp.mode = 'stall';
-  const s = await openSession(smtp.port);
-  await toEndOfHeaders(s);
+  const s = await stalledBeforeEndOfData();
   smtp.dropStalled();
   s.write('\r\n.\r\n');
   await waitFor('the end of DATA at the server', () => smtp.ended === 1);
   expect(smtp.held).toBe(0);
   expect(smtp.messages).toHaveLength(0);
-  s.socket.destroy();
 });
 
 it('accepts a message whose DATA began while stalling when release() came before its end', async () => {
-  smtp = await startSmtp();
-  smtp.mode = 'stall';
-  const s = await openSession(smtp.port);
-  await toEndOfHeaders(s);
+  const s = await stalledBeforeEndOfData();
   smtp.release();
-  const accepted = s.send('\r\n.', '250');
-  await accepted;
+  await s.send('\r\n.', '250');
   expect(smtp.messages.map((m) => m.parsed.subject)).toEqual(['held']);
-  s.socket.destroy();
 });
 
 it('holds a whole message while stalling and lets it through on release()', async () => {
-  smtp = await startSmtp();
-  smtp.mode = 'stall';
-  const s = await openSession(smtp.port);
-  await toEndOfHeaders(s);
+  const s = await stalledBeforeEndOfData();
   const accepted = s.send('\r\n.', '250');
   await waitFor('the message held', () => smtp.held === 1);
   expect(smtp.messages).toHaveLength(0);
@@ -88,5 +85,4 @@ it('holds a whole message while stalling and lets it through on release()', asyn
   await accepted;
   expect(smtp.held).toBe(0);
   expect(smtp.messages).toHaveLength(1);
-  s.socket.destroy();
 });

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadMigrations, migrate } from '../../src/db/migrate';
 import { readSettings } from '../../src/db/queries/settings';
+import { jobPageSql } from '../../src/console/jobs';
 import type { TestDatabase } from '../support/db';
 import { createXtupleDatabase, erpSession } from '../support/xtupleDb';
 
@@ -110,6 +111,50 @@ describe('migrate on xTuple 4.4', () => {
       expect((await s.query(`SELECT fetchMetricText('DefaultBatchFromEmailAddress') AS v`)).rows[0].v).toBe('batch@example.com');
       const n = (await s.query(`SELECT count(*)::int AS n FROM metric`)).rows[0].n;
       expect(n).toBe((await db.pool.query(`SELECT count(*)::int AS n FROM ONLY public.metric`)).rows[0].n);
+    } finally {
+      await s.end();
+    }
+  }, 120_000);
+});
+
+describe('sql/0033 on xTuple 4.4: the console indexes leave running rows out', () => {
+  it('replaces them when run again from an ERP session, and the console lists running and finished jobs together', async () => {
+    const db = await xtuple({ data: true, migrated: true });
+    const s = await erpSession(db.url);
+    try {
+      // Run again as an ERP session would see names (xtbatch,public,api; standard_conforming_strings off), after
+      // the indexes were put back as 0020 made them: 0033 must find and replace them there too.
+      await s.query(`DROP INDEX xtbatch.batch_action_id_idx; CREATE INDEX batch_action_id_idx ON xtbatch.batch (batch_action, batch_id)`);
+      const file = loadMigrations().find((m) => m.name.startsWith('0033_'))!;
+      await s.query(file.sql);
+      await s.query(file.sql);
+      const { rows: idx } = await s.query<{ name: string; pred: string | null }>(
+        `SELECT c.relname AS name, pg_get_expr(i.indpred, i.indrelid) AS pred
+           FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+          WHERE i.indrelid = 'xtbatch.batch'::regclass
+            AND c.relname IN ('batch_action_id_idx', 'batch_scheduled_id_idx', 'batch_subject_trgm_idx', 'batch_email_trgm_idx',
+                              'batch_cc_trgm_idx', 'batch_user_id_idx')
+          ORDER BY 1`);
+      expect(idx.map((r) => [r.name, /\(batch_started IS NULL\) OR \(batch_completed IS NOT NULL\)/.test(r.pred ?? '')])).toEqual([
+        ['batch_action_id_idx', true], ['batch_cc_trgm_idx', true], ['batch_email_trgm_idx', true],
+        ['batch_scheduled_id_idx', true], ['batch_subject_trgm_idx', true], ['batch_user_id_idx', false],
+      ]);
+
+      await s.query(`SELECT setMetric('EnableBatchManager', 't')`);
+      const { rows: ids } = await s.query<{ id: number }>(
+        `SELECT xtbatch.submitEmailToBatch('f@x.y', 'c' || g || '@example.com', NULL, 'Invoice ' || g, 'body', NULL,
+                                           NULL::timestamp, false, NULL, NULL) AS id FROM generate_series(1, 6) g`);
+      const all = ids.map((r) => r.id).sort((a, b) => b - a);
+      await s.query(`UPDATE xtbatch.batch SET batch_started = localtimestamp, batch_completed = localtimestamp, batch_exitstatus = ''
+                      WHERE batch_id = ANY ($1::int[])`, [all]);
+      await s.query(`UPDATE xtbatch.batch SET batch_completed = NULL, batch_exitstatus = NULL WHERE batch_id = ANY ($1::int[])`,
+        [[all[1], all[4]]]);
+      for (const filter of [{ action: 'Email' }, { text: 'Invoice' }]) {
+        const { sql, params } = jobPageSql(filter, null, null, 50);
+        const { rows } = await s.query<{ batch_id: number; state: string }>(sql, params);
+        expect(rows.map((r) => r.batch_id)).toEqual(all);
+        expect(rows.filter((r) => r.state === 'running').map((r) => r.batch_id)).toEqual([all[1], all[4]]);
+      }
     } finally {
       await s.end();
     }
