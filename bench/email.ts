@@ -382,11 +382,11 @@ function printRun(r: RunResult, loadBefore: string): void {
 async function main(): Promise<void> {
   const db = require('./lib/db') as typeof import('./lib/db');
   db.adminUrl(); // refuses a non-loopback server before anything starts
+  if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`BENCH_EMAIL_ROUNDS: a whole number of at least 1, not ${process.env.BENCH_EMAIL_ROUNDS}`);
   heading(`EMAIL: ${fmt(N)} messages to an SMTP server with STARTTLS and AUTH (smtp-server ${require('smtp-server/package.json').version} in a child process, loopback), ${CONNECTIONS} connections`);
   console.log(`node ${process.version}, ${os.cpus().length} CPU(s), nodemailer ${require('nodemailer/package.json').version}; database ${db.BENCH_DB}; load average ${loadavg()}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xtconnect-bench-email-'));
   const sink = await startSink(dir);
-  if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`BENCH_EMAIL_ROUNDS: a whole number of at least 1, not ${process.env.BENCH_EMAIL_ROUNDS}`);
   const results: RunResult[] = [];
   const rounds: RunResult[][] = [];
   try {
