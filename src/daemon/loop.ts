@@ -325,10 +325,7 @@ export class Daemon {
     this.settleAlarms.stop();
     await this.listener?.stop();
     // Claimed but not started: back to the queue at once, without counting the attempt.
-    for (const j of this.runner.stop()) {
-      this.leases.awaitingOutcome(j.batch_id);
-      this.completer.push({ batchId: j.batch_id, attempt: j.batch_attempts, token: j.lease_token, kind: 'release', message: null, delaySeconds: 0, result: null });
-    }
+    this.runner.stop();
     if (this.runner.runningCount > 0) {
       this.log.info(`stopping: waiting up to ${drainMs / 1000} s for ${this.runner.runningCount} running job(s)`, { scope: 'daemon' });
       if (!(await this.runner.waitRunning(drainMs))) {

@@ -114,12 +114,26 @@ export class JobRunner {
     while (this.running.size < this.d.cfg.daemon.concurrency && this.ready.length > 0 && !this.stopping) this.run(this.ready.shift()!);
   }
 
-  /** Stops starting jobs; returns those claimed but never started (to be put back). */
-  stop(): BatchRow[] {
+  /** Stops starting jobs and puts back those claimed but never started; returns how many. */
+  stop(): number {
     this.stopping = true;
     const left = this.ready.splice(0);
-    for (const j of left) this.count(j.batch_action, -1);
-    return left;
+    for (const j of left) {
+      this.count(j.batch_action, -1);
+      this.putBack(j);
+    }
+    return left.length;
+  }
+
+  /**
+   * A claimed job that never started goes back to the queue at once, its attempt not counted: a 'release', fenced
+   * by its lease token, so it is written only while no one else has taken the job. Its lease is kept (renewed)
+   * until the release is written. Left to expire instead, it would wait out its lease and then be taken back as
+   * if it had run, and fail when that was its last attempt ("stopped responding"), though nothing of it ran.
+   */
+  private putBack(job: BatchRow): void {
+    this.d.leases.awaitingOutcome(job.batch_id);
+    this.d.completer.push({ batchId: job.batch_id, attempt: job.batch_attempts, token: job.lease_token, kind: 'release', message: null, delaySeconds: 0, result: null });
   }
 
   /** Aborts every running job (a second signal, the drain timeout): they are put back at once. */
@@ -152,12 +166,14 @@ export class JobRunner {
       r.stop.abort(new JobStopped(why));
       return;
     }
-    // Claimed ahead and not started: simply not started.
+    // Claimed ahead and not started: not started. Taken from us ('lost'): nothing to write. Its lease about to
+    // lapse ('expired', renewals failing): put back, in case the database answers the release in time.
     const i = this.ready.indexOf(job);
     if (i >= 0) {
       this.ready.splice(i, 1);
       this.count(job.batch_action, -1);
-      this.d.log.warn(`job ${job.batch_id} lost its lease before it started; not started`, { scope: 'job', batchId: job.batch_id });
+      if (why === 'expired') this.putBack(job);
+      this.d.log.warn(`job ${job.batch_id} lost its lease before it started; not started${why === 'expired' ? ', put back' : ''}`, { scope: 'job', batchId: job.batch_id });
     }
   }
 
@@ -166,11 +182,12 @@ export class JobRunner {
     // No child logger per job (issue 17): the runner's own lines carry the job's fields and are built only when
     // their level is on; the handler's logger is made when the handler first logs.
     const meta = { scope: 'job', batchId: job.batch_id, action: job.batch_action };
-    // Its lease may have run out while it waited for a slot: then it is not started at all.
+    // Its lease may be too close to lapsing (a claim that took longer than the margin, a wait for a slot while
+    // renewals failed): then it is not started at all, and put back.
     if (!d.leases.isHeld(job.batch_id, job.lease_token)) {
       this.count(job.batch_action, -1);
-      d.leases.release(job.batch_id);
-      d.log.warn(`${LOST_MESSAGES.expired} (before it started)`, meta);
+      this.putBack(job);
+      d.log.warn('its lease was too close to lapsing to start it (the claim or renewals were slow): not started, put back', meta);
       return;
     }
     d.stats.claimed++;

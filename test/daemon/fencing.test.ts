@@ -191,3 +191,43 @@ describe('a daemon that cannot renew its leases (finding 1)', () => {
     expect(runs.filter((r) => r.daemon === 'A')).toHaveLength(1);
   }, 40_000);
 });
+
+describe('a claim that comes back too late to start its job', () => {
+  it('puts the job back with its attempt not counted, instead of leaving it to expire and fail as "stopped responding"', async () => {
+    const leaseSeconds = 3;
+    const cfg = testConfig(db.url, { daemon: { leaseSeconds }, database: { listen: false } as Config['database'] });
+    const rec = recordingLogger();
+    const pool = createPool({ url: db.url, max: 4, statementTimeoutMs: 0, applicationName: 'fencing late claim' }, log);
+    const ran: number[] = [];
+    const quick = async (ctx: JobContext) => void ran.push(ctx.job.batch_attempts);
+    const d = new Daemon({ cfg, pool, jobPool: db.pool, log: rec.log, handlers: defaultHandlers({ Quick: quick }), services: { mailer: createMailer(cfg) }, id: 'late' });
+    await d.start();
+    // The stall: a session holds the table while it queues the job (its last attempt), so the daemon's next claim
+    // waits on the lock and comes back with a lease already mostly spent (the server counts it from the claim's
+    // start), past the daemon's margin for starting work under it.
+    const locker = await db.pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE xtbatch.batch IN EXCLUSIVE MODE');
+      const { rows } = await locker.query<{ id: number }>(`INSERT INTO xtbatch.batch (batch_action, batch_max_attempts) VALUES ('Quick', 1) RETURNING batch_id AS id`);
+      const claimWaited = `SELECT clock_timestamp() - xact_start AS waited FROM pg_stat_activity
+                            WHERE application_name = 'fencing late claim' AND wait_event_type = 'Lock' AND position('SET batch_started = localtimestamp' IN query) > 0`;
+      await waitFor('the claim to wait past the daemon\'s margin (two thirds of the lease)', async () =>
+        (await db.pool.query(`SELECT 1 FROM (${claimWaited}) w WHERE waited > make_interval(secs => $1)`, [leaseSeconds * 0.8])).rowCount === 1, 10_000);
+      await locker.query('COMMIT');
+      const id = rows[0]!.id;
+      const job = await waitFor('the job to finish', async () => {
+        const r = (await db.pool.query(`SELECT state, batch_attempts, batch_exitstatus, batch_last_error FROM xtbatch.job WHERE batch_id = $1`, [id])).rows[0];
+        return ['done', 'failed'].includes(r.state) ? r : null;
+      }, 15_000);
+      expect(job).toEqual({ state: 'done', batch_attempts: 1, batch_exitstatus: '', batch_last_error: null });
+      expect(ran).toEqual([1]);
+      expect(rec.lines.some((l) => /too close to lapsing to start it .*not started, put back/.test(l))).toBe(true);
+    } finally {
+      await locker.query('ROLLBACK').catch(() => undefined);
+      locker.release();
+      await d.stop(0);
+      await endPool(pool);
+    }
+  }, 30_000);
+});
