@@ -81,12 +81,18 @@ export class LeaseKeeper implements MaintenanceService {
     this.held.set(batchId, { batchId, token: token ?? '', deadline: claimSentAt + this.timing.leaseMs - this.timing.guardMs, outcomeOnly: false, onLost });
   }
 
-  /** The job ran; its outcome waits for the completer. Nothing left to abort; keep the row ours until written. */
-  awaitingOutcome(batchId: number): void {
+  /**
+   * The job ran (or will not run); its outcome waits for the completer. Nothing left to abort; keep the row ours
+   * until written. With `token`, a claim whose lease was already given up (its deadline passed) is held again for
+   * that: renewal extends a lapsed lease no one took back, and our own rescuer renews before it takes jobs back.
+   */
+  awaitingOutcome(batchId: number, token?: string): void {
     const h = this.held.get(batchId);
     if (h) {
       h.outcomeOnly = true;
       h.onLost = () => undefined;
+    } else if (token !== undefined) {
+      this.held.set(batchId, { batchId, token, deadline: Infinity, outcomeOnly: true, onLost: () => undefined });
     }
   }
 

@@ -127,12 +127,13 @@ export class JobRunner {
 
   /**
    * A claimed job that never started goes back to the queue at once, its attempt not counted: a 'release', fenced
-   * by its lease token, so it is written only while no one else has taken the job. Its lease is kept (renewed)
-   * until the release is written. Left to expire instead, it would wait out its lease and then be taken back as
-   * if it had run, and fail when that was its last attempt ("stopped responding"), though nothing of it ran.
+   * by its lease token, so it is written only while no one else has taken the job. Its lease is kept (renewed,
+   * held again when its deadline had passed) until the release is written. Left to expire instead, it would wait
+   * out its lease and then be taken back as if it had run, and fail when that was its last attempt ("stopped
+   * responding"), though nothing of it ran.
    */
   private putBack(job: BatchRow): void {
-    this.d.leases.awaitingOutcome(job.batch_id);
+    this.d.leases.awaitingOutcome(job.batch_id, job.lease_token ?? '');
     this.d.completer.push({ batchId: job.batch_id, attempt: job.batch_attempts, token: job.lease_token, kind: 'release', message: null, delaySeconds: 0, result: null });
   }
 

@@ -3,7 +3,7 @@ import type { Config } from '../../src/config';
 import { Daemon } from '../../src/daemon/loop';
 import { DbHealth } from '../../src/daemon/dbHealth';
 import { RunLease } from '../../src/daemon/jobLease';
-import { LeaseKeeper } from '../../src/daemon/leases';
+import { LeaseKeeper, type LeaseLoss } from '../../src/daemon/leases';
 import { rescueOnce } from '../../src/daemon/rescuer';
 import { createPool, endPool } from '../../src/db/pool';
 import { claimDue, finishMany, nextLeaseToken, type BatchRow } from '../../src/db/queries/batch';
@@ -230,4 +230,82 @@ describe('a claim that comes back too late to start its job', () => {
       await endPool(pool);
     }
   }, 30_000);
+
+  it('keeps a job given up at its deadline ours while its release waits: renewed though lapsed, not taken back by our rescuer', async () => {
+    const id = await insertJob('Quick');
+    const job = await claimAs('K', 1);
+    const keeper = new LeaseKeeper(db.pool, 'K', 1, new DbHealth(log, 1000), log);
+    const lost: LeaseLoss[] = [];
+    // Claimed a whole lease ago by the daemon's clock: past its deadline at once.
+    keeper.hold(id, job.lease_token, performance.now() - keeper.timing.leaseMs, (why) => lost.push(why));
+    expect(keeper.checkDeadlines()).toBe(1);
+    expect(lost).toEqual(['expired']);
+    // The runner puts it back: the release goes to the completer, and the claim is held again until it is written.
+    keeper.awaitingOutcome(id, job.lease_token ?? '');
+    expect(keeper.isHeld(id, job.lease_token)).toBe(false);
+    await waitFor('its lease to lapse on the server', async () =>
+      (await db.pool.query(`SELECT 1 FROM xtbatch.batch WHERE batch_id = $1 AND batch_lease_expires < now()`, [id])).rowCount === 1);
+    // What our rescuer does: renew our own leases first, then take back the expired ones.
+    expect(await keeper.runOnce()).toBe(true);
+    expect(await rescueOnce(db.pool, 5, log)).toBe(0);
+    const written = await finishMany(db.pool, 'K', [{ batchId: id, attempt: job.batch_attempts, token: job.lease_token, kind: 'release', message: null, delaySeconds: 0, result: null }]);
+    expect([...written]).toEqual([id]);
+    const { rows } = await db.pool.query(`SELECT state, batch_attempts, batch_locked_by FROM xtbatch.job WHERE batch_id = $1`, [id]);
+    expect(rows[0]).toEqual({ state: 'scheduled', batch_attempts: 0, batch_locked_by: null });
+  });
+
+  it('puts back a job claimed ahead whose lease could not be renewed while it waited for a slot, once the database answers', async () => {
+    const url = new URL(db.url);
+    proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    const leaseSeconds = 3;
+    // One slot: the second job waits claimed ahead (a new daemon claims one ahead of its slots).
+    const cfg = testConfig(proxy.url(db.url), { daemon: { leaseSeconds, concurrency: 1 }, database: { listen: false } as Config['database'] });
+    const rec = recordingLogger();
+    const pool = createPool({ url: proxy.url(db.url), max: 4, statementTimeoutMs: 0, applicationName: 'fencing ahead' }, log);
+    const ran: string[] = [];
+    const handlers = defaultHandlers({
+      // Runs until stopped.
+      Slow: async (ctx: JobContext) => {
+        await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+        throw ctx.signal.reason;
+      },
+      Quick: async (ctx: JobContext) => void ran.push(`attempt ${ctx.job.batch_attempts}`),
+    });
+    const d = new Daemon({ cfg, pool, jobPool: db.pool, log: rec.log, handlers, services: { mailer: createMailer(cfg) }, id: 'ahead' });
+    await d.start();
+    try {
+      // Its last attempt: once stopped it is taken back as failed, and does not come back to take the slot.
+      await db.pool.query(`INSERT INTO xtbatch.batch (batch_action, batch_max_attempts) VALUES ('Slow', 1)`);
+      await waitFor('the slow job to run', () => d.runningCount === 1);
+      const { rows } = await db.pool.query<{ id: number }>(`INSERT INTO xtbatch.batch (batch_action, batch_max_attempts) VALUES ('Quick', 1) RETURNING batch_id AS id`);
+      const id = rows[0]!.id;
+      await waitFor('the quick job to be claimed ahead', () => d.readyCount === 1);
+      // And its lease renewed with the running job's, so that both have the same deadline: the running job is stopped
+      // by the same check, and its slot cannot go to the waiting job first. Two renewals seen on the server: the
+      // daemon sends the next only after it has read the answer to the one before.
+      const expiry = async () => (await db.pool.query(`SELECT batch_lease_expires AS e FROM xtbatch.batch WHERE batch_id = $1`, [id])).rows[0].e as Date;
+      for (const n of [1, 2, 3]) {
+        const before = await expiry();
+        await waitFor(`renewal ${n} of both leases`, async () => (await expiry()) > before);
+      }
+
+      // Renewals hang: past the deadline both jobs are stopped; the one that never started is put back.
+      proxy.blackhole();
+      await waitFor('the waiting job to be given up', () => d.readyCount === 0, 3 * leaseSeconds * 1000);
+      expect(rec.lines.some((l) => new RegExp(`job ${id} lost its lease before it started; not started, put back`).test(l))).toBe(true);
+      proxy.restore();
+
+      const job = await waitFor('the quick job to finish', async () => {
+        const r = (await db.pool.query(`SELECT state, batch_attempts, batch_last_error FROM xtbatch.job WHERE batch_id = $1`, [id])).rows[0];
+        return ['done', 'failed'].includes(r.state) ? r : null;
+      }, 15_000);
+      // Its one attempt was not spent by the stop: it ran once, as attempt 1.
+      expect(job).toEqual({ state: 'done', batch_attempts: 1, batch_last_error: null });
+      expect(ran).toEqual(['attempt 1']);
+    } finally {
+      proxy?.restore();
+      await d.stop(0);
+      await endPool(pool);
+    }
+  }, 40_000);
 });
