@@ -77,6 +77,8 @@ export async function executeJob(job: BatchRow, stop: JobStop, deps: ExecuteDeps
       // came: the row is right, so the job is done, not lost (and its notice goes out).
       if (lease?.recorded) return { finish: { ...base, kind: 'done', message: null }, ms, ...none, recorded: true };
       if (err.reason === 'shutdown') return { finish: { ...base, kind: 'release', message: null }, ms, ...none };
+      // Its lease could not be renewed before the handler began anything: put back, its attempt not counted.
+      if (err.reason === 'expired' && lease?.untouched) return { finish: { ...base, kind: 'release', message: 'its lease could not be renewed before it started' }, ms, ...none };
       return { finish: null, ms, recorded: false, lostLease: err.reason };
     }
     // The lease was gone when the handler tried to commit: it rolled back; the row is someone else's to write.

@@ -8,6 +8,8 @@ import type { LeaseKeeper } from './leases';
 export class RunLease implements JobLease {
   /** Set once commitDone wrote the outcome: the executor then has nothing left to write. */
   recorded = false;
+  /** Set by a handler that was stopped before any of the job's work began (notStarted). */
+  untouched = false;
 
   constructor(
     readonly owner: string,
@@ -27,6 +29,10 @@ export class RunLease implements JobLease {
 
   handedOver(): void {
     this.keeper.awaitingOutcome(this.job.batch_id);
+  }
+
+  notStarted(): void {
+    this.untouched = true;
   }
 
   doneWritten(written: boolean): void {

@@ -215,7 +215,8 @@ export class JobRunner {
         d.leases.release(job.batch_id);
         d.notices.recorded(job, o.finish);
       } else {
-        d.leases.awaitingOutcome(job.batch_id);
+        // A release keeps the claim held until written, also when its deadline had passed (putBack).
+        d.leases.awaitingOutcome(job.batch_id, o.finish.kind === 'release' ? job.lease_token ?? '' : undefined);
         d.notices.expect(job, o.finish);
         d.completer.push(o.finish);
       }
@@ -242,7 +243,7 @@ export class JobRunner {
         break;
       case 'release':
         stats.released++;
-        log.info('put back unfinished (shutdown); it will run again', meta);
+        log.info(`put back unfinished (${f.message ?? 'shutdown'}); it will run again`, meta);
         break;
     }
   }

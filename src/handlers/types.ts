@@ -51,6 +51,12 @@ export interface JobLease {
    * so the mail is not sent a second time by this daemon's own abort.
    */
   handedOver(): void;
+  /**
+   * The handler never began the job's work (an ERP action stopped while still queued for its group): a stop because
+   * the lease could not be renewed then puts the job back, its attempt not counted, instead of leaving it to be
+   * taken back as if it had run.
+   */
+  notStarted(): void;
 }
 
 /**

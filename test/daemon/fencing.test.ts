@@ -5,7 +5,7 @@ import { DbHealth } from '../../src/daemon/dbHealth';
 import { RunLease } from '../../src/daemon/jobLease';
 import { LeaseKeeper, type LeaseLoss } from '../../src/daemon/leases';
 import { rescueOnce } from '../../src/daemon/rescuer';
-import { createPool, endPool } from '../../src/db/pool';
+import { createPool, endPool, type Client } from '../../src/db/pool';
 import { claimDue, finishMany, nextLeaseToken, type BatchRow } from '../../src/db/queries/batch';
 import { LeaseLostError } from '../../src/errors';
 import { defaultHandlers, type JobContext } from '../../src/handlers';
@@ -253,6 +253,54 @@ describe('a claim that comes back too late to start its job', () => {
     const { rows } = await db.pool.query(`SELECT state, batch_attempts, batch_locked_by FROM xtbatch.job WHERE batch_id = $1`, [id]);
     expect(rows[0]).toEqual({ state: 'scheduled', batch_attempts: 0, batch_locked_by: null });
   });
+
+  it('puts back an ERP action stopped for its lease while it still waited for a connection: nothing of it was sent', async () => {
+    const url = new URL(db.url);
+    proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+    const leaseSeconds = 3;
+    const cfg = testConfig(proxy.url(db.url), { daemon: { leaseSeconds }, database: { listen: false } as Config['database'] });
+    const rec = recordingLogger();
+    // The daemon's own statements through the proxy; the handlers' pool direct, with one connection the test can take.
+    const pool = createPool({ url: proxy.url(db.url), max: 4, statementTimeoutMs: 0, applicationName: 'fencing erp queued' }, log);
+    const jobPool = createPool({ url: db.url, max: 1, statementTimeoutMs: 0, applicationName: 'fencing erp queued jobs' }, log);
+    const d = new Daemon({ cfg, pool, jobPool, log: rec.log, handlers: defaultHandlers({ '*': erpActionHandler }), services: { mailer: createMailer(cfg) }, id: 'erpq' });
+    await d.start();
+    let held: Client | null = null;
+    try {
+      // A first job reads the mapping (a stop while reading it is another matter).
+      const first = await insertJob('PostLedger', [['amount', '1']]);
+      await waitFor('the first job', async () => (await db.pool.query(`SELECT state FROM xtbatch.job WHERE batch_id = $1`, [first])).rows[0].state === 'done');
+      const taken = await jobPool.connect();
+      held = taken;
+      const { rows } = await db.pool.query<{ id: number }>(
+        `WITH b AS (INSERT INTO xtbatch.batch (batch_action, batch_max_attempts) VALUES ('PostLedger', 1) RETURNING batch_id)
+         INSERT INTO xtbatch.batchparam (batchparam_batch_id, batchparam_order, batchparam_name, batchparam_value, batchparam_type)
+         SELECT batch_id, 1, 'amount', '2', 'QString' FROM b RETURNING batchparam_batch_id AS id`);
+      const id = rows[0]!.id;
+      await waitFor('the job to wait for a connection', () => d.runningCount === 1);
+
+      // Renewals hang; at its deadline the job is stopped before any of it reached the server.
+      proxy.blackhole();
+      await waitFor('the job to be stopped', () => d.runningCount === 0, 3 * leaseSeconds * 1000);
+      taken.release();
+      held = null;
+      proxy.restore();
+
+      const job = await waitFor('the job to finish', async () => {
+        const r = (await db.pool.query(`SELECT state, batch_attempts, batch_last_error FROM xtbatch.job WHERE batch_id = $1`, [id])).rows[0];
+        return ['done', 'failed'].includes(r.state) ? r : null;
+      }, 15_000);
+      expect(job).toEqual({ state: 'done', batch_attempts: 1, batch_last_error: null });
+      expect(await ledger()).toEqual([1, 2]);
+      expect(rec.lines.some((l) => /put back unfinished \(its lease could not be renewed before it started\)/.test(l))).toBe(true);
+    } finally {
+      held?.release();
+      proxy?.restore();
+      await d.stop(0);
+      await endPool(pool);
+      await endPool(jobPool);
+    }
+  }, 40_000);
 
   it('puts back a job claimed ahead whose lease could not be renewed while it waited for a slot, once the database answers', async () => {
     const url = new URL(db.url);

@@ -53,6 +53,8 @@ interface Group {
   pid: number | null;
   /** Set when a member was stopped: the statement was (or is being) cancelled because of it. */
   cancelling: Promise<void> | null;
+  /** Set right before the statement goes out: a member stopped before that was never sent. */
+  sent: boolean;
 }
 
 interface Row {
@@ -120,6 +122,9 @@ export class GroupRunner {
   /** A job stopped (timeout, lost lease, shutdown): out of the queue, or its group's statement cancelled. */
   private aborted(job: ErpJob): void {
     const reason = job.ctx.signal.reason;
+    // Nothing of it reached the server (queued, or its group still waiting for a connection): the daemon may put it
+    // back rather than leave it to be taken back as if it had run.
+    if (job.state === 'queued' || (job.state === 'sent' && job.group !== null && !job.group.sent)) job.ctx.lease?.notStarted();
     if (job.state === 'queued') {
       const i = this.queue.indexOf(job);
       if (i >= 0) this.queue.splice(i, 1);
@@ -183,7 +188,7 @@ export class GroupRunner {
   }
 
   private async run(jobs: ErpJob[]): Promise<void> {
-    const group: Group = { jobs, pid: null, cancelling: null };
+    const group: Group = { jobs, pid: null, cancelling: null, sent: false };
     groupStats.groups++;
     groupStats.jobs += jobs.length;
     for (const j of jobs) {
@@ -219,7 +224,11 @@ export class GroupRunner {
   }
 
   /** One transaction for `live`; every member ends settled or queued again. */
-  private async send(client: Client, group: Group, live: ErpJob[]): Promise<void> {
+  private async send(client: Client, group: Group, members: ErpJob[]): Promise<void> {
+    // Those stopped while the connection's process id was read are not sent; from here on a stop cancels the statement.
+    const live = members.filter((j) => j.state === 'sent');
+    if (live.length === 0) return;
+    group.sent = true;
     const ms = Math.max(0, Math.round(Math.min(...live.map((j) => j.timeoutMs))));
     const owner = live[0]!.ctx.lease?.owner ?? null;
     const version = live.some((j) => j.stale >= 2) ? null : live[0]!.m.version;
