@@ -67,6 +67,27 @@ async function claimAs(owner: string, leaseSeconds = 60): Promise<BatchRow> {
   return rows[0]!;
 }
 
+/** Waits until job `id` is done or failed; its state, attempts and last error. */
+async function settled(id: number): Promise<{ state: string; batch_attempts: number; batch_last_error: string | null }> {
+  return waitFor(`job ${id} to finish`, async () => {
+    const r = (await db.pool.query(`SELECT state, batch_attempts, batch_last_error FROM xtbatch.job WHERE batch_id = $1`, [id])).rows[0];
+    return ['done', 'failed'].includes(r.state) ? r : null;
+  }, 15_000);
+}
+
+/**
+ * A daemon's own statements (claims, renewals, outcomes) through a TCP proxy the test can blackhole: its config
+ * (polling only, a 3 s lease unless `daemon` says otherwise), its pool, and a logger whose lines the test reads.
+ */
+async function behindProxy(applicationName: string, daemon: Partial<Config['daemon']> = {}) {
+  const url = new URL(db.url);
+  const p = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+  proxy = p;
+  const cfg = testConfig(p.url(db.url), { daemon: { leaseSeconds: 3, ...daemon }, database: { listen: false } as Config['database'] });
+  const pool = createPool({ url: p.url(db.url), max: 4, statementTimeoutMs: 0, applicationName }, log);
+  return { proxy: p, cfg, pool, leaseSeconds: cfg.daemon.leaseSeconds, rec: recordingLogger() };
+}
+
 /** The ERP handler's context for `job` as daemon `owner` would give it, with a lease this side still believes in. */
 function erpContext(owner: string, job: BatchRow, cfg: Config): { ctx: JobContext; lease: RunLease; close: () => void } {
   const keeper = new LeaseKeeper(db.pool, owner, 60, new DbHealth(log, 1000), log);
@@ -143,13 +164,8 @@ describe('an ERP action commits only under its lease (finding 2)', () => {
 
 describe('a daemon that cannot renew its leases (finding 1)', () => {
   it('stops its jobs before their leases can expire, so another daemon never runs one at the same time', async () => {
-    const url = new URL(db.url);
-    proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
-    const leaseSeconds = 3;
-    const cfgA = testConfig(proxy.url(db.url), { daemon: { leaseSeconds, concurrency: 1 }, database: { listen: false } as Config['database'] });
-    // A's own statements (claims, renewals, outcomes) go through the proxy; its handler needs no database.
-    const rec = recordingLogger();
-    const pool = createPool({ url: proxy.url(db.url), max: 4, statementTimeoutMs: 0, applicationName: 'fencing A' }, log);
+    // A's own statements go through the proxy; its handler needs no database.
+    const { proxy, cfg: cfgA, pool, leaseSeconds, rec } = await behindProxy('fencing A', { concurrency: 1 });
     const runs: Array<{ daemon: string; start: number; end: number; reason: string }> = [];
     const slow = (daemon: string) => async (ctx: JobContext) => {
       const start = Date.now();
@@ -216,11 +232,8 @@ describe('a claim that comes back too late to start its job', () => {
         (await db.pool.query(`SELECT 1 FROM (${claimWaited}) w WHERE waited > make_interval(secs => $1)`, [leaseSeconds * 0.8])).rowCount === 1, 10_000);
       await locker.query('COMMIT');
       const id = rows[0]!.id;
-      const job = await waitFor('the job to finish', async () => {
-        const r = (await db.pool.query(`SELECT state, batch_attempts, batch_exitstatus, batch_last_error FROM xtbatch.job WHERE batch_id = $1`, [id])).rows[0];
-        return ['done', 'failed'].includes(r.state) ? r : null;
-      }, 15_000);
-      expect(job).toEqual({ state: 'done', batch_attempts: 1, batch_exitstatus: '', batch_last_error: null });
+      const job = await settled(id);
+      expect(job).toEqual({ state: 'done', batch_attempts: 1, batch_last_error: null });
       expect(ran).toEqual([1]);
       expect(rec.lines.some((l) => /too close to lapsing to start it .*not started, put back/.test(l))).toBe(true);
     } finally {
@@ -255,13 +268,8 @@ describe('a claim that comes back too late to start its job', () => {
   });
 
   it('puts back an ERP action stopped for its lease while it still waited for a connection: nothing of it was sent', async () => {
-    const url = new URL(db.url);
-    proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
-    const leaseSeconds = 3;
-    const cfg = testConfig(proxy.url(db.url), { daemon: { leaseSeconds }, database: { listen: false } as Config['database'] });
-    const rec = recordingLogger();
     // The daemon's own statements through the proxy; the handlers' pool direct, with one connection the test can take.
-    const pool = createPool({ url: proxy.url(db.url), max: 4, statementTimeoutMs: 0, applicationName: 'fencing erp queued' }, log);
+    const { proxy, cfg, pool, leaseSeconds, rec } = await behindProxy('fencing erp queued');
     const jobPool = createPool({ url: db.url, max: 1, statementTimeoutMs: 0, applicationName: 'fencing erp queued jobs' }, log);
     const d = new Daemon({ cfg, pool, jobPool, log: rec.log, handlers: defaultHandlers({ '*': erpActionHandler }), services: { mailer: createMailer(cfg) }, id: 'erpq' });
     await d.start();
@@ -286,16 +294,13 @@ describe('a claim that comes back too late to start its job', () => {
       held = null;
       proxy.restore();
 
-      const job = await waitFor('the job to finish', async () => {
-        const r = (await db.pool.query(`SELECT state, batch_attempts, batch_last_error FROM xtbatch.job WHERE batch_id = $1`, [id])).rows[0];
-        return ['done', 'failed'].includes(r.state) ? r : null;
-      }, 15_000);
+      const job = await settled(id);
       expect(job).toEqual({ state: 'done', batch_attempts: 1, batch_last_error: null });
       expect(await ledger()).toEqual([1, 2]);
       expect(rec.lines.some((l) => /put back unfinished \(its lease could not be renewed before it started\)/.test(l))).toBe(true);
     } finally {
       held?.release();
-      proxy?.restore();
+      proxy.restore();
       await d.stop(0);
       await endPool(pool);
       await endPool(jobPool);
@@ -303,13 +308,8 @@ describe('a claim that comes back too late to start its job', () => {
   }, 40_000);
 
   it('puts back a job claimed ahead whose lease could not be renewed while it waited for a slot, once the database answers', async () => {
-    const url = new URL(db.url);
-    proxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
-    const leaseSeconds = 3;
     // One slot: the second job waits claimed ahead (a new daemon claims one ahead of its slots).
-    const cfg = testConfig(proxy.url(db.url), { daemon: { leaseSeconds, concurrency: 1 }, database: { listen: false } as Config['database'] });
-    const rec = recordingLogger();
-    const pool = createPool({ url: proxy.url(db.url), max: 4, statementTimeoutMs: 0, applicationName: 'fencing ahead' }, log);
+    const { proxy, cfg, pool, leaseSeconds, rec } = await behindProxy('fencing ahead', { concurrency: 1 });
     const ran: string[] = [];
     const handlers = defaultHandlers({
       // Runs until stopped.
@@ -343,15 +343,12 @@ describe('a claim that comes back too late to start its job', () => {
       expect(rec.lines.some((l) => new RegExp(`job ${id} lost its lease before it started; not started, put back`).test(l))).toBe(true);
       proxy.restore();
 
-      const job = await waitFor('the quick job to finish', async () => {
-        const r = (await db.pool.query(`SELECT state, batch_attempts, batch_last_error FROM xtbatch.job WHERE batch_id = $1`, [id])).rows[0];
-        return ['done', 'failed'].includes(r.state) ? r : null;
-      }, 15_000);
+      const job = await settled(id);
       // Its one attempt was not spent by the stop: it ran once, as attempt 1.
       expect(job).toEqual({ state: 'done', batch_attempts: 1, batch_last_error: null });
       expect(ran).toEqual(['attempt 1']);
     } finally {
-      proxy?.restore();
+      proxy.restore();
       await d.stop(0);
       await endPool(pool);
     }
