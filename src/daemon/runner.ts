@@ -188,7 +188,8 @@ export class JobRunner {
     if (!d.leases.isHeld(job.batch_id, job.lease_token)) {
       this.count(job.batch_action, -1);
       this.putBack(job);
-      d.log.warn('its lease was too close to lapsing to start it (the claim or renewals were slow): not started, put back', meta);
+      d.log.warn('its lease was too close to lapsing to start it (the database was slow to answer the claim or the lease renewals): ' +
+        'not started, put back to run again; if this repeats, look at the database\'s load or raise daemon.leaseSeconds', meta);
       return;
     }
     d.stats.claimed++;
