@@ -114,15 +114,14 @@ export class JobRunner {
     while (this.running.size < this.d.cfg.daemon.concurrency && this.ready.length > 0 && !this.stopping) this.run(this.ready.shift()!);
   }
 
-  /** Stops starting jobs and puts back those claimed but never started; returns how many. */
-  stop(): number {
+  /** Stops starting jobs and puts back those claimed but never started. */
+  stop(): void {
     this.stopping = true;
     const left = this.ready.splice(0);
     for (const j of left) {
       this.count(j.batch_action, -1);
       this.putBack(j);
     }
-    return left.length;
   }
 
   /**

@@ -204,12 +204,11 @@ export class GroupRunner {
     }
     let destroy = false;
     try {
-      // Stopped while waiting for the connection: not sent at all.
-      const live = jobs.filter((j) => j.state === 'sent');
-      if (live.length === 0) return;
+      // Stopped while waiting for the connection: not sent at all (send() leaves out each one stopped).
+      if (!jobs.some((j) => j.state === 'sent')) return;
       group.pid = typeof (client as unknown as { processID?: unknown }).processID === 'number' ? (client as unknown as { processID: number }).processID : null;
       if (group.pid === null) group.pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-      await this.send(client, group, live);
+      await this.send(client, group, jobs);
     } catch (err) {
       destroy = true;
       for (const j of jobs) this.settle(j, err);
@@ -225,7 +224,8 @@ export class GroupRunner {
 
   /** One transaction for `live`; every member ends settled or queued again. */
   private async send(client: Client, group: Group, members: ErpJob[]): Promise<void> {
-    // Those stopped while the connection's process id was read are not sent; from here on a stop cancels the statement.
+    // Those stopped while waiting for the connection or its process id are not sent; from here on a stop cancels
+    // the statement.
     const live = members.filter((j) => j.state === 'sent');
     if (live.length === 0) return;
     group.sent = true;
