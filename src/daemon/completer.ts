@@ -1,10 +1,30 @@
 import { finishMany, type Finish } from '../db/queries/batch';
 import type { Pool } from '../db/pool';
+import { SENT_MAIL_STATEMENT_BYTES, type SentMail } from '../db/queries/sentMail';
+import { recordApart as recordSentApart } from '../sync/recordSent';
 import { dbFault, errorMessage, isRetryableDbError } from '../errors';
 import type { Logger } from '../log';
 import { reconnectDelayMs } from './backoff';
 
 const MAX_BATCH = 1000;
+function mailBytes(f: Finish): number {
+  let n = 0;
+  for (const m of f.sentMail ?? []) n += m.raw.length;
+  return n;
+}
+
+/** The outcomes the next statement writes: at least one, within MAX_BATCH and the bytes of mail records a statement carries. */
+function nextBatch(queue: Finish[]): Finish[] {
+  let bytes = mailBytes(queue[0]!);
+  let n = 1;
+  while (n < queue.length && n < MAX_BATCH) {
+    const more = mailBytes(queue[n]!);
+    if (more > 0 && bytes + more > SENT_MAIL_STATEMENT_BYTES) break;
+    bytes += more;
+    n++;
+  }
+  return queue.slice(0, n);
+}
 
 /**
  * Writes job outcomes, many per statement. Finishes that arrive while a write is in flight go in the next one,
@@ -28,6 +48,8 @@ export class Completer {
     private readonly owner: string,
     private readonly log: Logger,
     private readonly onWritten: (batchId: number, written: boolean, f: Finish) => void = () => undefined,
+    /** Where the records of sent mail go when the outcomes' statement refuses them (src/sync/recordSent.ts). */
+    private readonly recordApart: (mails: readonly SentMail[]) => void = recordSentApart(pool, log),
   ) {}
 
   get pendingIds(): number[] {
@@ -67,7 +89,7 @@ export class Completer {
 
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue.slice(0, MAX_BATCH);
+      const batch = nextBatch(this.queue);
       try {
         const written = await finishMany(this.pool, this.owner, batch);
         this.queue.splice(0, batch.length);
@@ -79,6 +101,12 @@ export class Completer {
         // A deadlock or serialization failure: the server chose this write to lose; write it again at once.
         if (dbFault(err) === 'conflict' && this.conflicts++ < 5) {
           this.log.debug(`writing ${batch.length} outcome(s): ${errorMessage(err)}; retrying at once`, { scope: 'completer' });
+          continue;
+        }
+        // Refused with records of sent mail in it: a record must never cost its job's outcome (the job would run,
+        // and mail, again), so the records are written on their own and the outcomes again without them.
+        if (!isRetryableDbError(err) && this.setRecordsApart(batch)) {
+          this.log.warn(`writing ${batch.length} outcome(s) with the records of the mail they sent: ${errorMessage(err)}; writing the records apart`, { scope: 'completer' });
           continue;
         }
         if (!isRetryableDbError(err) && batch.length === 1) {
@@ -110,6 +138,15 @@ export class Completer {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
+  }
+
+  /** Takes the records of sent mail out of these outcomes and writes them apart; false when there were none. */
+  private setRecordsApart(batch: Finish[]): boolean {
+    const mails = batch.flatMap((f) => f.sentMail ?? []);
+    for (const f of batch) delete f.sentMail;
+    if (mails.length === 0) return false;
+    this.recordApart(mails);
+    return true;
   }
 
   private async flushSingly(count: number): Promise<void> {

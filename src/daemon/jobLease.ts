@@ -1,5 +1,6 @@
 import type { Client } from '../db/pool';
 import { finishMany, type BatchRow } from '../db/queries/batch';
+import type { SentMail } from '../db/queries/sentMail';
 import { LeaseLostError } from '../errors';
 import type { JobLease } from '../handlers/types';
 import type { LeaseKeeper } from './leases';
@@ -10,6 +11,8 @@ export class RunLease implements JobLease {
   recorded = false;
   /** Set by a handler that was stopped before any of the job's work began (notStarted). */
   untouched = false;
+  /** Records of the mail this job sent, for its outcome's statement (recordWithOutcome). */
+  readonly sentMail: SentMail[] = [];
 
   constructor(
     readonly owner: string,
@@ -29,6 +32,10 @@ export class RunLease implements JobLease {
 
   handedOver(): void {
     this.keeper.awaitingOutcome(this.job.batch_id);
+  }
+
+  recordWithOutcome(mail: SentMail): void {
+    this.sentMail.push(mail);
   }
 
   notStarted(): void {

@@ -1,6 +1,7 @@
 import type { Config } from '../config';
 import type { Pool } from '../db/pool';
 import type { ActionLimit, BatchRow, Finish } from '../db/queries/batch';
+import type { SentMail } from '../db/queries/sentMail';
 import type { Settings } from '../db/queries/settings';
 import type { HandlerRegistry, Services } from '../handlers';
 import { lazyChild, logIf, type Logger } from '../log';
@@ -43,6 +44,8 @@ export interface RunnerDeps {
   log: Logger;
   /** A job ended: a slot is free. */
   onJobDone: () => void;
+  /** Records of mail sent by a job that has no outcome to write them with (src/sync/recordSent.ts). */
+  recordApart: (mails: readonly SentMail[]) => void;
 }
 
 interface Running {
@@ -196,12 +199,17 @@ export class JobRunner {
     if (d.log.isLevelEnabled('debug')) logIf(d.log, 'debug', `claimed (attempt ${job.batch_attempts})`, meta);
     const lease = new RunLease(d.owner, job, d.leases);
     const deps = { cfg: d.cfg, pool: d.jobPool, handlers: d.handlers, services: d.services, settings: d.settings };
-    const done = executeJob(job, stop, deps, lazyChild(d.log, meta), lease).then((o) => this.ended(job, meta, o));
+    const done = executeJob(job, stop, deps, lazyChild(d.log, meta), lease).then((o) => this.ended(job, meta, o, lease));
     this.running.set(job.batch_id, { job, stop, done });
   }
 
-  private ended(job: BatchRow, meta: Record<string, unknown>, o: Outcome): void {
+  private ended(job: BatchRow, meta: Record<string, unknown>, o: Outcome, lease: RunLease): void {
     const { d } = this;
+    // The records of the mail it sent go in its outcome's statement; with no outcome to write, on their own.
+    if (lease.sentMail.length > 0) {
+      if (o.finish && !o.recorded) o.finish.sentMail = lease.sentMail;
+      else d.recordApart(lease.sentMail);
+    }
     d.sizer.jobTook(o.ms);
     d.jobStats.record(job.batch_action, o.finish ? o.finish.kind : 'lost', o.ms);
     this.running.delete(job.batch_id);

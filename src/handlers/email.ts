@@ -41,7 +41,7 @@ export const emailHandler: Handler = async (ctx) => {
       signal: ctx.signal,
     },
     `batch-${id}`,
-    () => ctx.lease?.handedOver(),
+    ctx.lease,
   );
   if (info.rejected.length) {
     // Some recipients took it: sending again would duplicate it for them, so the job is done; the row says who missed it.

@@ -1,10 +1,11 @@
 import type { Config } from '../config';
 import type { BatchRow } from '../db/queries/batch';
+import type { SentMail } from '../db/queries/sentMail';
 import type { Settings } from '../db/queries/settings';
 import type { Client, Pool } from '../db/pool';
 import type { Params } from '../jobs/params';
 import type { Logger } from '../log';
-import type { Mailer } from '../mail/transport';
+import type { Mailer, SendingJob } from '../mail/transport';
 
 /** Long-lived things a handler may use; made once per daemon. */
 export interface Services {
@@ -31,7 +32,7 @@ export interface JobContext {
  * transaction (an ERP action) records the outcome in that same transaction with commitDone, right before COMMIT:
  * the work and "done" then commit together, and only while the lease is held by the server's clock.
  */
-export interface JobLease {
+export interface JobLease extends SendingJob {
   readonly owner: string;
   /** This claim's fencing token. */
   readonly token: string;
@@ -51,6 +52,12 @@ export interface JobLease {
    * so the mail is not sent a second time by this daemon's own abort.
    */
   handedOver(): void;
+  /**
+   * The record of a mail the job sent, written in the statement that writes the job's outcome, whatever that
+   * outcome is and whether or not the lease still guards it (the mail is out); apart from it when there is no
+   * outcome to write (src/daemon/runner.ts) or the statement refuses the record (src/daemon/completer.ts).
+   */
+  recordWithOutcome(mail: SentMail): void;
   /**
    * The handler never began the job's work (an ERP action stopped while still queued for its group): a stop because
    * the lease could not be renewed then puts the job back, its attempt not counted, instead of leaving it to be

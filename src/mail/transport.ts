@@ -5,6 +5,7 @@ import MailComposer from 'nodemailer/lib/mail-composer';
 import type Mail from 'nodemailer/lib/mailer';
 import type { Config } from '../config';
 import { errorMessage } from '../errors';
+import type { SentMail } from '../db/queries/sentMail';
 import type { Logger } from '../log';
 import { buildMessage } from './buildMessage';
 import { classifySmtpError } from './smtpErrors';
@@ -19,14 +20,22 @@ export interface SentInfo {
   deliveredTo: string;
 }
 
+/** The job a message is sent for, as the mailer sees it (a part of the job's lease, src/handlers/types.ts). */
+export interface SendingJob {
+  /**
+   * Called the moment the message is out of our hands (SMTP accepted it, or its outbox file is written), before
+   * it is recorded: from then on sending it again would duplicate it (docs/reliability.md).
+   */
+  handedOver(): void;
+  /** Takes the message's record, to write it in the same statement as the job's outcome (src/sync/recordSent.ts). */
+  recordWithOutcome(mail: SentMail): void;
+}
+
 export interface Mailer {
   /** "smtp host:port" or "outbox /path", for logs and messages. */
   readonly description: string;
-  /**
-   * `handedOver` is called the moment the message is out of our hands (SMTP accepted it, or its outbox file is
-   * written), before it is recorded: from then on sending it again would duplicate it (docs/reliability.md).
-   */
-  send(message: Mail.Options, fileHint: string, handedOver?: () => void): Promise<SentInfo>;
+  /** `job`: the job it is sent for, when there is one (a done-notice has none). */
+  send(message: Mail.Options, fileHint: string, job?: SendingJob): Promise<SentInfo>;
   close(): void;
 }
 
@@ -51,7 +60,7 @@ export interface ComposedFrom {
  * bytes that were sent and what they were composed from. Its failure is logged and never fails the send: the mail
  * is out, and sending it again would duplicate it.
  */
-export type OnSent = (raw: Buffer, envelope: SentEnvelope, info: SentInfo, composed: ComposedFrom) => Promise<void>;
+export type OnSent = (raw: Buffer, envelope: SentEnvelope, info: SentInfo, composed: ComposedFrom, job?: SendingJob) => Promise<void>;
 
 export interface MailerOptions {
   onSent?: OnSent;
@@ -121,10 +130,10 @@ function rawMail(c: Composed, signal: AbortSignal | undefined): unknown {
   };
 }
 
-async function notifySent(opts: MailerOptions, c: Composed, info: SentInfo): Promise<void> {
+async function notifySent(opts: MailerOptions, c: Composed, info: SentInfo, job: SendingJob | undefined): Promise<void> {
   if (!opts.onSent) return;
   try {
-    await opts.onSent(c.raw, c.envelope, info, c.from);
+    await opts.onSent(c.raw, c.envelope, info, c.from, job);
   } catch (err) {
     opts.log?.warn(`mail ${info.messageId} was sent, but recording it failed: ${errorMessage(err)}`, { scope: 'mail' });
   }
@@ -166,7 +175,7 @@ function smtpMailer(smtp: NonNullable<Config['smtp']>, opts: MailerOptions): Mai
   const pool = transport.transporter as unknown as { send(mail: unknown, callback: (err: Error | null, info: { accepted?: unknown; rejected?: unknown }) => void): void };
   return {
     description: `smtp ${server}`,
-    async send(message, _fileHint, handedOver) {
+    async send(message, _fileHint, job) {
       let composed: Composed;
       let sent: SentInfo;
       try {
@@ -181,8 +190,8 @@ function smtpMailer(smtp: NonNullable<Config['smtp']>, opts: MailerOptions): Mai
       } catch (err) {
         throw classifySmtpError(err, server);
       }
-      handedOver?.();
-      await notifySent(opts, composed, sent);
+      job?.handedOver();
+      await notifySent(opts, composed, sent, job);
       return sent;
     },
     close: () => transport.close(),
@@ -198,14 +207,14 @@ function outboxMailer(dir: string, opts: MailerOptions): Mailer {
   const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows', keepBcc: true } as Parameters<typeof nodemailer.createTransport>[0]);
   return {
     description: `outbox ${dir}`,
-    async send(message, fileHint, handedOver) {
+    async send(message, fileHint, job) {
       const composed = await compose(message, true);
       const info = (await transport.sendMail({ envelope: composed.envelope, raw: composed.raw } as Mail.Options)) as unknown as { message: Buffer };
       // Never over an existing file, under a temporary name of this writer's own (src/mail/outbox.ts).
       const file = await writeOutboxFile(dir, fileHint, info.message);
       const sent: SentInfo = { messageId: composed.messageId, accepted: composed.envelope.to, rejected: [], deliveredTo: file };
-      handedOver?.();
-      await notifySent(opts, composed, sent);
+      job?.handedOver();
+      await notifySent(opts, composed, sent, job);
       return sent;
     },
     close: () => undefined,

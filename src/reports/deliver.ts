@@ -164,7 +164,7 @@ export async function deliver(ctx: JobContext, plan: DeliveryPlan, file: string,
         signal: ctx.signal,
       } as Parameters<JobContext['services']['mailer']['send']>[0],
       `batch-${id}`,
-      () => ctx.lease?.handedOver(),
+      ctx.lease,
     );
     if (info.rejected.length) ctx.log.warn(`report mailed, but the server refused ${info.rejected.join(', ')}`);
     done.push({ to: 'email', messageId: info.messageId, accepted: info.accepted, rejected: info.rejected, deliveredTo: info.deliveredTo });

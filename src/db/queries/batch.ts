@@ -1,4 +1,5 @@
 import type { Client, Pool } from '../pool';
+import { distinctSentMail, sentMailCtes, sentMailParams, type SentMail } from './sentMail';
 
 /** A pool, or a client inside a transaction (the ERP action records its outcome in its own transaction). */
 export type Queryable = Pool | Client;
@@ -201,10 +202,12 @@ export interface Finish {
   result: unknown;
   /** The claim's fencing token; null only for callers outside the daemon (benchmarks), which the owner alone guards. */
   token?: string | null;
+  /** Records of mail the job sent, written in the same statement whatever the guard decides (the mail is out). */
+  sentMail?: readonly SentMail[];
 }
 
-export const FINISH_SQL = `
-WITH d AS MATERIALIZED (
+const FINISH_CTES = `
+d AS MATERIALIZED (
   -- Materialized: read the parameter arrays once, not once per joined row. Each array is a sub-select, as is the
   -- "= ANY" below: the planner cannot see how many outcomes there are, so every plan is costed alike and the
   -- server keeps its generic plan after five runs (finishMany).
@@ -255,7 +258,9 @@ UPDATE xtbatch.batch b
         AND (d.token IS NULL OR b.batch_lease_token = d.token)
         AND ($9::boolean IS NOT TRUE OR b.batch_lease_expires > clock_timestamp())) IS TRUE
 RETURNING b.batch_id, d.kind, b.batch_reschedinterval
-)
+)`;
+
+const FINISH_SELECT = `
 -- xTuple's recurrence: the next occurrence is inserted in this same statement, so a completed recurring job can
 -- never be left without its successor (a failure does not end the series either).
 SELECT batch_id,
@@ -265,6 +270,19 @@ SELECT batch_id,
        (SELECT count(pg_notify('xtconnect_jobs', ''))
           FROM (SELECT 1 FROM fin WHERE kind = 'release' OR kind = 'retry' LIMIT 1) due_again) AS notified
   FROM fin`;
+
+export const FINISH_SQL = `
+WITH ${FINISH_CTES}
+${FINISH_SELECT}`;
+
+/**
+ * FINISH_SQL that also writes the records of mail the jobs sent ($10..$19, sentMailCtes): the record commits with
+ * the outcome, in one statement where each record used to take its own (issue 17). The records do not depend on
+ * the guard: a job fenced off still sent its mail.
+ */
+export const FINISH_SENT_SQL = `
+WITH ${FINISH_CTES}, ${sentMailCtes(10)}
+${FINISH_SELECT}`;
 
 /**
  * Writes many outcomes in one statement; returns the ids that were still ours (same owner, attempt and token)
@@ -278,9 +296,10 @@ export async function finishMany(pool: Queryable, owner: string, items: Finish[]
   // Named: planned once per connection (planning was 0.3-0.4 ms of a small finish, issue 17). Its generic plan
   // finds the outcomes' rows by primary key and hashes the outcomes, also with statistics from before thousands
   // of jobs were claimed (the guard is wrapped in IS TRUE for that, above); test/db/statementPlans.test.ts.
+  const sent = sorted.flatMap((i) => i.sentMail ?? []);
   const { rows } = await pool.query<{ batch_id: number }>({
-    name: 'xtconnect_finish',
-    text: FINISH_SQL,
+    name: sent.length ? 'xtconnect_finish_sent' : 'xtconnect_finish',
+    text: sent.length ? FINISH_SENT_SQL : FINISH_SQL,
     values: [
       owner,
       sorted.map((i) => i.batchId),
@@ -291,6 +310,7 @@ export async function finishMany(pool: Queryable, owner: string, items: Finish[]
       sorted.map((i) => (i.result === undefined || i.result === null ? null : JSON.stringify(i.result))),
       sorted.map((i) => i.token ?? null),
       requireLiveLease,
+      ...(sent.length ? sentMailParams(distinctSentMail(sent).rows) : []),
     ],
   });
   return new Set(rows.map((r) => r.batch_id));
