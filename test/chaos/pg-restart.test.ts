@@ -104,10 +104,15 @@ describe('chaos (c): PostgreSQL restarted under load', () => {
     const mailT = tally(tokens, smtp.deliveries(), (t) => done(mail.get(t)));
     const notDone = describeNotDone(states);
     const deadlocks = daemons.reduce((n, d) => n + d.proc.lines.filter((l) => /deadlock detected/.test(l)).length, 0);
+    // Each mail's record in xtbatch.eml, written in the statement of its job's outcome: through both restarts,
+    // exactly one per mail job.
+    const { rows: recs } = await pool.query<{ subj: string; n: number }>(`SELECT eml_subj AS subj, count(*)::int AS n FROM xtbatch.eml GROUP BY 1`);
+    const recorded = new Map(recs.map((r) => [r.subj, r.n]));
+    const badRecords = tokens.filter((t) => recorded.get(`chaos ${t}`) !== 1).map((t) => `${t}: ${recorded.get(`chaos ${t}`) ?? 0} record(s)`);
     console.log(summary('(c) PostgreSQL restart under load', {
       jobs: all.length, lost: erpT.lost + mailT.lost, runTwice: erpT.runTwice + mailT.runTwice,
       overlapping: erpT.overlapping + mailT.overlapping, erpCommittedTwice: erpT.runTwice, mailDeliveredTwice: mailT.runTwice,
-      failed: notDone.length, deadlockLines: deadlocks,
+      failed: notDone.length, deadlockLines: deadlocks, mailRecords: recs.reduce((n, r) => n + r.n, 0),
       fastRestartAt: fast.completedAt, fastRestartMs: fast.restartMs, fastRecoverMs: fast.recoverMs,
       immediateRestartAt: immediate.completedAt, immediateRestartMs: immediate.restartMs, immediateRecoverMs: immediate.recoverMs,
       totalMs,
@@ -116,6 +121,8 @@ describe('chaos (c): PostgreSQL restarted under load', () => {
     expect(notDone).toEqual([]);
     expect({ erp: erpT.details, mail: mailT.details }).toEqual({ erp: [], mail: [] });
     expect({ erpOverlapping: erpT.overlapping, mailOverlapping: mailT.overlapping }).toEqual({ erpOverlapping: 0, mailOverlapping: 0 });
+    expect(badRecords).toEqual([]);
+    expect(recs).toHaveLength(MAIL_JOBS);
     // Both restarts hit the load, not an idle or finished queue.
     expect(fast.completedAt).toBeLessThan(all.length);
     expect(immediate.completedAt).toBeLessThan(all.length);
