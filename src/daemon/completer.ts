@@ -1,7 +1,7 @@
 import { finishMany, type Finish } from '../db/queries/batch';
 import type { Pool } from '../db/pool';
-import { SENT_MAIL_STATEMENT_BYTES, type SentMail } from '../db/queries/sentMail';
-import { recordApart as recordSentApart } from '../sync/recordSent';
+import { SENT_MAIL_STATEMENT_BYTES } from '../db/queries/sentMail';
+import { sentMailWriters, type SentMailWriters } from '../sync/recordSent';
 import { dbFault, errorMessage, isRetryableDbError } from '../errors';
 import type { Logger } from '../log';
 import { reconnectDelayMs } from './backoff';
@@ -48,8 +48,8 @@ export class Completer {
     private readonly owner: string,
     private readonly log: Logger,
     private readonly onWritten: (batchId: number, written: boolean, f: Finish) => void = () => undefined,
-    /** Where the records of sent mail go when the outcomes' statement refuses them (src/sync/recordSent.ts). */
-    private readonly recordApart: (mails: readonly SentMail[]) => void = recordSentApart(pool, log),
+    /** Where the records of sent mail go that the outcomes' statement does not take (src/sync/recordSent.ts). */
+    private readonly mail: SentMailWriters = sentMailWriters(pool, log),
   ) {}
 
   get pendingIds(): number[] {
@@ -91,6 +91,7 @@ export class Completer {
     while (this.queue.length > 0) {
       const batch = nextBatch(this.queue);
       try {
+        await this.writeLinked(batch);
         const written = await finishMany(this.pool, this.owner, batch);
         this.queue.splice(0, batch.length);
         this.failures = 0;
@@ -145,8 +146,33 @@ export class Completer {
     const mails = batch.flatMap((f) => f.sentMail ?? []);
     for (const f of batch) delete f.sentMail;
     if (mails.length === 0) return false;
-    this.recordApart(mails);
+    this.mail.apart(mails);
     return true;
+  }
+
+  /**
+   * The records that need xTuple's import (contacts, documents; SentMail.links) are written right before their
+   * outcomes, all of a batch at once, each in its own transaction. The database away: thrown, and they are tried
+   * again with their outcomes (one written already is found by its hash and not written twice). A record the
+   * database refuses is logged and left out; its outcome is written all the same.
+   */
+  private async writeLinked(batch: Finish[]): Promise<void> {
+    const pending = batch.flatMap((f) => (f.sentMail ?? []).filter((m) => m.links).map((m) => ({ f, m })));
+    if (pending.length === 0) return;
+    const results = await Promise.allSettled(pending.map(({ m }) => this.mail.linked(m)));
+    let away: unknown = null;
+    results.forEach((r, i) => {
+      const { f, m } = pending[i]!;
+      if (r.status === 'rejected') {
+        if (isRetryableDbError(r.reason)) {
+          away ??= r.reason;
+          return;
+        }
+        this.mail.failed(m, r.reason);
+      }
+      f.sentMail = f.sentMail!.filter((x) => x !== m);
+    });
+    if (away) throw away;
   }
 
   private async flushSingly(count: number): Promise<void> {

@@ -11,7 +11,7 @@ import { errorMessage, isOutage } from '../errors';
 import { defaultHandlers, type HandlerRegistry, type Services } from '../handlers';
 import type { Logger } from '../log';
 import { createMailer } from '../mail/transport';
-import { recordApart, sentRecorder } from '../sync/recordSent';
+import { sentMailWriters, sentRecorder } from '../sync/recordSent';
 import { VERSION } from '../version';
 import { reconnectDelayMs } from './backoff';
 import { ClaimSizer } from './claimSizer';
@@ -175,13 +175,14 @@ export class Daemon {
       this.waker.wake();
     });
     this.notices = new Notices(this.handlerServices.mailer, () => this.settings.current, log);
-    const apart = recordApart(this.jobPool, log);
-    this.completer = new Completer(this.pool, this.id, log, (batchId, written, f) => this.onWritten(batchId, written, f), apart);
+    // The records of sent mail that do not go in the outcomes' statement are written by the handlers' pool.
+    const mailWriters = sentMailWriters(this.jobPool, log);
+    this.completer = new Completer(this.pool, this.id, log, (batchId, written, f) => this.onWritten(batchId, written, f), mailWriters);
     this.sizer = new ClaimSizer(cfg.daemon.concurrency, cfg.daemon.prefetch);
     this.runner = new JobRunner({
       owner: this.id, cfg, jobPool: this.jobPool, handlers: this.handlers, services: this.handlerServices,
       settings: () => this.settings.current, leases: this.leases, completer: this.completer, notices: this.notices,
-      sizer: this.sizer, stats: this.stats, jobStats: this.jobStats, log, recordApart: apart,
+      sizer: this.sizer, stats: this.stats, jobStats: this.jobStats, log, recordApart: mailWriters.apart,
       // A finished job frees a slot, but with jobs held ready the next claim waits until half of them are gone:
       // one claim for several finished jobs, not one each (ClaimSizer). With none held, every slot is claimed for.
       onJobDone: () => {

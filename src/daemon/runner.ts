@@ -44,7 +44,7 @@ export interface RunnerDeps {
   log: Logger;
   /** A job ended: a slot is free. */
   onJobDone: () => void;
-  /** Records of mail sent by a job that has no outcome to write them with (src/sync/recordSent.ts). */
+  /** Writes the records of mail sent by a job that has no outcome to write them with (src/sync/recordSent.ts). */
   recordApart: (mails: readonly SentMail[]) => void;
 }
 

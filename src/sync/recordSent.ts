@@ -63,17 +63,30 @@ function storeSent(pool: Pool, mail: SentMail): Promise<number | null> {
 export async function recordSent(pool: Pool, raw: Buffer, envelope: SentEnvelope, composed?: ComposedFrom, job?: SendingJob): Promise<number | null> {
   const parsed = (composed && recordFromComposed(raw, composed, envelope.to)) || (await parseEmail(raw, new Date(), envelope.to));
   const catalog = await crmCatalog(pool);
-  if (!catalog.contacts && findReferences(parsed.subject, parsed.body).length === 0) {
-    const mail = { raw, ...parsed };
-    if (!job) return storeSent(pool, mail);
+  let mail: SentMail = { raw, ...parsed };
+  if (catalog.contacts || findReferences(parsed.subject, parsed.body).length > 0) {
+    // The sender's own addresses are never linked as contacts.
+    const own = new Set<string>();
+    if (envelope.from) own.add(envelope.from.toLowerCase());
+    for (const a of parsed.addresses) if (a.type === 'FROM') own.add(a.addr.toLowerCase());
+    mail = { ...mail, links: { own: [...own] } };
+  }
+  if (job) {
     job.recordWithOutcome(mail);
     return null;
   }
-  const own = new Set<string>();
-  if (envelope.from) own.add(envelope.from.toLowerCase());
-  for (const a of parsed.addresses) if (a.type === 'FROM') own.add(a.addr.toLowerCase());
-  // durable false: as STORE_SENT, the job's outcome commits after this and flushes it.
-  const out = await importMessage(pool, raw, parsed, { catalog, contacts: catalog.contacts ? { create: false, exclusions: [], own } : null, durable: false });
+  return mail.links ? importLinked(pool, mail) : storeSent(pool, mail);
+}
+
+/**
+ * A record with contact or document links, by xtbatch.emlsync_import (one transaction per message). Durable false:
+ * the outcome of the job that sent it is committed after this (by the Completer, src/daemon/completer.ts) and
+ * flushes the WAL up to both.
+ */
+async function importLinked(pool: Pool, mail: SentMail): Promise<number | null> {
+  const catalog = await crmCatalog(pool);
+  const contacts = catalog.contacts ? { create: false, exclusions: [], own: new Set(mail.links?.own ?? []) } : null;
+  const out = await importMessage(pool, mail.raw, { ...mail, addresses: [...mail.addresses] }, { catalog, contacts, durable: false });
   return out.emlId;
 }
 
@@ -91,17 +104,34 @@ export function sentRecorder(pool: Pool, log: Logger): OnSent {
   };
 }
 
-/**
- * Writes records that were to go with a job's outcome but cannot: the job has no outcome to write (its lease was
- * lost), or the outcome's statement was refused with them (finishMany; the outcome is then written without). Each
- * record that cannot be written is logged; the mail stays sent.
- */
-export function recordApart(pool: Pool, log: Logger): (mails: readonly SentMail[]) => void {
-  return (mails) => {
-    for (const m of mails) {
-      storeSent(pool, m).catch((err: unknown) => {
-        log.warn(`a sent mail ("${m.subject}", ${m.date.toISOString()}) could not be recorded in xtbatch.eml: ${errorMessage(err)}`, { scope: 'mail' });
-      });
-    }
+function logRecordFailed(log: Logger, m: SentMail, err: unknown): void {
+  log.warn(`a sent mail ("${m.subject}", ${m.date.toISOString()}) could not be recorded in xtbatch.eml: ${errorMessage(err)}`, { scope: 'mail' });
+}
+
+/** How the daemon writes the records of its jobs' mail that do not go in the outcomes' statement. */
+export interface SentMailWriters {
+  /**
+   * Records that were to go with a job's outcome but cannot: the job has no outcome to write (its lease was lost),
+   * or the outcomes' statement was refused with them (it is written again without). Each record that cannot be
+   * written is logged; the mail stays sent.
+   */
+  apart(mails: readonly SentMail[]): void;
+  /**
+   * A record with links (xTuple's contacts, documents), written by the Completer right before its job's outcome.
+   * Rejects as the database did; the caller retries it with the outcome while the database is away.
+   */
+  linked(mail: SentMail): Promise<unknown>;
+  /** Logs a record that will not be written. */
+  failed(mail: SentMail, err: unknown): void;
+}
+
+export function sentMailWriters(pool: Pool, log: Logger): SentMailWriters {
+  const failed = (m: SentMail, err: unknown): void => logRecordFailed(log, m, err);
+  return {
+    apart: (mails) => {
+      for (const m of mails) (m.links ? importLinked(pool, m) : storeSent(pool, m)).catch((err: unknown) => failed(m, err));
+    },
+    linked: (m) => importLinked(pool, m),
+    failed,
   };
 }

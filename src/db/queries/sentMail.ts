@@ -18,7 +18,13 @@ export interface SentMail {
   date: Date;
   subject: string;
   body: string;
-  addresses: ReadonlyArray<{ type: string; addr: string; name: string }>;
+  addresses: ReadonlyArray<{ type: 'FROM' | 'TO' | 'CC' | 'BCC'; addr: string; name: string }>;
+  /**
+   * Set when the record needs xTuple's import (xtbatch.emlsync_import): the database has xTuple's contact tables,
+   * or the message names a document. `own`: the sender's addresses, never linked as contacts. Such a record is
+   * written in its own transaction, not in the outcomes' statement (src/daemon/completer.ts).
+   */
+  links?: { own: string[] };
 }
 
 /**
