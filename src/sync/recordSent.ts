@@ -38,7 +38,6 @@ async function storeSentRows(pool: Pool, items: SentMail[]): Promise<Array<numbe
  * One writer per pool: records written apart from a job's outcome that arrive at the same time share a statement,
  * of at most SENT_MAIL_STATEMENT_BYTES of messages.
  */
-
 const writers = new WeakMap<Pool, GroupedWriter<SentMail, number | null>>();
 
 function storeSent(pool: Pool, mail: SentMail): Promise<number | null> {
@@ -59,6 +58,11 @@ function storeSent(pool: Pool, mail: SentMail): Promise<number | null> {
  * The stored message is the raw bytes sent. Its subject, body, addresses and date are taken from what it was
  * composed from when `composed` is given and holds nothing unusual (src/mail/sentRecord.ts), else parsed from the
  * bytes as imported mail is: the same fields either way, without a MIME parse per sent message.
+ *
+ * With `job` (a message a job sent) the record is handed to the job instead and written with its outcome (issue 17:
+ * in the outcomes' statement on a plain database, one statement fewer per group of jobs finishing together; by the
+ * Completer right before it when it needs xTuple's import), and retried with the outcome while the database is
+ * away; null is returned then.
  */
 export async function recordSent(pool: Pool, raw: Buffer, envelope: SentEnvelope, composed?: ComposedFrom, job?: SendingJob): Promise<number | null> {
   const parsed = (composed && recordFromComposed(raw, composed, envelope.to)) || (await parseEmail(raw, new Date(), envelope.to));
