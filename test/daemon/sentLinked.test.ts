@@ -6,12 +6,12 @@
  */
 import crypto from 'node:crypto';
 import { Completer } from '../../src/daemon/completer';
-import { Daemon } from '../../src/daemon/loop';
 import { createPool, endPool } from '../../src/db/pool';
 import { claimDue, nextLeaseToken } from '../../src/db/queries/batch';
 import type { SentMail } from '../../src/db/queries/sentMail';
 import { sentMailWriters } from '../../src/sync/recordSent';
 import { captureLogger, configMaker, insertJob, smtpSection } from '../handlers/helpers';
+import { daemonWithOwnMailer, jobState } from '../support/daemon';
 import { databaseSuite } from '../support/suite';
 import { startSmtp } from '../support/smtp';
 import { startTcpProxy } from '../support/tcpProxy';
@@ -37,9 +37,7 @@ async function records(): Promise<Array<{ subj: string; links: string[] }>> {
   return Promise.all(rows.map(async (r) => ({ subj: r.subj, links: await linksOf(suite.db, r.eml_id) })));
 }
 
-async function state(id: number): Promise<string> {
-  return (await suite.db.pool.query(`SELECT state FROM xtbatch.job WHERE batch_id = $1`, [id])).rows[0].state;
-}
+const state = (id: number): Promise<string> => jobState(suite.db.pool, id);
 
 describe('records with contact links, written before their jobs\' outcomes', () => {
   it('a daemon with its own mailer: each job done, its mail recorded once and linked to the recipient\'s contact', async () => {
@@ -53,9 +51,7 @@ describe('records with contact links, written before their jobs\' outcomes', () 
       contacts.push(await contact(`ann${i}@customer.example`));
       ids.push(await insertJob(suite.db.pool, { batch_email: `ann${i}@customer.example`, batch_subject: `Linked ${i}` }));
     }
-    const pool = createPool({ url: cfg.database.url, max: 4, statementTimeoutMs: 0, applicationName: 'xtconnect test daemon' }, log.log);
-    const jobPool = createPool({ url: cfg.database.url, max: cfg.database.poolSize, statementTimeoutMs: 0, applicationName: 'xtconnect test jobs' }, log.log);
-    const daemon = new Daemon({ cfg, pool, jobPool, log: log.log, ownsPool: true });
+    const daemon = daemonWithOwnMailer(cfg, log.log);
     await daemon.start();
     try {
       await waitFor('6 jobs done', async () => (await suite.db.pool.query(

@@ -6,11 +6,11 @@
  */
 import crypto from 'node:crypto';
 import { Completer } from '../../src/daemon/completer';
-import { Daemon } from '../../src/daemon/loop';
 import { createPool, endPool, type Pool } from '../../src/db/pool';
 import { claimDue, finishMany, nextLeaseToken, type Finish } from '../../src/db/queries/batch';
 import type { SentMail } from '../../src/db/queries/sentMail';
 import { captureLogger, configMaker, insertJob, smtpSection } from '../handlers/helpers';
+import { daemonWithOwnMailer, jobState } from '../support/daemon';
 import { databaseSuite } from '../support/suite';
 import { startSmtp } from '../support/smtp';
 import { waitFor } from '../support/wait';
@@ -43,9 +43,7 @@ async function recorded(): Promise<Array<{ subj: string; status: string; addrs: 
   return rows;
 }
 
-async function state(id: number): Promise<string> {
-  return (await suite.db.pool.query(`SELECT state FROM xtbatch.job WHERE batch_id = $1`, [id])).rows[0].state;
-}
+const state = (id: number): Promise<string> => jobState(suite.db.pool, id);
 
 describe('the records of sent mail written with the jobs\' outcomes', () => {
   it('a daemon with its own mailer: every job done, each mail recorded once with its addresses, in the outcomes\' statements', async () => {
@@ -53,20 +51,8 @@ describe('the records of sent mail written with the jobs\' outcomes', () => {
     suite.servers.push(smtp);
     const cfg = config(suite.db.url, { smtp: smtpSection(smtp.port) });
     const log = captureLogger();
-    const pool = createPool({ url: cfg.database.url, max: 4, statementTimeoutMs: 0, applicationName: 'xtconnect test daemon' }, log.log);
-    const jobPool = createPool({ url: cfg.database.url, max: cfg.database.poolSize, statementTimeoutMs: 0, applicationName: 'xtconnect test jobs' }, log.log);
-    // Spied, not replaced: every statement still goes to the server; the spy counts them by name.
     const names: string[] = [];
-    for (const p of [pool, jobPool]) {
-      const query = p.query.bind(p) as (...a: unknown[]) => unknown;
-      jest.spyOn(p, 'query').mockImplementation(((...a: unknown[]) => {
-        const q = a[0] as { name?: string };
-        if (q && typeof q === 'object' && q.name) names.push(q.name);
-        return query(...a);
-      }) as never);
-    }
-    // No services given: the daemon's own mailer, which records what it sends (as `xtconnect start` runs it).
-    const daemon = new Daemon({ cfg, pool, jobPool, log: log.log, ownsPool: true });
+    const daemon = daemonWithOwnMailer(cfg, log.log, (name) => names.push(name));
     const ids: number[] = [];
     const c = await suite.db.pool.connect();
     try {
