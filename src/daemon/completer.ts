@@ -152,14 +152,14 @@ export class Completer {
 
   /**
    * The records that need xTuple's import (contacts, documents; SentMail.links) are written right before their
-   * outcomes, all of a batch at once, each in its own transaction. The database away: thrown, and they are tried
+   * outcomes, all of a batch at once (those linked to contacts only in one statement, src/sync/recordSent.ts). The database away: thrown, and they are tried
    * again with their outcomes (one written already is found by its hash and not written twice). A record the
    * database refuses is logged and left out; its outcome is written all the same.
    */
   private async writeLinked(batch: Finish[]): Promise<void> {
     const pending = batch.flatMap((f) => (f.sentMail ?? []).filter((m) => m.links).map((m) => ({ f, m })));
     if (pending.length === 0) return;
-    const results = await Promise.allSettled(pending.map(({ m }) => this.mail.linked(m)));
+    const results = await this.mail.linked(pending.map(({ m }) => m));
     let away: unknown = null;
     results.forEach((r, i) => {
       const { f, m } = pending[i]!;

@@ -30,10 +30,14 @@ export class GroupedWriter<I, O> {
   }
 
   submit(item: I): Promise<O> {
-    return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
-      if (!this.flushing) void this.flush();
-    });
+    return this.submitMany([item])[0]!;
+  }
+
+  /** Several items at once: they go in the same write (within maxBatch and maxWeight), not the first alone. */
+  submitMany(items: readonly I[]): Array<Promise<O>> {
+    const out = items.map((item) => new Promise<O>((resolve, reject) => this.queue.push({ item, resolve, reject })));
+    if (!this.flushing && items.length > 0) void this.flush();
+    return out;
   }
 
   /** How many queued items the next write takes: at least one, within maxBatch and maxWeight. */

@@ -5,7 +5,8 @@ import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { recordFromComposed } from '../mail/sentRecord';
 import type { ComposedFrom, OnSent, SendingJob, SentEnvelope } from '../mail/transport';
-import { crmCatalog } from './crmCatalog';
+import { contactArgs } from './contacts';
+import { crmCatalog, type ContactTables } from './crmCatalog';
 import { importMessage } from './importMessage';
 import { parseEmail } from './parseMessage';
 import { findReferences } from './references';
@@ -94,6 +95,52 @@ async function importLinked(pool: Pool, mail: SentMail): Promise<number | null> 
   return out.emlId;
 }
 
+/** sql/0034: emlsync_import for each message, in one statement. */
+const IMPORT_SENT = `SELECT o_msg, o_eml_id FROM xtbatch.emlsync_import_sent($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`;
+
+/** Records linked to contacts (no document references), many in one statement; each message's eml_id or null. */
+async function importSentRows(pool: Pool, tables: ContactTables, mails: readonly SentMail[]): Promise<Array<number | null>> {
+  const addrs = mails.flatMap((m, i) => m.addresses.map((a) => ({ msg: i + 1, ...a })));
+  const contacts = mails.flatMap((m, i) =>
+    contactArgs([...m.addresses], { create: false, exclusions: [], own: new Set(m.links?.own ?? []) }, tables).addrs.map((addr) => ({ msg: i + 1, addr })));
+  const options = { email_column: tables.hasEmailColumn, notes_column: tables.hasNotesColumn, numbered: tables.numberedByFunction };
+  const { rows } = await pool.query<{ o_msg: number; o_eml_id: number | null }>({
+    name: 'xtconnect-emlsync-import-sent',
+    text: IMPORT_SENT,
+    values: [mails.map((m) => m.hash), mails.map((m) => m.date), mails.map((m) => m.subject), mails.map((m) => m.body), mails.map((m) => m.raw.length),
+      mails.length === 1 ? mails[0]!.raw : Buffer.concat(mails.map((m) => m.raw)),
+      addrs.map((a) => a.msg), addrs.map((a) => a.type), addrs.map((a) => a.addr), addrs.map((a) => a.name),
+      contacts.map((c) => c.msg), contacts.map((c) => c.addr), JSON.stringify(options)],
+  });
+  const ids = new Map(rows.map((r) => [r.o_msg, r.o_eml_id]));
+  return mails.map((_, i) => ids.get(i + 1) ?? null);
+}
+
+/**
+ * Records with links, as many as possible in one statement: those linked to contacts only share one call of
+ * emlsync_import_sent, of at most SENT_MAIL_STATEMENT_BYTES of messages each (grouped by a GroupedWriter, which
+ * writes a refused group again one record at a time); a message naming documents needs its references read first
+ * and goes alone through importMessage. Settles one result per mail, in order.
+ */
+async function importLinkedMany(pool: Pool, mails: readonly SentMail[]): Promise<Array<PromiseSettledResult<unknown>>> {
+  const tables = (await crmCatalog(pool)).contacts;
+  const grouped = mails.map((m) => tables !== null && findReferences(m.subject, m.body).length === 0);
+  const together = tables ? sentImporter(pool, tables).submitMany(mails.filter((_, i) => grouped[i])) : [];
+  let next = 0;
+  return Promise.allSettled(mails.map((m, i) => (grouped[i] ? together[next++]! : importLinked(pool, m))));
+}
+
+const importers = new WeakMap<Pool, GroupedWriter<SentMail, number | null>>();
+
+function sentImporter(pool: Pool, tables: ContactTables): GroupedWriter<SentMail, number | null> {
+  let w = importers.get(pool);
+  if (!w) {
+    w = new GroupedWriter((items) => importSentRows(pool, tables, items), { weigh: (it) => it.raw.length, maxWeight: SENT_MAIL_STATEMENT_BYTES });
+    importers.set(pool, w);
+  }
+  return w;
+}
+
 /**
  * The mailer's onSent hook (createMailer(cfg, { onSent: sentRecorder(pool, log) })). It never throws: a record that
  * cannot be written is logged, and the mail stays sent.
@@ -121,10 +168,11 @@ export interface SentMailWriters {
    */
   apart(mails: readonly SentMail[]): void;
   /**
-   * A record with links (xTuple's contacts, documents), written by the Completer right before its job's outcome.
-   * Rejects as the database did; the caller retries it with the outcome while the database is away.
+   * Records with links (xTuple's contacts, documents), written by the Completer right before their jobs' outcomes.
+   * One result per mail, rejected as the database refused it; the caller retries them with the outcomes while the
+   * database is away.
    */
-  linked(mail: SentMail): Promise<unknown>;
+  linked(mails: readonly SentMail[]): Promise<Array<PromiseSettledResult<unknown>>>;
   /** Logs a record that will not be written. */
   failed(mail: SentMail, err: unknown): void;
 }
@@ -135,7 +183,7 @@ export function sentMailWriters(pool: Pool, log: Logger): SentMailWriters {
     apart: (mails) => {
       for (const m of mails) (m.links ? importLinked(pool, m) : storeSent(pool, m)).catch((err: unknown) => failed(m, err));
     },
-    linked: (m) => importLinked(pool, m),
+    linked: (mails) => importLinkedMany(pool, mails),
     failed,
   };
 }

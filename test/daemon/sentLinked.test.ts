@@ -4,14 +4,14 @@
  * retried with the outcome instead of being lost (issue 17's change; before it, the handler wrote the record and
  * a record that met an outage was only logged). Real PostgreSQL, a real SMTP server, a TCP proxy the test cuts.
  */
-import crypto from 'node:crypto';
 import { Completer } from '../../src/daemon/completer';
 import { createPool, endPool } from '../../src/db/pool';
 import { claimDue, nextLeaseToken } from '../../src/db/queries/batch';
 import type { SentMail } from '../../src/db/queries/sentMail';
 import { sentMailWriters } from '../../src/sync/recordSent';
 import { captureLogger, configMaker, insertJob, smtpSection } from '../handlers/helpers';
-import { daemonWithOwnMailer, jobState } from '../support/daemon';
+import { daemonWithOwnMailer, jobState, watchNamedQueries } from '../support/daemon';
+import { sentMailRecord } from '../support/sentMail';
 import { databaseSuite } from '../support/suite';
 import { startSmtp } from '../support/smtp';
 import { startTcpProxy } from '../support/tcpProxy';
@@ -72,12 +72,7 @@ describe('records with contact links, written before their jobs\' outcomes', () 
     const pool = createPool({ url: proxy.url(suite.db.url), max: 2, statementTimeoutMs: 0, applicationName: 'xtconnect test completer' }, log.log);
     try {
       await pool.query('SELECT 1'); // the catalog of xTuple's tables is read once the database answers
-      const raw = Buffer.from('From: erp@ourco.example\r\nTo: cut@customer.example\r\nSubject: Through the cut\r\n\r\nbody\r\n');
-      const mail: SentMail = {
-        raw, hash: crypto.createHash('sha1').update(raw).digest(), date: new Date('2026-12-06T04:00:00Z'), subject: 'Through the cut', body: 'body',
-        addresses: [{ type: 'FROM', addr: 'erp@ourco.example', name: '' }, { type: 'TO', addr: 'cut@customer.example', name: '' }],
-        links: { own: ['erp@ourco.example'] },
-      };
+      const mail = sentMailRecord('Through the cut', 'cut@customer.example', { linked: true });
       const completer = new Completer(pool, 'A', log.log, undefined, sentMailWriters(pool, log.log));
       await proxy.cut();
       completer.push({ batchId: id, attempt: row!.batch_attempts, token: row!.lease_token, kind: 'done', message: null, delaySeconds: 0, result: null, sentMail: [mail] });
@@ -94,5 +89,47 @@ describe('records with contact links, written before their jobs\' outcomes', () 
       await endPool(pool);
       await proxy.close();
     }
+  });
+
+  describe('several records at once (sql/0034, xtbatch.emlsync_import_sent)', () => {
+    async function writers(): Promise<{ names: string[]; linked: (mails: SentMail[]) => Promise<string[]>; end: () => Promise<void> }> {
+      const log = captureLogger();
+      const pool = createPool({ url: suite.db.url, max: 3, statementTimeoutMs: 0, applicationName: 'xtconnect test records' }, log.log);
+      const names: string[] = [];
+      watchNamedQueries(pool, (name) => names.push(name));
+      const w = sentMailWriters(pool, log.log);
+      return { names, linked: async (mails) => (await w.linked(mails)).map((r) => r.status), end: () => endPool(pool) };
+    }
+
+    it('those linked to contacts share one statement, a message naming a document goes alone; every link as one by one', async () => {
+      const [one, two] = [await contact('one@customer.example'), await contact('two@customer.example')];
+      const { rows } = await suite.db.pool.query(`INSERT INTO public.cohead (cohead_number) VALUES ('70034') RETURNING cohead_id AS id`);
+      const w = await writers();
+      try {
+        expect(await w.linked([sentMailRecord('One', 'one@customer.example', { linked: true }), sentMailRecord('Order [xtref:S-70034]', 'two@customer.example', { linked: true }),
+          sentMailRecord('Two', 'two@customer.example', { linked: true }), sentMailRecord('Nobody', 'nobody@customer.example', { linked: true }), sentMailRecord('One', 'one@customer.example', { linked: true })]))
+          .toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'fulfilled']);
+        expect(w.names.filter((n) => n.startsWith('xtconnect-emlsync')).sort()).toEqual(['xtconnect-emlsync-import', 'xtconnect-emlsync-import-sent']);
+      } finally {
+        await w.end();
+      }
+      // The same bytes twice ("One"): one row.
+      expect(await records()).toEqual([
+        { subj: 'Nobody', links: [] }, { subj: 'One', links: [`T:${one}`] },
+        { subj: 'Order [xtref:S-70034]', links: [`S:${rows[0].id}`, `T:${two}`] }, { subj: 'Two', links: [`T:${two}`] },
+      ]);
+    });
+
+    it('a group the database refuses is written again one record at a time: only the bad record is rejected', async () => {
+      const one = await contact('one@customer.example');
+      const w = await writers();
+      try {
+        expect(await w.linked([sentMailRecord('Fine 1', 'one@customer.example', { linked: true }), sentMailRecord('Bad\u0000', 'one@customer.example', { linked: true }), sentMailRecord('Fine 2', 'x@customer.example', { linked: true })]))
+          .toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      } finally {
+        await w.end();
+      }
+      expect(await records()).toEqual([{ subj: 'Fine 1', links: [`T:${one}`] }, { subj: 'Fine 2', links: [] }]);
+    });
   });
 });

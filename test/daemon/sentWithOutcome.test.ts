@@ -8,9 +8,9 @@ import crypto from 'node:crypto';
 import { Completer } from '../../src/daemon/completer';
 import { createPool, endPool, type Pool } from '../../src/db/pool';
 import { claimDue, finishMany, nextLeaseToken, type Finish } from '../../src/db/queries/batch';
-import type { SentMail } from '../../src/db/queries/sentMail';
 import { captureLogger, configMaker, insertJob, smtpSection } from '../handlers/helpers';
-import { daemonWithOwnMailer, jobState } from '../support/daemon';
+import { daemonWithOwnMailer, jobState, watchNamedQueries } from '../support/daemon';
+import { sentMailRecord } from '../support/sentMail';
 import { databaseSuite } from '../support/suite';
 import { startSmtp } from '../support/smtp';
 import { waitFor } from '../support/wait';
@@ -19,14 +19,6 @@ import { RESET_SQL } from '../sync/helpers';
 const suite = databaseSuite(`${RESET_SQL} TRUNCATE xtbatch.daemon CASCADE;`);
 const { config, cleanup } = configMaker();
 afterAll(cleanup);
-
-function sentMail(subject: string, to: string): SentMail {
-  const raw = Buffer.from(`From: erp@ourco.example\r\nTo: ${to}\r\nSubject: ${subject}\r\n\r\nbody of ${subject}\r\n`);
-  return {
-    raw, hash: crypto.createHash('sha1').update(raw).digest(), date: new Date('2026-12-06T04:00:00Z'), subject, body: `body of ${subject}`,
-    addresses: [{ type: 'FROM', addr: 'erp@ourco.example', name: '' }, { type: 'TO', addr: to, name: 'Someone' }],
-  };
-}
 
 async function claimedJob(owner: string): Promise<{ id: number; attempt: number; token: string }> {
   const id = await insertJob(suite.db.pool, { batch_email: 'a@customer.example', batch_subject: 'claimed' });
@@ -84,7 +76,7 @@ describe('the records of sent mail written with the jobs\' outcomes', () => {
   it('a fenced-off outcome (the job claimed again since) is not written, but the mail it sent is recorded', async () => {
     const job = await claimedJob('A');
     const stale: Finish = { batchId: job.id, attempt: job.attempt, token: String(BigInt(job.token) + 1n), kind: 'done', message: null, delaySeconds: 0, result: null,
-      sentMail: [sentMail('Fenced 1', 'x@customer.example')] };
+      sentMail: [sentMailRecord('Fenced 1', 'x@customer.example', { toName: 'Someone' })] };
     expect([...(await finishMany(suite.db.pool, 'A', [stale]))]).toEqual([]);
     expect(await state(job.id)).toBe('running');
     expect(await recorded()).toEqual([{ subj: 'Fenced 1', status: 'O', addrs: 'FROM erp@ourco.example , TO x@customer.example Someone' }]);
@@ -92,7 +84,7 @@ describe('the records of sent mail written with the jobs\' outcomes', () => {
 
   it('the same bytes twice among the outcomes give one row; a mail already recorded gives none', async () => {
     const [a, b] = [await claimedJob('A'), await claimedJob('A')];
-    const mail = sentMail('Twice', 'y@customer.example');
+    const mail = sentMailRecord('Twice', 'y@customer.example', { toName: 'Someone' });
     const f = (j: typeof a): Finish => ({ batchId: j.id, attempt: j.attempt, token: j.token, kind: 'done', message: null, delaySeconds: 0, result: null, sentMail: [mail] });
     expect([...(await finishMany(suite.db.pool, 'A', [f(a), f(b)]))].sort()).toEqual([a.id, b.id].sort());
     const again = await claimedJob('A');
@@ -105,8 +97,8 @@ describe('the records of sent mail written with the jobs\' outcomes', () => {
     const log = captureLogger();
     const completer = new Completer(suite.db.pool as Pool, 'A', log.log);
     // PostgreSQL text cannot hold NUL: the outcomes' statement is refused (22021), not the network's fault.
-    completer.push({ batchId: a.id, attempt: a.attempt, token: a.token, kind: 'done', message: null, delaySeconds: 0, result: null, sentMail: [sentMail('Bad\u0000subject', 'z@customer.example')] });
-    completer.push({ batchId: b.id, attempt: b.attempt, token: b.token, kind: 'done', message: null, delaySeconds: 0, result: null, sentMail: [sentMail('Good', 'g@customer.example')] });
+    completer.push({ batchId: a.id, attempt: a.attempt, token: a.token, kind: 'done', message: null, delaySeconds: 0, result: null, sentMail: [sentMailRecord('Bad\u0000subject', 'z@customer.example', { toName: 'Someone' })] });
+    completer.push({ batchId: b.id, attempt: b.attempt, token: b.token, kind: 'done', message: null, delaySeconds: 0, result: null, sentMail: [sentMailRecord('Good', 'g@customer.example', { toName: 'Someone' })] });
     expect(await completer.drain(10_000)).toBe(true);
     expect([await state(a.id), await state(b.id)]).toEqual(['done', 'done']);
     await waitFor('the good record written apart', async () => (await recorded()).length === 1);
@@ -122,15 +114,11 @@ describe('the records of sent mail written with the jobs\' outcomes', () => {
     const pool = createPool({ url: suite.db.url, max: 2, statementTimeoutMs: 0, applicationName: 'xtconnect test completer' }, log.log);
     try {
       const names: string[] = [];
-      const query = pool.query.bind(pool) as (...a: unknown[]) => unknown;
-      jest.spyOn(pool, 'query').mockImplementation(((...a: unknown[]) => {
-        names.push((a[0] as { name?: string }).name ?? '');
-        return query(...a);
-      }) as never);
+      watchNamedQueries(pool, (name) => names.push(name));
       const completer = new Completer(pool, 'A', log.log);
       // 2.5 MB each: the first goes at once; the next two, queued meanwhile, would be 5 MB together.
       jobs.forEach((j, i) => {
-        const mail = sentMail(`Big ${i}`, 'b@customer.example');
+        const mail = sentMailRecord(`Big ${i}`, 'b@customer.example', { toName: 'Someone' });
         const raw = Buffer.concat([mail.raw, Buffer.alloc(2.5 * 1024 * 1024, 0x41)]);
         completer.push({ batchId: j.id, attempt: j.attempt, token: j.token, kind: 'done', message: null, delaySeconds: 0, result: null,
           sentMail: [{ ...mail, raw, hash: crypto.createHash('sha1').update(raw).digest() }] });

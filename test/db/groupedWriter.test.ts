@@ -30,6 +30,22 @@ async function writesStarted(calls: Pending[], n: number): Promise<void> {
 }
 
 describe('GroupedWriter', () => {
+  it('writes items submitted together in one write, each with its own result; a refused one alone rejects', async () => {
+    const { calls, write } = gatedWrite();
+    const w = new GroupedWriter(write, { maxBatch: 3 });
+    const out = w.submitMany(['a', 'bad', 'c', 'd']).map((p) => p.then((v) => v, (e: Error) => e.message));
+    await writesStarted(calls, 1);
+    expect(calls[0]!.items).toEqual(['a', 'bad', 'c']);
+    calls[0]!.release();
+    // Refused: written again one at a time, then the fourth, which maxBatch left out of the first write.
+    for (let n = 2; n <= 5; n++) {
+      await writesStarted(calls, n);
+      calls[n - 1]!.release();
+    }
+    expect(calls.map((c) => c.items)).toEqual([['a', 'bad', 'c'], ['a'], ['bad'], ['c'], ['d']]);
+    expect(await Promise.all(out)).toEqual(['A', 'refused bad', 'C', 'D']);
+  });
+
   it('writes the first item alone and the ones that came meanwhile together, each caller getting its own result', async () => {
     const { calls, write } = gatedWrite();
     const w = new GroupedWriter(write);

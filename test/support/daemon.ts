@@ -29,20 +29,21 @@ export async function startDaemon(cfg: Config, extra: Record<string, Handler> = 
 export function daemonWithOwnMailer(cfg: Config, log: Logger, onQuery?: (name: string) => void): Daemon {
   const pool = createPool({ url: cfg.database.url, max: 4, statementTimeoutMs: 0, applicationName: 'xtconnect test daemon' }, log);
   const jobPool = createPool({ url: cfg.database.url, max: cfg.database.poolSize, statementTimeoutMs: 0, applicationName: 'xtconnect test jobs' }, log);
-  if (onQuery) {
-    for (const p of [pool, jobPool]) {
-      const query = p.query.bind(p) as (...a: unknown[]) => unknown;
-      p.query = ((...a: unknown[]) => {
-        const q = a[0] as { name?: string } | string;
-        if (q && typeof q === 'object' && q.name) onQuery(q.name);
-        return query(...a);
-      }) as typeof p.query;
-    }
-  }
+  if (onQuery) for (const p of [pool, jobPool]) watchNamedQueries(p, onQuery);
   return new Daemon({ cfg, pool, jobPool, log, ownsPool: true });
 }
 
 /** The state of job `id` as xtbatch.job shows it (waiting, running, done, failed, ...). */
 export async function jobState(pool: { query: Pool['query'] }, id: number): Promise<string> {
   return (await pool.query(`SELECT state FROM xtbatch.job WHERE batch_id = $1`, [id])).rows[0].state;
+}
+
+/** Calls `onName` with the name of every named statement `pool` sends; the statements still go to the server. */
+export function watchNamedQueries(pool: Pool, onName: (name: string) => void): void {
+  const query = pool.query.bind(pool) as (...a: unknown[]) => unknown;
+  pool.query = ((...a: unknown[]) => {
+    const q = a[0] as { name?: string } | string;
+    if (q && typeof q === 'object' && q.name) onName(q.name);
+    return query(...a);
+  }) as typeof pool.query;
 }
