@@ -1,11 +1,11 @@
 import { GroupedWriter } from '../db/groupedWriter';
 import type { Pool } from '../db/pool';
-import { distinctSentMail, SENT_MAIL_STATEMENT_BYTES, sentMailCtes, sentMailParams, type SentMail } from '../db/queries/sentMail';
+import { distinctSentMail, SENT_MAIL_STATEMENT_BYTES, sentBytes, sentMailCtes, sentMailParams, type SentMail } from '../db/queries/sentMail';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { recordFromComposed } from '../mail/sentRecord';
 import type { ComposedFrom, OnSent, SendingJob, SentEnvelope } from '../mail/transport';
-import { contactArgs } from './contacts';
+import { contactArgs, type ContactPolicy } from './contacts';
 import { crmCatalog, type ContactTables } from './crmCatalog';
 import { importMessage } from './importMessage';
 import { parseEmail } from './parseMessage';
@@ -36,18 +36,25 @@ async function storeSentRows(pool: Pool, items: SentMail[]): Promise<Array<numbe
 }
 
 /**
- * One writer per pool: records written apart from a job's outcome that arrive at the same time share a statement,
- * of at most SENT_MAIL_STATEMENT_BYTES of messages.
+ * One GroupedWriter of records per pool and kind: records that arrive at the same time share a statement, of at
+ * most SENT_MAIL_STATEMENT_BYTES of messages.
  */
-const writers = new WeakMap<Pool, GroupedWriter<SentMail, number | null>>();
+function writersPerPool(write: (pool: Pool, items: SentMail[]) => Promise<Array<number | null>>): (pool: Pool) => GroupedWriter<SentMail, number | null> {
+  const writers = new WeakMap<Pool, GroupedWriter<SentMail, number | null>>();
+  return (pool) => {
+    let w = writers.get(pool);
+    if (!w) {
+      w = new GroupedWriter((items) => write(pool, items), { weigh: (it) => it.raw.length, maxWeight: SENT_MAIL_STATEMENT_BYTES });
+      writers.set(pool, w);
+    }
+    return w;
+  };
+}
+
+const plainWriter = writersPerPool(storeSentRows);
 
 function storeSent(pool: Pool, mail: SentMail): Promise<number | null> {
-  let w = writers.get(pool);
-  if (!w) {
-    w = new GroupedWriter((items) => storeSentRows(pool, items), { weigh: (it) => it.raw.length, maxWeight: SENT_MAIL_STATEMENT_BYTES });
-    writers.set(pool, w);
-  }
-  return w.submit(mail);
+  return plainWriter(pool).submit(mail);
 }
 
 /**
@@ -83,6 +90,11 @@ export async function recordSent(pool: Pool, raw: Buffer, envelope: SentEnvelope
   return mail.links ? importLinked(pool, mail) : storeSent(pool, mail);
 }
 
+/** Sending links existing contacts and never makes one; the sender's own addresses are never linked. */
+function sendingPolicy(mail: SentMail): ContactPolicy {
+  return { create: false, exclusions: [], own: new Set(mail.links?.own ?? []) };
+}
+
 /**
  * A record with contact or document links, by xtbatch.emlsync_import (one transaction per message). Durable false:
  * the outcome of the job that sent it is committed after this (by the Completer, src/daemon/completer.ts) and
@@ -90,7 +102,7 @@ export async function recordSent(pool: Pool, raw: Buffer, envelope: SentEnvelope
  */
 async function importLinked(pool: Pool, mail: SentMail): Promise<number | null> {
   const catalog = await crmCatalog(pool);
-  const contacts = catalog.contacts ? { create: false, exclusions: [], own: new Set(mail.links?.own ?? []) } : null;
+  const contacts = catalog.contacts ? sendingPolicy(mail) : null;
   const out = await importMessage(pool, mail.raw, { ...mail, addresses: [...mail.addresses] }, { catalog, contacts, durable: false });
   return out.emlId;
 }
@@ -102,15 +114,14 @@ const IMPORT_SENT = `SELECT o_msg, o_eml_id FROM xtbatch.emlsync_import_sent($1,
 async function importSentRows(pool: Pool, tables: ContactTables, mails: readonly SentMail[]): Promise<Array<number | null>> {
   const addrs = mails.flatMap((m, i) => m.addresses.map((a) => ({ msg: i + 1, ...a })));
   const contacts = mails.flatMap((m, i) =>
-    contactArgs([...m.addresses], { create: false, exclusions: [], own: new Set(m.links?.own ?? []) }, tables).addrs.map((addr) => ({ msg: i + 1, addr })));
-  const options = { email_column: tables.hasEmailColumn, notes_column: tables.hasNotesColumn, numbered: tables.numberedByFunction };
+    contactArgs([...m.addresses], sendingPolicy(m), tables).addrs.map((addr) => ({ msg: i + 1, addr })));
   const { rows } = await pool.query<{ o_msg: number; o_eml_id: number | null }>({
     name: 'xtconnect-emlsync-import-sent',
     text: IMPORT_SENT,
     values: [mails.map((m) => m.hash), mails.map((m) => m.date), mails.map((m) => m.subject), mails.map((m) => m.body), mails.map((m) => m.raw.length),
-      mails.length === 1 ? mails[0]!.raw : Buffer.concat(mails.map((m) => m.raw)),
+      sentBytes(mails),
       addrs.map((a) => a.msg), addrs.map((a) => a.type), addrs.map((a) => a.addr), addrs.map((a) => a.name),
-      contacts.map((c) => c.msg), contacts.map((c) => c.addr), JSON.stringify(options)],
+      contacts.map((c) => c.msg), contacts.map((c) => c.addr), JSON.stringify(contactArgs([], sendingPolicy(mails[0]!), tables).options)],
   });
   const ids = new Map(rows.map((r) => [r.o_msg, r.o_eml_id]));
   return mails.map((_, i) => ids.get(i + 1) ?? null);
@@ -125,21 +136,17 @@ async function importSentRows(pool: Pool, tables: ContactTables, mails: readonly
 async function importLinkedMany(pool: Pool, mails: readonly SentMail[]): Promise<Array<PromiseSettledResult<unknown>>> {
   const tables = (await crmCatalog(pool)).contacts;
   const grouped = mails.map((m) => tables !== null && findReferences(m.subject, m.body).length === 0);
-  const together = tables ? sentImporter(pool, tables).submitMany(mails.filter((_, i) => grouped[i])) : [];
+  const together = linkedWriter(pool).submitMany(mails.filter((_, i) => grouped[i]));
   let next = 0;
   return Promise.allSettled(mails.map((m, i) => (grouped[i] ? together[next++]! : importLinked(pool, m))));
 }
 
-const importers = new WeakMap<Pool, GroupedWriter<SentMail, number | null>>();
-
-function sentImporter(pool: Pool, tables: ContactTables): GroupedWriter<SentMail, number | null> {
-  let w = importers.get(pool);
-  if (!w) {
-    w = new GroupedWriter((items) => importSentRows(pool, tables, items), { weigh: (it) => it.raw.length, maxWeight: SENT_MAIL_STATEMENT_BYTES });
-    importers.set(pool, w);
-  }
-  return w;
-}
+// The contact tables are read from the catalog (cached per pool) at each write, not kept from the first one.
+const linkedWriter = writersPerPool(async (pool, items) => {
+  const tables = (await crmCatalog(pool)).contacts;
+  if (!tables) throw new Error('xTuple\'s contact tables are no longer in this database');
+  return importSentRows(pool, tables, items);
+});
 
 /**
  * The mailer's onSent hook (createMailer(cfg, { onSent: sentRecorder(pool, log) })). It never throws: a record that

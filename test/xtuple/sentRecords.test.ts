@@ -1,14 +1,16 @@
 /**
  * The records of mail the daemon sends, on xTuple's real 4.4 schema with its quickstart data (sql/0034,
  * src/sync/recordSent.ts): messages linked to contacts share one call of xtbatch.emlsync_import_sent, a message
- * naming a document (a project) goes alone through xtbatch.emlsync_import, and both link what xTuple's own import would.
+ * naming a document (a project) goes alone through xtbatch.emlsync_import, and both link what xTuple's own import would;
+ * the migration also runs, twice, from an ERP session.
  */
+import { loadMigrations } from '../../src/db/migrate';
 import { silentLogger } from '../../src/log';
 import { sentMailWriters } from '../../src/sync/recordSent';
 import { watchNamedQueries } from '../support/daemon';
 import type { TestDatabase } from '../support/db';
 import { sentMailRecord } from '../support/sentMail';
-import { createXtupleDatabase } from '../support/xtupleDb';
+import { createXtupleDatabase, erpSession } from '../support/xtupleDb';
 
 let db: TestDatabase;
 beforeAll(async () => {
@@ -48,4 +50,23 @@ it('records sent mail linked to contacts and projects, several messages in one s
     { subj: 'Invoice 3', status: 'O', addrs: `FROM erp@ourco.example, TO ${c!.email.toUpperCase()}`, links: `T:${c!.id}` },
     { subj: `Project [xtref:J-${so!.number}]`, status: 'O', addrs: `FROM erp@ourco.example, TO ${c!.email}`, links: `J:${so!.id} T:${c!.id}` },
   ]);
+}, 120_000);
+
+it('sql/0034 runs again from an ERP session (its search_path, standard_conforming_strings off), and its function answers there', async () => {
+  const s = await erpSession(db.url);
+  try {
+    const file = loadMigrations().find((m) => m.name.startsWith('0034_'))!;
+    await s.query(file.sql);
+    await s.query(file.sql);
+    const { rows } = await s.query(
+      `SELECT o_msg, o_eml_id IS NOT NULL AS recorded
+         FROM xtbatch.emlsync_import_sent(ARRAY[decode('0034', 'hex')], ARRAY[now()], ARRAY['From an ERP session'], ARRAY['b'], ARRAY[3],
+                                          convert_to('x y', 'UTF8'), ARRAY[1], ARRAY['TO'], ARRAY['erp.session@customer.example'], ARRAY[''],
+                                          ARRAY[1], ARRAY['erp.session@customer.example'], '{"email_column": true, "notes_column": true, "numbered": false}')`);
+    expect(rows).toEqual([{ o_msg: 1, recorded: true }]);
+    const { rows: eml } = await s.query(`SELECT eml_status AS status, convert_from(eml_msg, 'UTF8') AS msg FROM xtbatch.eml WHERE eml_subj = 'From an ERP session'`);
+    expect(eml).toEqual([{ status: 'O', msg: 'x y' }]);
+  } finally {
+    await s.end();
+  }
 }, 120_000);

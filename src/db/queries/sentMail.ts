@@ -75,5 +75,10 @@ export function sentMailParams(rows: readonly SentMail[]): unknown[] {
   const addrs = rows.flatMap((m, i) => m.addresses.map((a) => ({ msg: i + 1, ...a })));
   return [rows.map((m) => m.hash), rows.map((m) => m.date), rows.map((m) => m.subject), rows.map((m) => m.body), rows.map((m) => m.raw.length),
     addrs.map((a) => a.msg), addrs.map((a) => a.type), addrs.map((a) => a.addr), addrs.map((a) => a.name),
-    rows.length === 1 ? rows[0]!.raw : Buffer.concat(rows.map((m) => m.raw))];
+    sentBytes(rows)];
+}
+
+/** The messages' bytes one after the other, as one binary parameter (their lengths travel beside it). */
+export function sentBytes(rows: readonly SentMail[]): Buffer {
+  return rows.length === 1 ? rows[0]!.raw : Buffer.concat(rows.map((m) => m.raw));
 }
