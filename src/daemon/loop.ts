@@ -11,7 +11,7 @@ import { errorMessage, isOutage } from '../errors';
 import { defaultHandlers, type HandlerRegistry, type Services } from '../handlers';
 import type { Logger } from '../log';
 import { createMailer } from '../mail/transport';
-import { sentMailWriters, sentRecorder } from '../sync/recordSent';
+import { sentMailWriters, sentRecorder, type SentMailWriters } from '../sync/recordSent';
 import { VERSION } from '../version';
 import { reconnectDelayMs } from './backoff';
 import { ClaimSizer } from './claimSizer';
@@ -108,6 +108,7 @@ export class Daemon {
   private readonly knownSchema: number;
   private readonly db: DbHealth;
   private readonly completer: Completer;
+  private readonly mailWriters: SentMailWriters;
   private readonly notices: Notices;
   private readonly sizer: ClaimSizer;
   private readonly runner: JobRunner;
@@ -137,7 +138,10 @@ export class Daemon {
     const log = (this.log = opts.log);
     this.handlers = opts.handlers ?? defaultHandlers();
     // Mail the daemon sends is recorded in xtbatch.eml like imported mail, as xTuple's batch manager did.
-    this.handlerServices = opts.services ?? { mailer: createMailer(cfg, { onSent: sentRecorder(this.jobPool, log), log }) };
+    // The records that cannot go with a job's outcome are written by the handlers' pool, and tried again while the
+    // database is away.
+    this.mailWriters = sentMailWriters(this.jobPool, log);
+    this.handlerServices = opts.services ?? { mailer: createMailer(cfg, { onSent: sentRecorder(this.jobPool, log, this.mailWriters.apart), log }) };
     this.id = opts.id ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
     this.info = { id: this.id, host: os.hostname(), pid: process.pid, version: VERSION };
     this.knownSchema = opts.knownSchemaVersion ?? KNOWN_SCHEMA_VERSION();
@@ -175,8 +179,7 @@ export class Daemon {
       this.waker.wake();
     });
     this.notices = new Notices(this.handlerServices.mailer, () => this.settings.current, log);
-    // The records of sent mail that do not go in the outcomes' statement are written by the handlers' pool.
-    const mailWriters = sentMailWriters(this.jobPool, log);
+    const mailWriters = this.mailWriters;
     this.completer = new Completer(this.pool, this.id, log, (batchId, written, f) => this.onWritten(batchId, written, f), mailWriters);
     this.sizer = new ClaimSizer(cfg.daemon.concurrency, cfg.daemon.prefetch);
     this.runner = new JobRunner({
@@ -341,6 +344,10 @@ export class Daemon {
     if (!written) this.log.warn(`could not record ${this.completer.size} outcome(s) before exit; their leases will expire and they will run again`, { scope: 'daemon' });
     this.completer.stop();
     await this.notices.drain(10_000);
+    // The records of sent mail written apart (lost leases, done-notices), waiting for the database if it is away.
+    // Each one still waiting after this is logged as not recorded.
+    await this.mailWriters.drainApart(5_000);
+    this.mailWriters.stopApart();
     await Promise.all(this.services.map((s) => s.stop()));
     await removeDaemon(this.pool, this.id).catch(() => undefined);
     this.handlerServices.mailer.close();

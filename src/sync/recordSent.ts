@@ -9,6 +9,7 @@ import { contactArgs, type ContactPolicy } from './contacts';
 import { crmCatalog, type ContactTables } from './crmCatalog';
 import { importMessage } from './importMessage';
 import { parseEmail } from './parseMessage';
+import { RecordsApart } from './recordsApart';
 import { findReferences } from './references';
 
 /**
@@ -73,6 +74,16 @@ function storeSent(pool: Pool, mail: SentMail): Promise<number | null> {
  * away; null is returned then.
  */
 export async function recordSent(pool: Pool, raw: Buffer, envelope: SentEnvelope, composed?: ComposedFrom, job?: SendingJob): Promise<number | null> {
+  const mail = await sentMailOf(pool, raw, envelope, composed);
+  if (job) {
+    job.recordWithOutcome(mail);
+    return null;
+  }
+  return mail.links ? importLinked(pool, mail) : storeSent(pool, mail);
+}
+
+/** The record of a sent message: its fields, and the links to make when xTuple's contacts or a reference call for them. */
+async function sentMailOf(pool: Pool, raw: Buffer, envelope: SentEnvelope, composed?: ComposedFrom): Promise<SentMail> {
   const parsed = (composed && recordFromComposed(raw, composed, envelope.to)) || (await parseEmail(raw, new Date(), envelope.to));
   const catalog = await crmCatalog(pool);
   let mail: SentMail = { raw, ...parsed };
@@ -83,11 +94,7 @@ export async function recordSent(pool: Pool, raw: Buffer, envelope: SentEnvelope
     for (const a of parsed.addresses) if (a.type === 'FROM') own.add(a.addr.toLowerCase());
     mail = { ...mail, links: { own: [...own] } };
   }
-  if (job) {
-    job.recordWithOutcome(mail);
-    return null;
-  }
-  return mail.links ? importLinked(pool, mail) : storeSent(pool, mail);
+  return mail;
 }
 
 /** Sending links existing contacts and never makes one; the sender's own addresses are never linked. */
@@ -150,12 +157,14 @@ const linkedWriter = writersPerPool(async (pool, items) => {
 
 /**
  * The mailer's onSent hook (createMailer(cfg, { onSent: sentRecorder(pool, log) })). It never throws: a record that
- * cannot be written is logged, and the mail stays sent.
+ * cannot be written is logged, and the mail stays sent. With `apart` (the daemon's SentMailWriters.apart), the
+ * record of mail sent outside a job is handed there, to be tried again while the database is away.
  */
-export function sentRecorder(pool: Pool, log: Logger): OnSent {
+export function sentRecorder(pool: Pool, log: Logger, apart?: (mails: readonly SentMail[]) => void): OnSent {
   return async (raw, envelope, info, composed, job) => {
     try {
-      await recordSent(pool, raw, envelope, composed, job);
+      if (apart && !job) apart([await sentMailOf(pool, raw, envelope, composed)]);
+      else await recordSent(pool, raw, envelope, composed, job);
     } catch (err) {
       log.warn(`mail ${info.messageId} was sent, but recording it in xtbatch.eml failed: ${errorMessage(err)}`, { scope: 'mail' });
     }
@@ -170,10 +179,15 @@ function logRecordFailed(log: Logger, m: SentMail, err: unknown): void {
 export interface SentMailWriters {
   /**
    * Records that were to go with a job's outcome but cannot: the job has no outcome to write (its lease was lost),
-   * or the outcomes' statement was refused with them (it is written again without). Each record that cannot be
-   * written is logged; the mail stays sent.
+   * or the outcomes' statement was refused with them (it is written again without); and the records of mail sent
+   * outside jobs (done-notices). Kept and tried again while the database is away (RecordsApart); each record that
+   * cannot be written is logged; the mail stays sent.
    */
   apart(mails: readonly SentMail[]): void;
+  /** Waits up to `ms` for the records written apart (the daemon's stop); true when none is left. */
+  drainApart(ms: number): Promise<boolean>;
+  /** No more tries: each record still waiting is logged as not recorded. */
+  stopApart(): void;
   /**
    * Records with links (xTuple's contacts, documents), written by the Completer right before their jobs' outcomes.
    * One result per mail, rejected as the database refused it; the caller retries them with the outcomes while the
@@ -186,10 +200,11 @@ export interface SentMailWriters {
 
 export function sentMailWriters(pool: Pool, log: Logger): SentMailWriters {
   const failed = (m: SentMail, err: unknown): void => logRecordFailed(log, m, err);
+  const apart = new RecordsApart({ write: (m) => (m.links ? importLinked(pool, m) : storeSent(pool, m)), failed, log });
   return {
-    apart: (mails) => {
-      for (const m of mails) (m.links ? importLinked(pool, m) : storeSent(pool, m)).catch((err: unknown) => failed(m, err));
-    },
+    apart: (mails) => apart.add(mails),
+    drainApart: (ms) => apart.drain(ms),
+    stopApart: () => apart.stop(),
     linked: (mails) => importLinkedMany(pool, mails),
     failed,
   };
