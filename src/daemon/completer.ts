@@ -49,7 +49,7 @@ export class Completer {
     private readonly log: Logger,
     private readonly onWritten: (batchId: number, written: boolean, f: Finish) => void = () => undefined,
     /** Where the records of sent mail go that the outcomes' statement does not take (src/sync/recordSent.ts). */
-    private readonly mail: SentMailWriters = sentMailWriters(pool, log),
+    private readonly mail: SentMailWriters = sentMailWriters(pool, log, reconnectDelayMs),
   ) {}
 
   get pendingIds(): number[] {

@@ -140,7 +140,7 @@ export class Daemon {
     // Mail the daemon sends is recorded in xtbatch.eml like imported mail, as xTuple's batch manager did.
     // The records that cannot go with a job's outcome are written by the handlers' pool, and tried again while the
     // database is away.
-    this.mailWriters = sentMailWriters(this.jobPool, log);
+    this.mailWriters = sentMailWriters(this.jobPool, log, reconnectDelayMs);
     this.handlerServices = opts.services ?? { mailer: createMailer(cfg, { onSent: sentRecorder(this.jobPool, log, this.mailWriters.apart), log }) };
     this.id = opts.id ?? `${os.hostname()}:${process.pid}:${crypto.randomBytes(3).toString('hex')}`;
     this.info = { id: this.id, host: os.hostname(), pid: process.pid, version: VERSION };

@@ -198,9 +198,10 @@ export interface SentMailWriters {
   failed(mail: SentMail, err: unknown): void;
 }
 
-export function sentMailWriters(pool: Pool, log: Logger): SentMailWriters {
+/** `retryDelayMs`: the wait before the next try of records written apart, after `failures` failed tries in a row. */
+export function sentMailWriters(pool: Pool, log: Logger, retryDelayMs: (failures: number) => number): SentMailWriters {
   const failed = (m: SentMail, err: unknown): void => logRecordFailed(log, m, err);
-  const apart = new RecordsApart({ write: (m) => (m.links ? importLinked(pool, m) : storeSent(pool, m)), failed, log });
+  const apart = new RecordsApart({ write: (m) => (m.links ? importLinked(pool, m) : storeSent(pool, m)), failed, log, delayMs: retryDelayMs });
   return {
     apart: (mails) => apart.add(mails),
     drainApart: (ms) => apart.drain(ms),

@@ -1,4 +1,3 @@
-import { reconnectDelayMs } from '../daemon/backoff';
 import type { SentMail } from '../db/queries/sentMail';
 import { errorMessage, isRetryableDbError } from '../errors';
 import type { Logger } from '../log';
@@ -16,8 +15,8 @@ export interface RecordsApartOptions {
   failed(mail: SentMail, err: unknown): void;
   log: Logger;
   maxWaitingBytes?: number;
-  /** The wait before the next try after `failures` failed ones in a row. */
-  delayMs?: (failures: number) => number;
+  /** The wait before the next try after `failures` failed ones in a row (the daemon's reconnect backoff). */
+  delayMs: (failures: number) => number;
 }
 
 /**
@@ -44,7 +43,7 @@ export class RecordsApart {
 
   constructor(private readonly o: RecordsApartOptions) {
     this.maxBytes = o.maxWaitingBytes ?? MAX_WAITING_BYTES;
-    this.delayMs = o.delayMs ?? reconnectDelayMs;
+    this.delayMs = o.delayMs;
   }
 
   /** Records waiting to be written (being written or waiting for the database). */

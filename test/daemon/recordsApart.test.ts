@@ -7,6 +7,7 @@ import { createPool, endPool, type Pool } from '../../src/db/pool';
 import type { SentMail } from '../../src/db/queries/sentMail';
 import type { ComposedFrom } from '../../src/mail/transport';
 import { crmCatalog } from '../../src/sync/crmCatalog';
+import { reconnectDelayMs } from '../../src/daemon/backoff';
 import { sentMailWriters, sentRecorder } from '../../src/sync/recordSent';
 import { RecordsApart } from '../../src/sync/recordsApart';
 import { captureLogger } from '../handlers/helpers';
@@ -52,7 +53,7 @@ describe('sent-mail records written apart', () => {
   it('the database cut: they wait (one line), and are written once each when it is back, the notice\'s record too', async () => {
     const c = await throughProxy();
     try {
-      const w = sentMailWriters(c.pool, c.log.log);
+      const w = sentMailWriters(c.pool, c.log.log, reconnectDelayMs);
       const onSent = sentRecorder(c.pool, c.log.log, w.apart);
       await c.proxy.cut();
       w.apart([sentMailRecord('Lease lost 1', 'a@customer.example'), sentMailRecord('Lease lost 2', 'b@customer.example')]);
@@ -78,7 +79,7 @@ describe('sent-mail records written apart', () => {
   it('a record the database refuses for itself is logged and dropped at once; the others are written', async () => {
     const c = await throughProxy();
     try {
-      const w = sentMailWriters(c.pool, c.log.log);
+      const w = sentMailWriters(c.pool, c.log.log, reconnectDelayMs);
       // A NUL in text: PostgreSQL refuses it (22021), whatever the state of the server.
       const bad = { ...sentMailRecord('Refused', 'x@customer.example'), body: 'nul \u0000 here' };
       w.apart([sentMailRecord('Kept 1', 'a@customer.example'), bad, sentMailRecord('Kept 2', 'b@customer.example')]);
@@ -95,7 +96,7 @@ describe('sent-mail records written apart', () => {
   it('stopped while the database is away: each record still waiting is logged as not recorded', async () => {
     const c = await throughProxy();
     try {
-      const w = sentMailWriters(c.pool, c.log.log);
+      const w = sentMailWriters(c.pool, c.log.log, reconnectDelayMs);
       await c.proxy.cut();
       w.apart([sentMailRecord('Stranded 1', 'a@customer.example'), sentMailRecord('Stranded 2', 'b@customer.example')]);
       await waitFor('the outage met', () => lines(c, /wait for the database/).length > 0);

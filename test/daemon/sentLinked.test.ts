@@ -8,6 +8,7 @@ import { Completer } from '../../src/daemon/completer';
 import { createPool, endPool } from '../../src/db/pool';
 import { claimDue, nextLeaseToken } from '../../src/db/queries/batch';
 import type { SentMail } from '../../src/db/queries/sentMail';
+import { reconnectDelayMs } from '../../src/daemon/backoff';
 import { sentMailWriters } from '../../src/sync/recordSent';
 import { captureLogger, configMaker, insertJob, smtpSection } from '../handlers/helpers';
 import { daemonWithOwnMailer, jobState, watchNamedQueries } from '../support/daemon';
@@ -73,7 +74,7 @@ describe('records with contact links, written before their jobs\' outcomes', () 
     try {
       await pool.query('SELECT 1'); // the catalog of xTuple's tables is read once the database answers
       const mail = sentMailRecord('Through the cut', 'cut@customer.example', { linked: true });
-      const completer = new Completer(pool, 'A', log.log, undefined, sentMailWriters(pool, log.log));
+      const completer = new Completer(pool, 'A', log.log, undefined, sentMailWriters(pool, log.log, reconnectDelayMs));
       await proxy.cut();
       completer.push({ batchId: id, attempt: row!.batch_attempts, token: row!.lease_token, kind: 'done', message: null, delaySeconds: 0, result: null, sentMail: [mail] });
       await waitFor('the completer to meet the outage', () => log.lines.some((l) => /could not record 1 job outcome\(s\), database unreachable/.test(l)));
@@ -97,7 +98,7 @@ describe('records with contact links, written before their jobs\' outcomes', () 
       const pool = createPool({ url: suite.db.url, max: 3, statementTimeoutMs: 0, applicationName: 'xtconnect test records' }, log.log);
       const names: string[] = [];
       watchNamedQueries(pool, (name) => names.push(name));
-      const w = sentMailWriters(pool, log.log);
+      const w = sentMailWriters(pool, log.log, reconnectDelayMs);
       return { names, linked: async (mails) => (await w.linked(mails)).map((r) => r.status), end: () => endPool(pool) };
     }
 

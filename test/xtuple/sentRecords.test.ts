@@ -6,6 +6,7 @@
  */
 import { loadMigrations } from '../../src/db/migrate';
 import { silentLogger } from '../../src/log';
+import { reconnectDelayMs } from '../../src/daemon/backoff';
 import { sentMailWriters } from '../../src/sync/recordSent';
 import { watchNamedQueries } from '../support/daemon';
 import type { TestDatabase } from '../support/db';
@@ -32,7 +33,7 @@ it('records sent mail linked to contacts and projects, several messages in one s
   const names: string[] = [];
   watchNamedQueries(db.pool, (name) => names.push(name));
 
-  const results = await sentMailWriters(db.pool, silentLogger()).linked([
+  const results = await sentMailWriters(db.pool, silentLogger(), reconnectDelayMs).linked([
     ...[['Invoice 1', c!.email], [`Project [xtref:J-${so!.number}]`, c!.email], ['Invoice 2', 'nobody@customer.example'], ['Invoice 3', c!.email.toUpperCase()]]
       .map(([subject, to]) => sentMailRecord(subject!, to!, { linked: true })),
   ]);
