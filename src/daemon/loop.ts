@@ -179,13 +179,12 @@ export class Daemon {
       this.waker.wake();
     });
     this.notices = new Notices(this.handlerServices.mailer, () => this.settings.current, log);
-    const mailWriters = this.mailWriters;
-    this.completer = new Completer(this.pool, this.id, log, (batchId, written, f) => this.onWritten(batchId, written, f), mailWriters);
+    this.completer = new Completer(this.pool, this.id, log, (batchId, written, f) => this.onWritten(batchId, written, f), this.mailWriters);
     this.sizer = new ClaimSizer(cfg.daemon.concurrency, cfg.daemon.prefetch);
     this.runner = new JobRunner({
       owner: this.id, cfg, jobPool: this.jobPool, handlers: this.handlers, services: this.handlerServices,
       settings: () => this.settings.current, leases: this.leases, completer: this.completer, notices: this.notices,
-      sizer: this.sizer, stats: this.stats, jobStats: this.jobStats, log, recordApart: mailWriters.apart,
+      sizer: this.sizer, stats: this.stats, jobStats: this.jobStats, log, recordApart: this.mailWriters.apart,
       // A finished job frees a slot, but with jobs held ready the next claim waits until half of them are gone:
       // one claim for several finished jobs, not one each (ClaimSizer). With none held, every slot is claimed for.
       onJobDone: () => {

@@ -6,7 +6,7 @@ import type { Logger } from '../log';
  * At most this many bytes of messages wait for the database: enough for hours of invoices during an outage, not
  * enough to exhaust the daemon's memory if the database never comes back.
  */
-export const MAX_WAITING_BYTES = 64 * 1024 * 1024;
+const MAX_WAITING_BYTES = 64 * 1024 * 1024;
 
 export interface RecordsApartOptions {
   /** Writes one record (statements are shared by the writer's grouping); rejects as the database refused it. */
@@ -39,11 +39,9 @@ export class RecordsApart {
   private failures = 0;
   private stopped = false;
   private readonly maxBytes: number;
-  private readonly delayMs: (failures: number) => number;
 
   constructor(private readonly o: RecordsApartOptions) {
     this.maxBytes = o.maxWaitingBytes ?? MAX_WAITING_BYTES;
-    this.delayMs = o.delayMs;
   }
 
   /** Records waiting to be written (being written or waiting for the database). */
@@ -76,15 +74,18 @@ export class RecordsApart {
     }
   }
 
-  /** Waits up to `ms` for every waiting record to be written (a wait for the database is cut short); true when none is left. */
+  /**
+   * Tries at once (a wait for the database is cut short), then waits up to `ms` for every record to be written,
+   * further tries at the usual backoff; true when none is left.
+   */
   async drain(ms: number): Promise<boolean> {
     const deadline = Date.now() + ms;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.kick();
+    }
     while (this.size > 0 && Date.now() < deadline) {
-      if (this.timer) {
-        clearTimeout(this.timer);
-        this.timer = null;
-        this.kick();
-      }
       const pause = new Promise((r) => setTimeout(r, Math.max(0, Math.min(200, deadline - Date.now()))));
       await (this.writing ? Promise.race([this.writing, pause]) : pause);
     }
@@ -140,7 +141,7 @@ export class RecordsApart {
       return;
     }
     this.failures++;
-    const delay = this.delayMs(this.failures);
+    const delay = this.o.delayMs(this.failures);
     // One line when the wait starts, not one per try.
     if (this.failures === 1) {
       this.o.log.warn(`${keep.length} sent-mail record(s) wait for the database (${errorMessage(outage)}); trying again until it answers`, { scope: 'mail' });
