@@ -23,6 +23,8 @@
  *   put both systems under the same drift and show the spread beside the median. BENCH_EMAIL_WARMUP (1; 0: none): a
  *   round before them that is printed and not counted. Without it the first round's nodemailer ran with nodemailer's
  *   code not yet compiled (1.4–1.5 ms of CPU per message against 0.6–0.8 in later rounds), which flattered the ratio.
+ *   BENCH_EMAIL_SERVER (sink; postfix): `postfix` sends to the real Postfix that bench/postfix-setup.sh sets up
+ *   (STARTTLS and AUTH required, every message queued to disk, then discarded), counting from its log (lib/postfix.ts).
  */
 import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -44,6 +46,7 @@ const LIMIT_MS = Number(process.env.BENCH_EMAIL_LIMIT_MS ?? 120_000);
 const BODY_BYTES = Number(process.env.BENCH_EMAIL_BODY_BYTES ?? 1500);
 const ROUNDS = Number(process.env.BENCH_EMAIL_ROUNDS ?? 3);
 const WARMUP = process.env.BENCH_EMAIL_WARMUP !== '0';
+const SERVER = process.env.BENCH_EMAIL_SERVER ?? 'sink';
 const SMTP_USER = 'bench';
 const SMTP_PASS = 'bench-secret-not-real';
 const FROM = '"ERP Billing" <erp@ourco.example>';
@@ -52,7 +55,7 @@ const loadavg = () => os.loadavg().map((l) => fmt(l, 2)).join(' ');
 
 // --- the SMTP sink (child process) ---------------------------------------------------------------------------
 
-interface SinkCounts {
+export interface SinkCounts {
   /** Messages by X-xtconnect-Batch-Id value. */
   byId: Record<string, number>;
   total: number;
@@ -140,9 +143,11 @@ async function runSink(): Promise<void> {
   process.send!({ port });
 }
 
-interface Sink {
+export interface Sink {
   port: number;
   certPath: string;
+  /** What the server is, for the heading. */
+  name: string;
   counts(): Promise<SinkCounts>;
   reset(): Promise<SinkCounts>;
   stop(): void;
@@ -165,7 +170,8 @@ async function startSink(dir: string): Promise<Sink> {
     child.once('message', (m: SinkCounts) => { clearTimeout(t); resolve(m); });
     child.send({ op });
   });
-  return { port, certPath, counts: () => ask('counts'), reset: () => ask('reset'), stop: () => void child.kill('SIGTERM') };
+  const name = `smtp-server ${require('smtp-server/package.json').version} in a child process`;
+  return { port, certPath, name, counts: () => ask('counts'), reset: () => ask('reset'), stop: () => void child.kill('SIGTERM') };
 }
 
 // --- the messages --------------------------------------------------------------------------------------------
@@ -188,6 +194,8 @@ interface RunResult {
   sent: number;
   timedOut: boolean;
   nodeCpuMs: number;
+  /** The main thread's load during the run (lib/cpu watchMainThread). */
+  thread: string;
   pgCpuMs: number;
   pgBackends: number;
   statements: number;
@@ -218,7 +226,7 @@ function sinkFailures(sink: SinkCounts, expected: string[]): string[] {
 
 async function runNodemailer(sink: Sink): Promise<RunResult> {
   const nodemailer = require('nodemailer') as typeof import('nodemailer');
-  const { nodeCpuMs } = require('./lib/cpu') as typeof import('./lib/cpu');
+  const { nodeCpuMs, watchMainThread } = require('./lib/cpu') as typeof import('./lib/cpu');
   await sink.reset();
   const transport = nodemailer.createTransport({
     pool: true,
@@ -238,6 +246,7 @@ async function runNodemailer(sink: Sink): Promise<RunResult> {
   let sent = 0;
   const errors: string[] = [];
   const cpu0 = process.cpuUsage();
+  const thread = watchMainThread();
   const start = performance.now();
   const deadline = start + LIMIT_MS;
   // INFLIGHT senders, each taking the next message until all N are sent or the time limit passes.
@@ -255,20 +264,21 @@ async function runNodemailer(sink: Sink): Promise<RunResult> {
   await Promise.all(Array.from({ length: INFLIGHT }, worker));
   const ms = performance.now() - start;
   const cpu = nodeCpuMs(cpu0);
+  const threadLoad = thread();
   transport.close();
   const counts = await sink.counts();
   const failures = sinkFailures(counts, expected);
   if (sent < N) failures.unshift(`${N - sent} send(s) failed or not attempted${errors.length ? ` (${errors.join('; ')})` : ''}`);
   return {
     system: `plain pooled nodemailer (maxConnections ${CONNECTIONS}, ${INFLIGHT} in flight)`,
-    ms, sent, timedOut: performance.now() > deadline, nodeCpuMs: cpu, pgCpuMs: 0, pgBackends: 0, statements: 0, sink: counts, expected, failures,
+    ms, sent, timedOut: performance.now() > deadline, nodeCpuMs: cpu, thread: threadLoad, pgCpuMs: 0, pgBackends: 0, statements: 0, sink: counts, expected, failures,
     detail: [],
   };
 }
 
 async function runXtconnect(sink: Sink, dir: string): Promise<RunResult> {
   const db = require('./lib/db') as typeof import('./lib/db');
-  const { backendCpuMs, nodeCpuMs } = require('./lib/cpu') as typeof import('./lib/cpu');
+  const { backendCpuMs, nodeCpuMs, watchMainThread } = require('./lib/cpu') as typeof import('./lib/cpu');
   const { clientQueryCounts, countClientQueries, countsDelta, instrumentPool } = require('./lib/count') as typeof import('./lib/count');
   const { loadConfig } = require('../src/config') as typeof import('../src/config');
   const { Daemon } = require('../src/daemon/loop') as typeof import('../src/daemon/loop');
@@ -313,6 +323,7 @@ async function runXtconnect(sink: Sink, dir: string): Promise<RunResult> {
   countClientQueries();
   const q0 = clientQueryCounts();
   const cpu0 = process.cpuUsage();
+  const thread = watchMainThread();
   const start = performance.now();
   const deadline = start + LIMIT_MS;
   // No services given: the daemon makes the mailer and its sent-mail recorder itself, as in production.
@@ -330,6 +341,7 @@ async function runXtconnect(sink: Sink, dir: string): Promise<RunResult> {
     }
     ms = performance.now() - start;
     const nodeMs = nodeCpuMs(cpu0);
+    const threadLoad = thread();
     const pg = await backendCpuMs(mine);
     // Split: the daemon's own statements (claims, outcomes, leases) and the handlers' (recording the sent mail).
     const pgJobs = await backendCpuMs((a) => a === JOBS_APP);
@@ -354,7 +366,7 @@ async function runXtconnect(sink: Sink, dir: string): Promise<RunResult> {
       .map(([k, v]) => `${k} ${fmt(v.count)} (${fmt(v.count / N, 3)}/job, ${fmt(v.ms / Math.max(1, v.count), 2)} ms)`).join('; ');
     return {
       system: `xtconnect (concurrency ${CONCURRENCY}, smtp.maxConnections ${CONNECTIONS})`,
-      ms, sent: done[0]!.ok, timedOut: finished < N, nodeCpuMs: nodeMs, pgCpuMs: pg.ms, pgBackends: pg.backends, statements, sink: counts, expected: ids, failures,
+      ms, sent: done[0]!.ok, timedOut: finished < N, nodeCpuMs: nodeMs, thread: threadLoad, pgCpuMs: pg.ms, pgBackends: pg.backends, statements, sink: counts, expected: ids, failures,
       detail: [
         `  PostgreSQL CPU by pool: the daemon's ${fmt(pg.ms - pgJobs.ms)} ms, the handlers' (recording) ${fmt(pgJobs.ms)} ms (${fmt(pgJobs.ms / N, 2)} ms/message)`,
         `  daemon.stats: ${JSON.stringify(stats)}; attempts ${fmt(done[0]!.attempts)} for ${fmt(N)} jobs`,
@@ -374,7 +386,8 @@ function printRun(r: RunResult, loadBefore: string): void {
   console.log(`\n${r.system}: ${fmt((r.sent / r.ms) * 1000)} messages/s (${fmt(r.sent)} in ${fmt(r.ms)} ms; load average before ${loadBefore})`);
   console.log(`  CPU: this Node process ${fmt(r.nodeCpuMs)} ms (${fmt(r.nodeCpuMs / N, 2)} ms/message)` +
     (r.pgBackends ? `; its ${r.pgBackends} PostgreSQL backends ${fmt(r.pgCpuMs)} ms (${fmt(r.pgCpuMs / N, 2)} ms/message, /proc, 10 ms ticks)` : '') +
-    `; the SMTP sink (other process) ${fmt(r.sink.cpuMs)} ms (${fmt(r.sink.cpuMs / N, 2)} ms/message)`);
+    `; the SMTP server (other processes) ${fmt(r.sink.cpuMs)} ms (${fmt(r.sink.cpuMs / N, 2)} ms/message)`);
+  console.log(`  ${r.thread}`);
   if (r.statements) console.log(`  statements sent (all its connections, counted in pg.Client): ${fmt(r.statements)} = ${fmt(r.statements / N, 2)} per job`);
   for (const d of r.detail) console.log(d);
   console.log(`  at the server: ${fmt(r.sink.total)} messages, ${fmt(Object.keys(r.sink.byId).length)} distinct batch ids, ` +
@@ -386,10 +399,11 @@ async function main(): Promise<void> {
   const db = require('./lib/db') as typeof import('./lib/db');
   db.adminUrl(); // refuses a non-loopback server before anything starts
   if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`BENCH_EMAIL_ROUNDS: a whole number of at least 1, not ${process.env.BENCH_EMAIL_ROUNDS}`);
-  heading(`EMAIL: ${fmt(N)} messages to an SMTP server with STARTTLS and AUTH (smtp-server ${require('smtp-server/package.json').version} in a child process, loopback), ${CONNECTIONS} connections`);
-  console.log(`node ${process.version}, ${os.cpus().length} CPU(s), nodemailer ${require('nodemailer/package.json').version}; database ${db.BENCH_DB}; load average ${loadavg()}`);
+  if (SERVER !== 'sink' && SERVER !== 'postfix') throw new Error(`BENCH_EMAIL_SERVER: sink or postfix, not ${SERVER}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xtconnect-bench-email-'));
-  const sink = await startSink(dir);
+  const sink = SERVER === 'postfix' ? await (require('./lib/postfix') as typeof import('./lib/postfix')).postfixServer() : await startSink(dir);
+  heading(`EMAIL: ${fmt(N)} messages to an SMTP server with STARTTLS and AUTH (${sink.name}, loopback), ${CONNECTIONS} connections`);
+  console.log(`node ${process.version}, ${os.cpus().length} CPU(s), nodemailer ${require('nodemailer/package.json').version}; database ${db.BENCH_DB}; load average ${loadavg()}`);
   const results: RunResult[] = [];
   const rounds: RunResult[][] = [];
   try {

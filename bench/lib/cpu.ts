@@ -4,12 +4,13 @@
  * /proc/<pid>/stat (utime + stime, in clock ticks of 10 ms).
  */
 import fs from 'node:fs';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { adminUrl, BENCH_DB } from './db';
 
 const TICK_MS = 10; // USER_HZ is 100 on Linux
 
-function procCpuMs(pid: number): number {
+export function procCpuMs(pid: number): number {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -38,4 +39,42 @@ export async function backendCpuMs(match: (app: string) => boolean): Promise<{ m
 export function nodeCpuMs(since?: NodeJS.CpuUsage): number {
   const u = process.cpuUsage(since);
   return (u.user + u.system) / 1000;
+}
+
+/**
+ * CPU used so far by each running process whose executable matches (another server on this machine, such as
+ * Postfix, whose daemons rename themselves in their command lines), by pid, in ms. A process that exits between two
+ * readings takes its CPU with it, so a delta of two readings counts only the processes alive at the second.
+ */
+export function processesCpuMs(match: (exe: string) => boolean): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let exe: string;
+    try {
+      exe = fs.readlinkSync(`/proc/${name}/exe`);
+    } catch {
+      continue; // exited meanwhile, or not ours to read
+    }
+    if (match(exe)) out.set(Number(name), procCpuMs(Number(name)));
+  }
+  return out;
+}
+
+/**
+ * How busy this process's main thread was from now until the returned function is called: the share of the time it
+ * ran code (event loop utilization) and how late timers fired (event loop delay, 1 ms resolution). A thread near 1.0,
+ * or with delays of milliseconds, answers every socket late, which lengthens each SMTP exchange without the machine's
+ * CPU being full.
+ */
+export function watchMainThread(): () => string {
+  const elu0 = performance.eventLoopUtilization();
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  return () => {
+    h.disable();
+    const elu = performance.eventLoopUtilization(elu0).utilization;
+    const ms = (ns: number) => (ns / 1e6).toFixed(1);
+    return `main thread busy ${(elu * 100).toFixed(0)} %, event loop delay p50 ${ms(h.percentile(50))} / p99 ${ms(h.percentile(99))} ms`;
+  };
 }
