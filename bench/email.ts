@@ -401,7 +401,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`BENCH_EMAIL_ROUNDS: a whole number of at least 1, not ${process.env.BENCH_EMAIL_ROUNDS}`);
   if (SERVER !== 'sink' && SERVER !== 'postfix') throw new Error(`BENCH_EMAIL_SERVER: sink or postfix, not ${SERVER}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xtconnect-bench-email-'));
-  const sink = SERVER === 'postfix' ? await (require('./lib/postfix') as typeof import('./lib/postfix')).postfixServer() : await startSink(dir);
+  const sink = SERVER === 'postfix' ? await (require('./lib/postfix') as typeof import('./lib/postfix')).postfixServer({ user: SMTP_USER, pass: SMTP_PASS }) : await startSink(dir);
   heading(`EMAIL: ${fmt(N)} messages to an SMTP server with STARTTLS and AUTH (${sink.name}, loopback), ${CONNECTIONS} connections`);
   console.log(`node ${process.version}, ${os.cpus().length} CPU(s), nodemailer ${require('nodemailer/package.json').version}; database ${db.BENCH_DB}; load average ${loadavg()}`);
   const results: RunResult[] = [];

@@ -11,6 +11,7 @@ import { processesCpuMs } from './cpu';
 import { sleep } from './util';
 
 const PORT = Number(process.env.BENCH_POSTFIX_PORT ?? 2525);
+if (!Number.isInteger(PORT) || PORT < 1 || PORT > 65535) throw new Error(`BENCH_POSTFIX_PORT: a port number, not ${process.env.BENCH_POSTFIX_PORT}`);
 const LOG = process.env.BENCH_POSTFIX_LOG ?? '/var/log/postfix-xtc-bench.log';
 const CA = '/etc/xtconnect-bench/postfix-cert.pem';
 
@@ -41,12 +42,15 @@ function countLog(text: string): SinkCounts {
   return counts;
 }
 
-/** The setup script's Postfix, checked to refuse mail without STARTTLS and without a login before it is used. */
-export async function postfixServer(): Promise<Sink> {
+/**
+ * The setup script's Postfix, checked to refuse mail without STARTTLS and without a login before it is used; `login`
+ * is the bench's account (the one bench/postfix-setup.sh gives Dovecot).
+ */
+export async function postfixServer(login: { user: string; pass: string }): Promise<Sink> {
   if (!fs.existsSync(CA) || !fs.existsSync(LOG)) {
     throw new Error(`BENCH_EMAIL_SERVER=postfix: no bench Postfix here (${CA}, ${LOG}); run bench/postfix-setup.sh as root first`);
   }
-  await refusesInsecureMail();
+  await refusesInsecureMail(login);
   let offset = fs.statSync(LOG).size;
   let cpu0 = processesCpuMs(isMailServer);
   const read = () => {
@@ -100,11 +104,11 @@ function postfixVersion(): string {
 }
 
 /** A message without STARTTLS, and one with STARTTLS but no login, must both be refused. */
-async function refusesInsecureMail(): Promise<void> {
+async function refusesInsecureMail(login: { user: string; pass: string }): Promise<void> {
   const nodemailer = require('nodemailer') as typeof import('nodemailer');
   const msg = { from: 'erp@ourco.example', to: 'check@customer.example', subject: 'must be refused', text: 'x' };
   const tries: Array<[string, Parameters<typeof nodemailer.createTransport>[0]]> = [
-    ['without STARTTLS', { host: '127.0.0.1', port: PORT, secure: false, ignoreTLS: true, auth: { user: 'bench', pass: 'bench-secret-not-real' } }],
+    ['without STARTTLS', { host: '127.0.0.1', port: PORT, secure: false, ignoreTLS: true, auth: login }],
     ['without a login', { host: '127.0.0.1', port: PORT, secure: false, requireTLS: true, tls: { ca: fs.readFileSync(CA) } }],
   ];
   for (const [what, opts] of tries) {
