@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { claimDue, finishMany, nextLeaseToken, type BatchRow } from '../../src/db/queries/batch';
 import { rescueOnce } from '../../src/daemon/rescuer';
 import { groupStats } from '../../src/handlers/erpAction/group';
@@ -179,6 +180,55 @@ describe('one transaction for a group of ERP jobs (sql/0032)', () => {
     // Each spawned its next occurrence.
     const next = await db.pool.query(`SELECT batch_recurring_batch_id AS series FROM xtbatch.batch WHERE batch_id NOT IN ($1, $2) ORDER BY 1`, [a, b]);
     expect(next.rows.map((r) => r.series)).toEqual([a, b]);
+  });
+});
+
+describe('the group\'s own statements are planned once per connection (sql/0035)', () => {
+  // PL/pgSQL keeps a statement's generic plan only when it is costed no higher than the plans made for the values
+  // it saw. The fence and the "done" write read the group's arrays; while the planner could see their length, a
+  // small group was costed below the generic plan and both statements were planned again for every group. The
+  // server's own record of each plan (auto_explain, verbose, sent to this session as notices) shows which: a plan
+  // made for the values carries the group's ids as a literal array, the generic plan a parameter.
+  it('uses the generic plans, by primary key, from the sixth group of three on', async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const plans: string[] = [];
+    client.on('notice', (n) => plans.push(n.message ?? ''));
+    try {
+      await client.query(`LOAD 'auto_explain'`);
+      await client.query(`SET auto_explain.log_min_duration = 0; SET auto_explain.log_nested_statements = on;
+                          SET auto_explain.log_verbose = on; SET client_min_messages = log`);
+      const ns = [1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 15, 16, 17, 18, 19, 20, 22, 23, 24]; // no multiple of 7: none fails
+      await insertJobs('Post', ns);
+      // A table of some size, as a daemon's is (the finished rows xTuple keeps), with its statistics read.
+      await db.pool.query(`INSERT INTO xtbatch.batch (batch_action, batch_completed) SELECT 'Filler', localtimestamp FROM generate_series(1, 5000)`);
+      await db.pool.query('ANALYZE xtbatch.batch');
+      const jobs = await claimAll('P', ns.length);
+      const byRun: string[][] = [];
+      for (let r = 0; r < 7; r++) {
+        const g = jobs.slice(r * 3, r * 3 + 3);
+        plans.length = 0;
+        await client.query('BEGIN');
+        const { rows } = await client.query(
+          'SELECT * FROM xtbatch.xtconnect_run_actions($1, NULL, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+          ['P', g.map((j) => j.batch_id), g.map((j) => j.batch_attempts), g.map((j) => j.lease_token), g.map(() => 1),
+            JSON.stringify(ns.slice(r * 3, r * 3 + 3).map((n) => [String(n)])), [POST_SQL], ['public.post'], [false], [POST_BATCH_SQL]],
+        );
+        await client.query('COMMIT');
+        expect(rows.map((x) => x.outcome)).toEqual(['done', 'done', 'done']);
+        const ids = `'{${g.map((j) => j.batch_id).join(',')}}'::integer[]`;
+        const fence = plans.find((p) => p.includes('FOR UPDATE OF b) l'));
+        const done = plans.find((p) => p.includes('Update on xtbatch.batch b'));
+        expect(fence).toContain('Index Scan using batch_pkey on xtbatch.batch b');
+        expect(done).toContain('Index Scan using batch_pkey on xtbatch.batch b');
+        byRun.push([fence!, done!].map((p) => (p.includes(ids) ? 'for these values' : 'generic')));
+      }
+      // The first five runs are planned for their values (the server's trial runs), the next ones reuse the generic plan.
+      expect(byRun).toEqual([...Array(5).fill(['for these values', 'for these values']), ['generic', 'generic'], ['generic', 'generic']]);
+      expect(await posted()).toEqual(ns);
+    } finally {
+      await client.end();
+    }
   });
 });
 

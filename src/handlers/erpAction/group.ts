@@ -7,7 +7,7 @@ import { badArgument, bindArgs, clearActionCache, forgetAction, resolveMapping, 
 
 /*
  * ERP-action jobs that run at the same time go to the server together (issue 17): a group is one transaction of
- * three round trips (BEGIN with the statement timeout; xtbatch.xtconnect_run_actions, sql/0032, which runs each
+ * three round trips (BEGIN with the statement timeout; xtbatch.xtconnect_run_actions, sql/0032 and 0035, which runs each
  * job's call and its fenced "done" in a subtransaction of its own; COMMIT), so a group pays one WAL flush and one
  * notification of the console for all its jobs, where each job used to pay four round trips and a commit.
  *
