@@ -9,7 +9,8 @@
 -- at concurrency 10 in bench/erpActions.ts (perf, 2026-12-06). A sub-select hides the values from the planner,
 -- every plan is costed alike, and the server keeps the generic plan, as it does for the daemon's own outcome
 -- statement (FINISH_SQL, src/db/queries/batch.ts). Found by primary key either way (test/erp-perf/group.test.ts
--- checks that the plans are reused and use the primary key).
+-- and, on xTuple's real schema from an ERP session, test/xtuple/erpGroups.test.ts check that the plans are reused
+-- and use the primary key).
 --
 -- The plan_cache_mode setting was not used instead: set on the function it would also apply to the ERP functions
 -- the group calls, whose own statements must keep the server's choice.
