@@ -19,7 +19,7 @@ const database = section({
 }, { description: 'The database holding xtbatch.batch.' });
 
 const daemon = section({
-  concurrency: int(1, 1000, 10, { description: 'Jobs run at once by this daemon.' }),
+  concurrency: int(1, 1000, 10, { description: 'Jobs run at once by this daemon; ERP actions that run together in one transaction count as one.' }),
   prefetch: int(0, 10_000, 500, { description: 'At most this many jobs claimed ahead of free slots (only as many as fast jobs need; none for slow ones).' }),
   actionConcurrency: intMap(1, 1000, { description: 'Per-action limits across all daemons, as action: number lines.', example: { RunReport: 2 } }),
   pollIntervalMs: int(100, 3_600_000, 5000, { description: 'How often the daemon looks for due jobs when no NOTIFY wakes it.' }),

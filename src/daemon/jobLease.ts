@@ -18,6 +18,8 @@ export class RunLease implements JobLease {
     readonly owner: string,
     private readonly job: BatchRow,
     private readonly keeper: LeaseKeeper,
+    /** The runner's count of jobs that wait without a slot (JobLease.sharing); absent outside a runner. */
+    private readonly slots?: { sharing(batchId: number, waiting: boolean): void },
   ) {}
 
   get token(): string {
@@ -40,6 +42,10 @@ export class RunLease implements JobLease {
 
   notStarted(): void {
     this.untouched = true;
+  }
+
+  sharing(waiting: boolean): void {
+    this.slots?.sharing(this.job.batch_id, waiting);
   }
 
   doneWritten(written: boolean): void {

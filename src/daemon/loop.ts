@@ -187,7 +187,7 @@ export class Daemon {
       sizer: this.sizer, stats: this.stats, jobStats: this.jobStats, log, recordApart: this.mailWriters.apart,
       // A finished job frees a slot, but with jobs held ready the next claim waits until half of them are gone:
       // one claim for several finished jobs, not one each (ClaimSizer). With none held, every slot is claimed for.
-      onJobDone: () => {
+      onSlotFree: () => {
         if (this.mayHaveMore && (this.runner.readyCount === 0 || this.runner.readyCount <= this.sizer.prefetch() / 2)) this.waker.wakeSoon();
       },
     });

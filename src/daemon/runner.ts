@@ -42,8 +42,8 @@ export interface RunnerDeps {
   stats: DaemonStats;
   jobStats: JobStats;
   log: Logger;
-  /** A job ended: a slot is free. */
-  onJobDone: () => void;
+  /** A slot is free: a job ended, or began to wait without one (JobLease.sharing). */
+  onSlotFree: () => void;
   /** Writes the records of mail sent by a job that has no outcome to write them with (src/sync/recordSent.ts). */
   recordApart: (mails: readonly SentMail[]) => void;
 }
@@ -53,6 +53,13 @@ interface Running {
   stop: JobStop;
   done: Promise<void>;
 }
+
+/**
+ * At most this many jobs wait without a slot for a transaction they share (JobLease.sharing): two ERP groups of
+ * up to 32 jobs beside the slots' own. Bounded, so that a daemon never holds more than daemon.concurrency, the
+ * claim-ahead and these.
+ */
+const WAITING_MAX = 64;
 
 const LOST_MESSAGES: Record<NonNullable<Outcome['lostLease']>, string> = {
   lost: 'lost its lease: the job was cancelled or taken back by another daemon; stopped, nothing recorded',
@@ -70,6 +77,9 @@ export class JobRunner {
   private readonly running = new Map<number, Running>();
   private readonly ready: BatchRow[] = [];
   private readonly perAction = new Map<string, number>();
+  /** Running jobs that wait without a slot (JobLease.sharing). */
+  private readonly waiting = new Set<number>();
+  private refill = false;
   private stopping = false;
 
   constructor(private readonly d: RunnerDeps) {}
@@ -87,7 +97,32 @@ export class JobRunner {
     const { concurrency, prefetch } = this.d.cfg.daemon;
     // Outcomes not yet written keep their rows "running" and their leases renewed: never outrun the completer.
     const backlog = Math.max(0, this.d.completer.size - Math.max(4 * concurrency, prefetch));
-    return concurrency + this.d.sizer.prefetch() - this.running.size - this.ready.length - backlog;
+    return concurrency + this.d.sizer.prefetch() - this.slotsTaken() - this.ready.length - backlog;
+  }
+
+  /** Running jobs that hold a slot: those waiting for a shared transaction do not. */
+  private slotsTaken(): number {
+    return this.running.size - this.waiting.size;
+  }
+
+  /**
+   * A running job begins or ends a wait without its slot (JobLease.sharing). Its slot goes to the next job held
+   * ready, after the current turn: the job that began to wait is most likely still inside the start of another.
+   */
+  sharing(batchId: number, waiting: boolean): void {
+    if (!waiting) {
+      this.waiting.delete(batchId);
+      return;
+    }
+    if (this.waiting.has(batchId) || this.waiting.size >= WAITING_MAX || !this.running.has(batchId)) return;
+    this.waiting.add(batchId);
+    if (this.refill) return;
+    this.refill = true;
+    queueMicrotask(() => {
+      this.refill = false;
+      this.startReady();
+      this.d.onSlotFree();
+    });
   }
 
   /** Per-action concurrency (daemon.actionConcurrency) for the claim: actions with no slot left, and the others' room. */
@@ -114,7 +149,7 @@ export class JobRunner {
 
   /** Starts claimed jobs while there are free slots. */
   startReady(): void {
-    while (this.running.size < this.d.cfg.daemon.concurrency && this.ready.length > 0 && !this.stopping) this.run(this.ready.shift()!);
+    while (this.slotsTaken() < this.d.cfg.daemon.concurrency && this.ready.length > 0 && !this.stopping) this.run(this.ready.shift()!);
   }
 
   /** Stops starting jobs and puts back those claimed but never started. */
@@ -197,10 +232,12 @@ export class JobRunner {
     d.stats.claimed++;
     const stop = new JobStop();
     if (d.log.isLevelEnabled('debug')) logIf(d.log, 'debug', `claimed (attempt ${job.batch_attempts})`, meta);
-    const lease = new RunLease(d.owner, job, d.leases);
+    const lease = new RunLease(d.owner, job, d.leases, this);
     const deps = { cfg: d.cfg, pool: d.jobPool, handlers: d.handlers, services: d.services, settings: d.settings };
-    const done = executeJob(job, stop, deps, lazyChild(d.log, meta), lease).then((o) => this.ended(job, meta, o, lease));
-    this.running.set(job.batch_id, { job, stop, done });
+    // In the map before the handler starts: it may already ask to wait without its slot (sharing).
+    const running: Running = { job, stop, done: Promise.resolve() };
+    this.running.set(job.batch_id, running);
+    running.done = executeJob(job, stop, deps, lazyChild(d.log, meta), lease).then((o) => this.ended(job, meta, o, lease));
   }
 
   private ended(job: BatchRow, meta: Record<string, unknown>, o: Outcome, lease: RunLease): void {
@@ -213,6 +250,7 @@ export class JobRunner {
     d.sizer.jobTook(o.ms);
     d.jobStats.record(job.batch_action, o.finish ? o.finish.kind : 'lost', o.ms);
     this.running.delete(job.batch_id);
+    this.waiting.delete(job.batch_id);
     this.count(job.batch_action, -1);
     if (!o.finish) {
       d.leases.release(job.batch_id);
@@ -230,7 +268,7 @@ export class JobRunner {
       }
     }
     this.startReady();
-    d.onJobDone();
+    d.onSlotFree();
   }
 
   /** One line per finished job: `done` at info, failures and retries at warn (docs/performance.md). */

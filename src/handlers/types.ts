@@ -64,6 +64,13 @@ export interface JobLease extends SendingJob {
    * taken back as if it had run.
    */
   notStarted(): void;
+  /**
+   * The job waits for a transaction it will share with other jobs (an ERP action queued for its group, or a member
+   * after the first of a group in flight, whose calls run one after another in one session): while it waits, it
+   * does not count against daemon.concurrency, so that a group counts as one job (docs/performance.md, ERP
+   * actions). The daemon may refuse (it bounds how many jobs wait so); the job then keeps its slot.
+   */
+  sharing(waiting: boolean): void;
 }
 
 /**

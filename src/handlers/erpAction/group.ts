@@ -24,6 +24,12 @@ import { badArgument, bindArgs, clearActionCache, forgetAction, resolveMapping, 
  *    an earlier job of the group left behind) is not held against the job: a job that fails after others in its
  *    group is run again alone (its first run was rolled back), and only that run's outcome counts;
  *  - a statement timeout of a group: each job is run again alone, under its own timeout.
+ *
+ * A group's session runs its calls one after another, so a group counts as one job against daemon.concurrency: its
+ * first job holds a slot and the others, like the jobs queued for a group, wait without one (JobLease.sharing; the
+ * runner bounds how many). Jobs sent again alone take their slots back, so for the moment after a group failed as a
+ * whole the daemon may run more jobs than its concurrency, each on a connection of the handlers' pool (its size
+ * bounds them).
  */
 
 /** Grouped only below this measured time per call (µs): a group is bounded by GROUP_BUDGET_US. */
@@ -98,6 +104,10 @@ export class GroupRunner {
   private enqueue(job: ErpJob, front = false): void {
     job.state = 'queued';
     job.group = null;
+    // A job that will go in a group waits without its slot, so that a group counts as one job against the daemon's
+    // concurrency: at concurrency 10, when every member held a slot, two groups in flight shared 10 jobs (3-4 each);
+    // now they are about 22 (docs/performance.md, ERP actions).
+    job.ctx.lease?.sharing(!job.alone && this.fast(job.m.action));
     if (front) this.queue.unshift(job);
     else this.queue.push(job);
     // After the current macrotask: the jobs the runner starts together (a loop over free slots) land in the queue
@@ -195,6 +205,8 @@ export class GroupRunner {
       j.state = 'sent';
       j.group = group;
     }
+    // The group's session runs its calls one after another: its first job holds the slot, the others wait.
+    jobs[0]!.ctx.lease?.sharing(false);
     let client: Client;
     try {
       client = await this.pool.connect();
