@@ -24,6 +24,15 @@ async function done(): Promise<number> {
   return (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM xtbatch.job WHERE state = 'done'`)).rows[0]!.n;
 }
 
+/** A handler that counts its start, waits without its slot, and ends when `until` settles. */
+function waitsShared(started: () => void, until: Promise<void>): (ctx: JobContext) => Promise<void> {
+  return async (ctx) => {
+    started();
+    ctx.lease!.sharing(true);
+    await until;
+  };
+}
+
 function gate(): { wait: Promise<void>; open: () => void } {
   let open!: () => void;
   const wait = new Promise<void>((r) => (open = r));
@@ -38,11 +47,7 @@ describe('jobs that wait for a shared transaction', () => {
     let working = 0;
     let peak = 0;
     const d = await startDaemon(testConfig(db.url, { daemon: { concurrency: 2 } }), {
-      Share: async (ctx: JobContext) => {
-        sharing++;
-        ctx.lease!.sharing(true);
-        await shared.wait;
-      },
+      Share: waitsShared(() => sharing++, shared.wait),
       Work: async () => {
         working++;
         peak = Math.max(peak, working);
@@ -71,11 +76,7 @@ describe('jobs that wait for a shared transaction', () => {
     const shared = gate();
     let started = 0;
     const d = await startDaemon(testConfig(db.url, { daemon: { concurrency: 1 } }), {
-      Share: async (ctx: JobContext) => {
-        started++;
-        ctx.lease!.sharing(true);
-        await shared.wait;
-      },
+      Share: waitsShared(() => started++, shared.wait),
     });
     suite.daemons.push(d);
     await insertJobs('Share', 70);
