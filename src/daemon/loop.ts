@@ -185,7 +185,8 @@ export class Daemon {
       owner: this.id, cfg, jobPool: this.jobPool, handlers: this.handlers, services: this.handlerServices,
       settings: () => this.settings.current, leases: this.leases, completer: this.completer, notices: this.notices,
       sizer: this.sizer, stats: this.stats, jobStats: this.jobStats, log, recordApart: this.mailWriters.apart,
-      // A finished job frees a slot, but with jobs held ready the next claim waits until half of them are gone:
+      // A finished job (or one that began to wait for its ERP group) frees a slot, but with jobs held ready the next
+      // claim waits until half of them are gone:
       // one claim for several finished jobs, not one each (ClaimSizer). With none held, every slot is claimed for.
       onSlotFree: () => {
         if (this.mayHaveMore && (this.runner.readyCount === 0 || this.runner.readyCount <= this.sizer.prefetch() / 2)) this.waker.wakeSoon();

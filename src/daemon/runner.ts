@@ -55,9 +55,9 @@ interface Running {
 }
 
 /**
- * At most this many jobs wait without a slot for a transaction they share (JobLease.sharing): two ERP groups of
- * up to 32 jobs beside the slots' own. Bounded, so that a daemon never holds more than daemon.concurrency, the
- * claim-ahead and these.
+ * At most this many jobs wait without a slot for a transaction they share (JobLease.sharing): enough for groups of
+ * about 22 ERP jobs at concurrency 10 (32 gave 16, 128 gave 26; docs/performance.md). Bounded, so that a daemon
+ * never holds more than daemon.concurrency, the claim-ahead and these.
  */
 const WAITING_MAX = 64;
 
