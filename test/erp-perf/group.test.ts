@@ -210,12 +210,27 @@ describe('the group\'s own statements are planned once per connection (sql/0035)
   });
 });
 
+/**
+ * The most jobs of `action` after job `afterId` marked done by one transaction: a group marks its jobs done in its
+ * own transaction, so they share its `localtimestamp`. Not jobs per group on average: on a loaded machine the action
+ * may measure slow for a while and its jobs then run alone, as they should, which lowered the average below two in
+ * one CI run; what a group holds once it forms does not depend on the load.
+ */
+async function mostDoneTogether(action: string, afterId: number): Promise<number> {
+  const { rows } = await db.pool.query<{ most: number }>(
+    `SELECT max(n)::int AS most FROM (SELECT count(*) AS n FROM xtbatch.job
+                                       WHERE batch_action = $1 AND batch_id > $2 AND state = 'done' GROUP BY batch_completed) t`,
+    [action, afterId]);
+  return rows[0]!.most;
+}
+
 describe('the daemon groups ERP jobs that run at the same time', () => {
   it('runs 300 jobs in groups; each failing one fails alone with its own message and rolls back only its work', async () => {
     const d = await startDaemon(testConfig(db.url, { daemon: { concurrency: 30 } }));
     suite.daemons.push(d);
     // A first job measures the action (an action not yet measured runs alone).
-    expect((await finished(db, await submit(db, 'Post', [{ name: 'n', value: '1' }]))).state).toBe('done');
+    const first = await submit(db, 'Post', [{ name: 'n', value: '1' }]);
+    expect((await finished(db, first)).state).toBe('done');
     const g0 = { ...groupStats };
     const ns = Array.from({ length: 300 }, (_, i) => i + 2);
     const { rows } = await db.pool.query<{ id: number; n: number }>(
@@ -240,28 +255,27 @@ describe('the daemon groups ERP jobs that run at the same time', () => {
     }
     // Exactly the work of the jobs that are done, once each.
     expect(await posted()).toEqual([1, ...ns.filter((n) => n % 7 !== 0)]);
-    // And they did go in groups: fewer transactions than jobs (failing ones ran a second time, alone).
-    const groups = groupStats.groups - g0.groups;
-    expect(groups).toBeGreaterThan(0);
-    expect(groupStats.jobs - g0.jobs).toBeGreaterThan(groups * 2);
+    // And they did go in groups: more than two jobs done in one transaction.
+    expect(groupStats.groups - g0.groups).toBeGreaterThan(0);
+    expect(await mostDoneTogether('Post', first)).toBeGreaterThan(2);
   }, 60_000);
 
   /**
    * A daemon at `concurrency` runs one Tick job (which measures the action), then `n` more inserted at once; each
-   * must end done with its call committed once. Returns the jobs per group of the `n`.
+   * must end done with its call committed once. Returns the most of the `n` done in one transaction.
    */
   async function runTicks(concurrency: number, n: number): Promise<number> {
     const d = await startDaemon(testConfig(db.url, { daemon: { concurrency } }));
     suite.daemons.push(d);
-    expect((await finished(db, await submit(db, 'Tick'))).state).toBe('done');
-    const g0 = { ...groupStats };
+    const first = await submit(db, 'Tick');
+    expect((await finished(db, first)).state).toBe('done');
     await db.pool.query(`INSERT INTO xtbatch.batch (batch_action) SELECT 'Tick' FROM generate_series(1, $1::int)`, [n]);
     await waitFor('every job to finish', async () =>
       (await db.pool.query(`SELECT count(*)::int AS n FROM xtbatch.batch WHERE batch_completed IS NULL`)).rows[0].n === 0, 30_000);
     const { rows } = await db.pool.query(`SELECT (SELECT count(*)::int FROM xtbatch.job WHERE state = 'done') AS done,
                                                  (SELECT count(*)::int FROM public.posted WHERE fn = 'tick') AS calls`);
     expect(rows[0]).toEqual({ done: n + 1, calls: n + 1 });
-    return (groupStats.jobs - g0.jobs) / (groupStats.groups - g0.groups);
+    return mostDoneTogether('Tick', first);
   }
 
   it('makes every job\'s call of a function without arguments, in groups', async () => {
