@@ -241,7 +241,7 @@ export async function runThroughput(): Promise<ThroughputResult[]> {
     const load = os.loadavg()[0]!;
     const cs = await measureCeiling(JOBS);
     for (const c of cs) console.log(`
-SQL ceiling (pgbench -M extended, claim 50 + finish 50 per transaction, rows kept), ${c.clients} client(s): ${fmt(c.jobsPerSec)} jobs/s (${fmt(c.finished)} done; load average before ${fmt(load, 2)})`);
+SQL ceiling (pgbench -M prepared, claim 50 + finish 50 per transaction, rows kept), ${c.clients} client(s): ${fmt(c.jobsPerSec)} jobs/s (${fmt(c.finished)} done; load average before ${fmt(load, 2)})`);
     ceiling = cs.reduce((a, b) => (b.jobsPerSec > a.jobsPerSec ? b : a));
   }
   console.log('\nThroughput (jobs/s, start → all finished in the database):');

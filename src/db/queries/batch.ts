@@ -70,7 +70,8 @@ RETURNING b.batch_id, b.batch_action, b.batch_parameter, b.batch_user, b.batch_e
              FROM xtbatch.batchparam p WHERE p.batchparam_batch_id = b.batch_id) AS params`;
 
 /** The waiting rows a claim may take: walks batch_due_idx (only waiting rows). */
-const DUE_WHERE = `
+/** What makes a job claimable (also read by bench/lib/ceiling.ts for a design's ceiling). */
+export const DUE_WHERE = `
    WHERE batch_started IS NULL
      AND batch_completed IS NULL
      -- localtimestamp, not now(): batch_scheduled is "without time zone", and comparing it with a timestamptz
