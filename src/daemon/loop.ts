@@ -218,6 +218,11 @@ export class Daemon {
     return this.runner.readyCount;
   }
 
+  /** Running jobs that wait, without a slot, for the ERP group they run in (docs/operations.md). */
+  get waitingForGroupCount(): number {
+    return this.runner.waitingCount;
+  }
+
   /** Whether the claim loop asks for jobs: started, not stopping, EnableBatchManager on, schema not ahead. */
   get claiming(): boolean {
     return this.started && !this.stopping && this.settings.current.enabled && this.heartbeat.schemaAhead === null;

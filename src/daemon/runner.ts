@@ -92,6 +92,11 @@ export class JobRunner {
     return this.ready.length;
   }
 
+  /** Running jobs that wait without a slot for the transaction they share (counted in runningCount). */
+  get waitingCount(): number {
+    return this.waiting.size;
+  }
+
   /** How many jobs a claim may ask for now: free slots and the claim-ahead, minus a completer backlog. */
   wanted(): number {
     const { concurrency, prefetch } = this.d.cfg.daemon;

@@ -129,6 +129,8 @@ export function createDaemonMetrics(opts: { daemon: Daemon; pool: Pool; log: Log
   fromDaemon('xtconnect_database_errors_total', 'Failed statements of the daemon\'s own (claims, outcomes, leases, heartbeats, scheduling).', () => daemon.dbErrors, 'counter');
   fromDaemon('xtconnect_jobs_claimed_total', 'Jobs this daemon claimed.', () => daemon.stats.claimed, 'counter');
   fromDaemon('xtconnect_jobs_running', 'Jobs running in this daemon now.', () => daemon.runningCount, 'gauge');
+  // Why running can exceed daemon.concurrency: a group of fast ERP actions counts as one job (docs/operations.md).
+  fromDaemon('xtconnect_jobs_waiting_for_group', 'Running jobs that wait, without a slot, for the ERP group they run in (one transaction): counted in xtconnect_jobs_running, not against daemon.concurrency.', () => daemon.waitingForGroupCount, 'gauge');
   fromDaemon('xtconnect_jobs_claimed_ahead', 'Jobs claimed ahead and waiting for a free slot in this daemon.', () => daemon.readyCount, 'gauge');
   fromDaemon('xtconnect_outcomes_pending', 'Job outcomes waiting to be written (the database is slow or away).', () => daemon.pendingOutcomes, 'gauge');
   fromDaemon('xtconnect_daemon_claiming', '1 while this daemon claims jobs; 0 while EnableBatchManager is off, the schema is newer than it knows, or it stops.', () => (daemon.claiming ? 1 : 0), 'gauge');

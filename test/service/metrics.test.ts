@@ -1,4 +1,5 @@
 import { PermanentError } from '../../src/errors';
+import type { JobContext } from '../../src/handlers';
 import { DURATION_BUCKETS } from '../../src/daemon/jobStats';
 import { testConfig } from '../support/config';
 import { databaseSuite } from '../support/suite';
@@ -81,6 +82,35 @@ describe('/metrics', () => {
     // Process metrics, from prom-client's default collectors on the daemon's own registry.
     expect(sample(f, 'process_cpu_seconds_total')).toBeGreaterThan(0);
     expect(sample(f, 'nodejs_heap_size_used_bytes')).toBeGreaterThan(0);
+  });
+
+  it('counts the running jobs that wait without a slot for their group apart, so running above the concurrency is explained', async () => {
+    let open!: () => void;
+    const shared = new Promise<void>((r) => (open = r));
+    const s = await startServedDaemon(testConfig(suite.db.url, { daemon: { concurrency: 1 } }), {
+      ...handlers,
+      // As an ERP action queued for its group does (src/handlers/erpAction/group.ts): it gives up its slot and waits.
+      Share: async (ctx: JobContext) => {
+        ctx.lease!.sharing(true);
+        await shared;
+      },
+    });
+    served.push(s);
+    await insert('Share', 3);
+    const waiting = await waitFor('three jobs to wait for their group', async () => {
+      const m = await scrape(s.server);
+      return sample(m, 'xtconnect_jobs_waiting_for_group') === 3 ? m : null;
+    });
+    expect(waiting.get('xtconnect_jobs_waiting_for_group')!.type).toBe('GAUGE');
+    // Three running with concurrency 1: all of them waiting without a slot.
+    expect(sample(waiting, 'xtconnect_jobs_running')).toBe(3);
+    open();
+    await waitFor('every job to finish', allFinished);
+    const after = await waitFor('the gauges to go back to 0', async () => {
+      const m = await scrape(s.server);
+      return sample(m, 'xtconnect_jobs_running') === 0 ? m : null;
+    });
+    expect(sample(after, 'xtconnect_jobs_waiting_for_group')).toBe(0);
   });
 
   it('shows the queue as the database sees it, cached so that scrapes cannot load the database', async () => {
