@@ -69,8 +69,7 @@ RETURNING b.batch_id, b.batch_action, b.batch_parameter, b.batch_user, b.batch_e
                                     ORDER BY p.batchparam_order, p.batchparam_id), '[]'::json)
              FROM xtbatch.batchparam p WHERE p.batchparam_batch_id = b.batch_id) AS params`;
 
-/** The waiting rows a claim may take: walks batch_due_idx (only waiting rows). */
-/** What makes a job claimable (also read by bench/lib/ceiling.ts for a design's ceiling). */
+/** The waiting rows a claim may take: walks batch_due_idx (only waiting rows). Exported for bench/lib/ceiling.ts. */
 export const DUE_WHERE = `
    WHERE batch_started IS NULL
      AND batch_completed IS NULL
