@@ -26,11 +26,11 @@
  *   BENCH_EMAIL_SERVER (sink; postfix): `postfix` sends to the real Postfix that bench/postfix-setup.sh sets up
  *   (STARTTLS and AUTH required, every message queued to disk, then discarded), counting from its log (lib/postfix.ts).
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { startSink, type Sink, type SinkCounts } from './lib/smtpSink';
 import { fmt, heading, sleep, table } from './lib/util';
 
 // A database of its own, so that this can run while another benchmark uses the default one. lib/db reads BENCH_DB
@@ -52,127 +52,6 @@ const SMTP_PASS = 'bench-secret-not-real';
 const FROM = '"ERP Billing" <erp@ourco.example>';
 
 const loadavg = () => os.loadavg().map((l) => fmt(l, 2)).join(' ');
-
-// --- the SMTP sink (child process) ---------------------------------------------------------------------------
-
-export interface SinkCounts {
-  /** Messages by X-xtconnect-Batch-Id value. */
-  byId: Record<string, number>;
-  total: number;
-  /** Messages that arrived without TLS or without a login: must be none. */
-  insecure: number;
-  /** Messages with no X-xtconnect-Batch-Id header. */
-  unnamed: number;
-  /** The sink's own CPU so far, ms. */
-  cpuMs: number;
-  /** Connections opened (each a TLS handshake and a login): a pool that reconnects often costs both sides. */
-  connections: number;
-  /** Bytes of message data received. */
-  bytes: number;
-}
-
-type SinkRequest = { op: 'counts' } | { op: 'reset' };
-
-/** Runs in the child: smtp-server with STARTTLS and AUTH required, counting messages by their batch id header. */
-async function runSink(): Promise<void> {
-  const { SMTPServer } = require('smtp-server') as typeof import('smtp-server');
-  const key = fs.readFileSync(process.env.SINK_KEY!);
-  const cert = fs.readFileSync(process.env.SINK_CERT!);
-  const empty = (): SinkCounts => ({ byId: {}, total: 0, insecure: 0, unnamed: 0, cpuMs: 0, connections: 0, bytes: 0 });
-  let counts = empty();
-  const server = new SMTPServer({
-    secure: false,
-    key,
-    cert,
-    authMethods: ['PLAIN', 'LOGIN'],
-    authOptional: false,
-    // AUTH only after STARTTLS ("538 Must issue a STARTTLS command first"); MAIL only after AUTH.
-    allowInsecureAuth: false,
-    logger: false,
-    closeTimeout: 1000,
-    maxClients: 100,
-    onConnect(_session, cb) {
-      counts.connections++;
-      cb();
-    },
-    onAuth(auth, _session, cb) {
-      if (auth.username === SMTP_USER && auth.password === SMTP_PASS) return cb(null, { user: auth.username });
-      const err = new Error('Invalid username or password') as Error & { responseCode: number };
-      err.responseCode = 535;
-      return cb(err);
-    },
-    onData(stream, session, cb) {
-      // Only the header block is needed: keep bytes until the blank line, then just drain.
-      let head = '';
-      let done = false;
-      stream.on('data', (c: Buffer) => {
-        counts.bytes += c.length;
-        if (done) return;
-        head += c.toString('latin1');
-        if (head.includes('\r\n\r\n')) done = true;
-      });
-      stream.on('end', () => {
-        const block = head.split('\r\n\r\n')[0]!;
-        const m = /^X-xtconnect-Batch-Id:[ \t]*(.+?)[ \t]*$/im.exec(block);
-        counts.total++;
-        if (!session.secure || !session.user) counts.insecure++;
-        if (m) counts.byId[m[1]!] = (counts.byId[m[1]!] ?? 0) + 1;
-        else counts.unnamed++;
-        cb();
-      });
-    },
-  });
-  server.on('error', () => undefined);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.server.address() as { port: number }).port;
-  // Reset with the counts: each system's run reports the sink's CPU during that run only (it was cumulative, so
-  // the second system seemed to cost the sink more).
-  let cpu0 = process.cpuUsage();
-  process.on('message', (req: SinkRequest) => {
-    if (req.op === 'reset') {
-      counts = empty();
-      cpu0 = process.cpuUsage();
-    }
-    const u = process.cpuUsage(cpu0);
-    process.send!({ ...counts, cpuMs: (u.user + u.system) / 1000 });
-  });
-  process.on('disconnect', () => process.exit(0));
-  process.send!({ port });
-}
-
-export interface Sink {
-  port: number;
-  certPath: string;
-  /** What the server is, for the heading. */
-  name: string;
-  counts(): Promise<SinkCounts>;
-  reset(): Promise<SinkCounts>;
-  stop(): void;
-}
-
-/** A self-signed certificate for 127.0.0.1 (openssl), then the sink in a child process. */
-async function startSink(dir: string): Promise<Sink> {
-  const keyPath = path.join(dir, 'sink-key.pem');
-  const certPath = path.join(dir, 'sink-cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyPath,
-    '-out', certPath, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'pipe' });
-  const child: ChildProcess = fork(__filename, ['--smtp-sink'], { env: { ...process.env, SINK_KEY: keyPath, SINK_CERT: certPath }, stdio: 'inherit' });
-  const port = await new Promise<number>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('the SMTP sink did not start within 10 s')), 10_000);
-    child.once('message', (m: { port: number }) => { clearTimeout(t); resolve(m.port); });
-    child.once('exit', (code) => { clearTimeout(t); reject(new Error(`the SMTP sink exited (${code})`)); });
-  });
-  const ask = (op: SinkRequest['op']) => new Promise<SinkCounts>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('the SMTP sink did not answer within 10 s')), 10_000);
-    child.once('message', (m: SinkCounts) => { clearTimeout(t); resolve(m); });
-    child.send({ op });
-  });
-  const name = `smtp-server ${require('smtp-server/package.json').version} in a child process`;
-  return { port, certPath, name, counts: () => ask('counts'), reset: () => ask('reset'), stop: () => void child.kill('SIGTERM') };
-}
 
 // --- the messages --------------------------------------------------------------------------------------------
 
@@ -401,7 +280,7 @@ async function main(): Promise<void> {
   if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`BENCH_EMAIL_ROUNDS: a whole number of at least 1, not ${process.env.BENCH_EMAIL_ROUNDS}`);
   if (SERVER !== 'sink' && SERVER !== 'postfix') throw new Error(`BENCH_EMAIL_SERVER: sink or postfix, not ${SERVER}`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xtconnect-bench-email-'));
-  const sink = SERVER === 'postfix' ? await (require('./lib/postfix') as typeof import('./lib/postfix')).postfixServer({ user: SMTP_USER, pass: SMTP_PASS }) : await startSink(dir);
+  const sink = SERVER === 'postfix' ? await (require('./lib/postfix') as typeof import('./lib/postfix')).postfixServer({ user: SMTP_USER, pass: SMTP_PASS }) : await startSink(dir, { user: SMTP_USER, pass: SMTP_PASS });
   heading(`EMAIL: ${fmt(N)} messages to an SMTP server with STARTTLS and AUTH (${sink.name}, loopback), ${CONNECTIONS} connections`);
   console.log(`node ${process.version}, ${os.cpus().length} CPU(s), nodemailer ${require('nodemailer/package.json').version}; database ${db.BENCH_DB}; load average ${loadavg()}`);
   const results: RunResult[] = [];
@@ -447,12 +326,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv.includes('--smtp-sink')) {
-  runSink().catch((err) => {
-    console.error(err);
-    process.exit(1);
-  });
-} else if (require.main === module) {
+if (require.main === module) {
   main().catch((err) => {
     console.error(err);
     process.exitCode = 1;

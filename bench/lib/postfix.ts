@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import type { Sink, SinkCounts } from '../email';
+import type { Sink, SinkCounts } from './smtpSink';
 import { processesCpuMs } from './cpu';
 import { sleep } from './util';
 
