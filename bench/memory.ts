@@ -24,7 +24,10 @@
  *   (xtc_bench_memory), BENCH_MEMORY_SNAPSHOTS (a folder: a heap snapshot is written there after the second phase and
  *   after the last, and what grew between them is printed by kind and constructor (lib/heapDiff.ts); the files open in
  *   Chrome DevTools' Memory panel. Writing one costs the process about 90 MB of RSS, so the RSS column is then not
- *   the daemon's).
+ *   the daemon's), BENCH_MEMORY_CUT_MS (0: none): the daemon reaches the database through a TCP proxy
+ *   (test/support/tcpProxy.ts), and in every phase, when half of its jobs are finished, the proxy resets every
+ *   connection and refuses new ones for this long, so that the reconnect and retry paths (pools, LISTEN, outcomes and
+ *   records kept until the database answers) run once a phase and a leak of theirs shows in the same slope.
  */
 import { fork } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,6 +37,7 @@ import v8 from 'node:v8';
 import { performance } from 'node:perf_hooks';
 import { heapGrowth } from './lib/heapDiff';
 import { startSink } from './lib/smtpSink';
+import { startTcpProxy } from '../test/support/tcpProxy';
 import { fmt, heading, sleep, table } from './lib/util';
 
 process.env.BENCH_DB ??= 'xtc_bench_memory';
@@ -48,6 +52,7 @@ const PHASE_MS = Number(process.env.BENCH_MEMORY_PHASE_MS ?? 120_000);
 const SMTP_USER = 'bench';
 const SMTP_PASS = 'bench-secret-not-real';
 const SNAPSHOTS = process.env.BENCH_MEMORY_SNAPSHOTS;
+const CUT_MS = Number(process.env.BENCH_MEMORY_CUT_MS ?? 0);
 const MB = 1024 * 1024;
 
 /** The jobs of one phase, in these shares: email sent, ERP action done, ERP action failing, email without recipient. */
@@ -95,6 +100,7 @@ function check(): void {
     if (!Number.isInteger(v) || v < min) throw new Error(`${name}: a whole number of at least ${min}, not ${process.env[name]}`);
   }
   if (!(LIMIT_BYTES >= 0)) throw new Error(`BENCH_MEMORY_LIMIT_BYTES: a number of bytes, not ${process.env.BENCH_MEMORY_LIMIT_BYTES}`);
+  if (!(CUT_MS >= 0)) throw new Error(`BENCH_MEMORY_CUT_MS: a number of milliseconds, 0 for none, not ${process.env.BENCH_MEMORY_CUT_MS}`);
   if (!(PHASE_MS > 0)) throw new Error(`BENCH_MEMORY_PHASE_MS: a number of milliseconds, not ${process.env.BENCH_MEMORY_PHASE_MS}`);
 }
 
@@ -112,12 +118,15 @@ async function main(): Promise<void> {
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xtconnect-bench-memory-'));
   const sink = await startSink(dir, { user: SMTP_USER, pass: SMTP_PASS });
+  const server = new URL(db.benchUrl());
+  const proxy = CUT_MS ? await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) }) : null;
   const counts = {
     email: Math.round(JOBS * MIX.email), erp: Math.round(JOBS * MIX.erp), erpFails: Math.round(JOBS * MIX.erpFails),
   };
   const emailBad = JOBS - counts.email - counts.erp - counts.erpFails;
   heading(`MEMORY: one daemon, ${PHASES} phases of ${fmt(JOBS)} jobs (email ${fmt(counts.email)}, ERP ${fmt(counts.erp)}, ` +
-    `ERP failing ${fmt(counts.erpFails)}, email without recipient ${fmt(emailBad)}), concurrency ${CONCURRENCY}`);
+    `ERP failing ${fmt(counts.erpFails)}, email without recipient ${fmt(emailBad)}), concurrency ${CONCURRENCY}` +
+    (CUT_MS ? `; the database cut for ${fmt(CUT_MS)} ms in every phase` : ''));
   console.log(`node ${process.version}, ${os.cpus().length} CPU(s); database ${db.BENCH_DB}; SMTP ${sink.name}; load average ${os.loadavg().map((l) => fmt(l, 2)).join(' ')}`);
 
   const failures: string[] = [];
@@ -141,7 +150,7 @@ async function main(): Promise<void> {
     const file = path.join(dataDir, 'xtconnect.yaml');
     fs.writeFileSync(file, [
       `dataDir: ${JSON.stringify(dataDir)}`,
-      'database:', `  url: ${JSON.stringify(db.benchUrl())}`,
+      'database:', `  url: ${JSON.stringify(proxy ? proxy.url(db.benchUrl()) : db.benchUrl())}`,
       'daemon:', `  concurrency: ${CONCURRENCY}`,
       'smtp:', '  host: 127.0.0.1', `  port: ${sink.port}`, '  security: starttls', `  user: ${SMTP_USER}`, '  maxConnections: 5',
       '  tls:', `    caPath: ${JSON.stringify(sink.certPath)}`, '',
@@ -182,11 +191,18 @@ async function main(): Promise<void> {
       if (phase === 1) first = Number(lo);
       const deadline = t0 + PHASE_MS;
       let done = 0;
+      let cutDone = !proxy;
       while (performance.now() < deadline) {
         const r = await observer.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM xtbatch.batch WHERE batch_id BETWEEN $1 AND $2 AND batch_completed IS NOT NULL`, [lo, hi]);
         done = r.rows[0]!.n;
         if (done >= JOBS) break;
+        if (!cutDone && done >= JOBS / 2) {
+          cutDone = true;
+          await proxy!.cut();
+          await sleep(CUT_MS);
+          proxy!.restore();
+        }
         await sleep(100);
       }
       const ms = performance.now() - t0;
@@ -234,6 +250,7 @@ async function main(): Promise<void> {
     await daemon?.stop(10_000).catch(() => undefined);
     await observer.end();
     sink.stop();
+    await proxy?.close();
     fs.rmSync(dir, { recursive: true, force: true });
     await db.dropBenchDb().catch(() => undefined);
   }
@@ -251,7 +268,8 @@ async function main(): Promise<void> {
     const codePerJob = slope(jobs, counted.map((s) => s.code));
     const extPerJob = slope(jobs, counted.map((s) => s.external));
     console.log(`\ngrowth after the ${WARMUP_PHASES} warm-up phases, by least squares: heap without compiled code ${kb(perJob)}, limit ${fmt(LIMIT_BYTES)} bytes a job;` +
-      ` compiled code ${kb(codePerJob)}; external memory ${kb(extPerJob)}`);
+      ` compiled code ${kb(codePerJob)}; external memory ${kb(extPerJob)}` +
+      (CUT_MS ? `; with one cut a phase, ${fmt((perJob * JOBS) / 1024, 1)} KB a phase and its cut` : ''));
     if (perJob > LIMIT_BYTES) failures.push(`the heap grows by ${fmt(perJob, 1)} bytes a job after the warm-up phases (limit ${LIMIT_BYTES})`);
     if (extPerJob > LIMIT_BYTES) failures.push(`external memory grows by ${fmt(extPerJob, 1)} bytes a job after the warm-up phases (limit ${LIMIT_BYTES})`);
   }

@@ -20,6 +20,7 @@ import { DbHealth } from './dbHealth';
 import { Heartbeat } from './heartbeat';
 import { JobStats } from './jobStats';
 import { LeaseKeeper } from './leases';
+import { LostClaims } from './lostClaims';
 import { JOBS_CHANNEL, Listener, SCHEDULES_CHANNEL, SETTINGS_CHANNEL, type ListenMode } from './listener';
 import { Notices } from './notices';
 import { Rescuer } from './rescuer';
@@ -114,6 +115,8 @@ export class Daemon {
   private readonly runner: JobRunner;
   private readonly listener: Listener | null;
   private readonly waker: Waker;
+  /** Claims whose answer was lost with the connection: put back before the next claim. */
+  private readonly lostClaims: LostClaims;
   /** Wake-ups when a job held back by its settle time becomes claimable (docs/xtuple.md, "Settle time"). */
   private readonly settleAlarms: Alarms;
   /**
@@ -150,6 +153,7 @@ export class Daemon {
 
     this.waker = new Waker(() => this.pass());
     this.leases = new LeaseKeeper(this.pool, this.id, cfg.daemon.leaseSeconds, this.db, log);
+    this.lostClaims = new LostClaims(this.pool, this.id, log);
     this.settings = new SettingsWatcher(this.pool, log, (enabled) => {
       void this.heartbeat.runOnce();
       if (enabled) this.waker.wake();
@@ -397,8 +401,16 @@ export class Daemon {
         this.stats.claimQueries++;
         const settling = this.lookForSettling;
         this.lookForSettling = null;
+        // Before any new claim: jobs that a claim whose answer was lost took (the first statement to succeed
+        // after an outage, so they run again at once and not at their lease's expiry).
+        if (this.lostClaims.pending > 0) await this.lostClaims.putBack();
         const sentAt = performance.now();
-        const rows = await claimDue(this.pool, this.id, free, this.cfg.daemon.leaseSeconds, full, limits, nextLeaseToken());
+        const token = nextLeaseToken();
+        const rows = await claimDue(this.pool, this.id, free, this.cfg.daemon.leaseSeconds, full, limits, token)
+          .catch((err: unknown) => {
+            this.lostClaims.failed(token);
+            throw err;
+          });
         this.sizer.claimTook(performance.now() - sentAt);
         this.db.recovered();
         this.mayHaveMore = rows.length === free;

@@ -173,6 +173,28 @@ export async function claimDue(
 }
 
 /**
+ * Puts back the rows that claims with these tokens took for `owner` and that are still running under them: the
+ * claims whose answer never reached the daemon (src/daemon/lostClaims.ts). As a release by the finish (kind
+ * 'release'): waiting again, the attempt not counted; and the other daemons are told that jobs are due.
+ */
+export async function putBackLostClaims(pool: Pool, owner: string, tokens: string[]): Promise<number[]> {
+  const { rows } = await pool.query<{ batch_id: number }>(
+    `WITH back AS (
+       UPDATE xtbatch.batch
+          SET batch_started = NULL, batch_attempts = greatest(batch_attempts - 1, 0), batch_locked_by = NULL,
+              batch_lease_expires = NULL
+        -- The running rows' partial index (batch_running_idx) is the way in.
+        WHERE batch_started IS NOT NULL AND batch_completed IS NULL
+          AND batch_locked_by = $1 AND batch_lease_token = ANY ($2::bigint[])
+       RETURNING batch_id)
+     SELECT batch_id, (SELECT count(pg_notify('xtconnect_jobs', '')) FROM (SELECT 1 FROM back LIMIT 1) due_again) AS notified
+       FROM back ORDER BY batch_id`,
+    [owner, tokens],
+  );
+  return rows.map((r) => r.batch_id);
+}
+
+/**
  * Milliseconds until the earliest waiting, due job held back by its settle time (batch_settle_until, sql/0011)
  * may be claimed, by the server's clock; null when none waits for that. The daemon sets an alarm for it (issue
  * 17) instead of waiting for the next poll.

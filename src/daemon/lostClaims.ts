@@ -1,0 +1,50 @@
+import type { Pool } from '../db/pool';
+import { putBackLostClaims } from '../db/queries/batch';
+import type { Logger } from '../log';
+
+/** Tokens kept at most; older ones are left to the rescue at their lease's expiry, as before this existed. */
+const KEPT = 1000;
+
+/**
+ * Claims whose answer never reached the daemon. A claim is one autocommit statement: when the connection breaks
+ * after the server committed it and before its rows arrived (a database restart, a network cut), those rows are
+ * marked running under this daemon's name with a fencing token that nobody holds. Left alone they wait out the whole
+ * lease, and the rescue then counts the attempt and writes "stopped responding" on jobs that never ran (a job
+ * allowed one attempt would fail). So the daemon remembers the token of every claim that failed and, once the
+ * database answers again, before it claims anything else, puts back what that claim took: due again at once, the
+ * attempt not counted. A claim that failed before the server ran it took nothing, and putting it back changes
+ * nothing.
+ */
+export class LostClaims {
+  private tokens: string[] = [];
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly owner: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** Claims not yet put back. */
+  get pending(): number {
+    return this.tokens.length;
+  }
+
+  /** The claim with this token failed: its answer, if the server sent one, was lost. */
+  failed(token: string): void {
+    this.tokens.push(token);
+    if (this.tokens.length > KEPT) this.tokens.shift();
+  }
+
+  /** Puts back the rows of every failed claim; throws (keeping the tokens) while the database does not answer. */
+  async putBack(): Promise<number[]> {
+    if (this.tokens.length === 0) return [];
+    const tokens = this.tokens;
+    const ids = await putBackLostClaims(this.pool, this.owner, tokens);
+    this.tokens = this.tokens.filter((t) => !tokens.includes(t));
+    if (ids.length > 0) {
+      this.log.warn(`job(s) ${ids.join(', ')} put back: a claim took them, but the connection broke before its answer ` +
+        'reached this daemon; they are due again and their attempt is not counted', { scope: 'daemon' });
+    }
+    return ids;
+  }
+}
