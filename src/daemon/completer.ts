@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { finishMany, type Finish } from '../db/queries/batch';
+import { alreadyFinished, finishMany, type Finish } from '../db/queries/batch';
 import type { Pool } from '../db/pool';
 import { SENT_MAIL_STATEMENT_BYTES } from '../db/queries/sentMail';
 import { sentMailWriters, type SentMailWriters } from '../sync/recordSent';
@@ -133,7 +133,9 @@ export class Completer {
       const batch = nextBatch(this.queue);
       try {
         await this.writeLinked(batch);
+        const again = this.failures > 0;
         const written = await finishMany(this.pool, this.owner, batch);
+        if (again) await this.foundWritten(batch, written);
         this.lastBatch = batch.length;
         this.lastWriteEnd = performance.now();
         this.queue.splice(0, batch.length);
@@ -182,6 +184,25 @@ export class Completer {
     const waiters = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of waiters) w();
+  }
+
+  /**
+   * After a failed try: the outcomes the try wrote though its answer was lost (the connection broke after the
+   * commit) are found on their rows and count as written, so no "not recorded" warning is logged for them and their
+   * done-notices go out. A failure here leaves them as the finish said.
+   */
+  private async foundWritten(batch: Finish[], written: Set<number>): Promise<void> {
+    const unsure = batch.filter((f) => !written.has(f.batchId) && (f.kind === 'done' || f.kind === 'failed'));
+    if (unsure.length === 0) return;
+    try {
+      const found = await alreadyFinished(this.pool, this.owner, unsure);
+      for (const id of found) written.add(id);
+      if (found.length > 0) {
+        this.log.info(`outcome(s) of job(s) ${found.join(', ')} were recorded by the try whose answer the connection lost`, { scope: 'completer' });
+      }
+    } catch (err) {
+      this.log.debug(`looking for outcomes recorded by a try whose answer was lost: ${errorMessage(err)}`, { scope: 'completer' });
+    }
   }
 
   /** Takes the records of sent mail out of these outcomes and writes them apart; false when there were none. */
