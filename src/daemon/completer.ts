@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
-import { alreadyFinished, finishMany, type Finish } from '../db/queries/batch';
+import { finishMany, type Finish } from '../db/queries/batch';
+import { alreadyFinished } from '../db/queries/lostAnswers';
 import type { Pool } from '../db/pool';
 import { SENT_MAIL_STATEMENT_BYTES } from '../db/queries/sentMail';
 import { sentMailWriters, type SentMailWriters } from '../sync/recordSent';

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import crypto from 'node:crypto';
 import type { Config } from '../config';
 import { endPool, type Pool } from '../db/pool';
-import { claimDue, nextLeaseToken, nextSettleMs, type Finish } from '../db/queries/batch';
+import { claimDue, nextSettleMs, type Finish } from '../db/queries/batch';
 import { removeDaemon, type DaemonInfo } from '../db/queries/daemons';
 import { KNOWN_SCHEMA_VERSION } from '../db/migrate';
 import type { Settings } from '../db/queries/settings';
@@ -401,16 +401,8 @@ export class Daemon {
         this.stats.claimQueries++;
         const settling = this.lookForSettling;
         this.lookForSettling = null;
-        // Before any new claim: jobs that a claim whose answer was lost took (the first statement to succeed
-        // after an outage, so they run again at once and not at their lease's expiry).
-        if (this.lostClaims.pending > 0) await this.lostClaims.putBack();
         const sentAt = performance.now();
-        const token = nextLeaseToken();
-        const rows = await claimDue(this.pool, this.id, free, this.cfg.daemon.leaseSeconds, full, limits, token)
-          .catch((err: unknown) => {
-            this.lostClaims.failed(token);
-            throw err;
-          });
+        const rows = await this.lostClaims.claim((token) => claimDue(this.pool, this.id, free, this.cfg.daemon.leaseSeconds, full, limits, token));
         this.sizer.claimTook(performance.now() - sentAt);
         this.db.recovered();
         this.mayHaveMore = rows.length === free;

@@ -1,5 +1,6 @@
 import type { Pool } from '../db/pool';
-import { putBackLostClaims } from '../db/queries/batch';
+import { nextLeaseToken } from '../db/queries/batch';
+import { putBackLostClaims } from '../db/queries/lostAnswers';
 import type { Logger } from '../log';
 
 /** Tokens kept at most; older ones are left to the rescue at their lease's expiry, as before this existed. */
@@ -24,9 +25,19 @@ export class LostClaims {
     private readonly log: Logger,
   ) {}
 
-  /** Claims not yet put back. */
-  get pending(): number {
-    return this.tokens.length;
+  /**
+   * Runs a claim with a fresh token, after putting back what failed claims took (so those jobs run again at once,
+   * not at their lease's expiry); remembers the token when the claim fails.
+   */
+  async claim<T>(run: (token: string) => Promise<T>): Promise<T> {
+    if (this.tokens.length > 0) await this.putBack();
+    const token = nextLeaseToken();
+    try {
+      return await run(token);
+    } catch (err) {
+      this.failed(token);
+      throw err;
+    }
   }
 
   /** The claim with this token failed: its answer, if the server sent one, was lost. */
