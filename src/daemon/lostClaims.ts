@@ -35,27 +35,21 @@ export class LostClaims {
     try {
       return await run(token);
     } catch (err) {
-      this.failed(token);
+      // Its answer, if the server sent one, was lost.
+      this.tokens.push(token);
+      if (this.tokens.length > KEPT) this.tokens.shift();
       throw err;
     }
   }
 
-  /** The claim with this token failed: its answer, if the server sent one, was lost. */
-  failed(token: string): void {
-    this.tokens.push(token);
-    if (this.tokens.length > KEPT) this.tokens.shift();
-  }
-
   /** Puts back the rows of every failed claim; throws (keeping the tokens) while the database does not answer. */
-  async putBack(): Promise<number[]> {
-    if (this.tokens.length === 0) return [];
-    const tokens = this.tokens;
-    const ids = await putBackLostClaims(this.pool, this.owner, tokens);
-    this.tokens = this.tokens.filter((t) => !tokens.includes(t));
+  private async putBack(): Promise<void> {
+    const sent = new Set(this.tokens);
+    const ids = await putBackLostClaims(this.pool, this.owner, [...sent]);
+    this.tokens = this.tokens.filter((t) => !sent.has(t));
     if (ids.length > 0) {
       this.log.warn(`job(s) ${ids.join(', ')} put back: a claim took them, but the connection broke before its answer ` +
         'reached this daemon; they are due again and their attempt is not counted', { scope: 'daemon' });
     }
-    return ids;
   }
 }

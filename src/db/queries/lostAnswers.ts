@@ -2,15 +2,18 @@
  * The daemon's statements for answers a broken connection lost: the server committed a claim or an outcome, and
  * the daemon never heard back (src/daemon/lostClaims.ts, src/daemon/completer.ts; docs/reliability.md).
  */
-import type { Pool } from '../pool';
+import type pg from 'pg';
 import type { Finish } from './batch';
+
+/** The daemon's pool, or any connection (the tests also run these from an ERP session). */
+type Conn = pg.Pool | pg.ClientBase;
 
 /**
  * Of these done or failed outcomes, the ids whose row already carries exactly that outcome under this owner, attempt
  * and token: written by an earlier try whose answer the broken connection lost. The finish's guard no longer
  * matches such a row (it is completed), so without this the retry reported them as taken back.
  */
-export async function alreadyFinished(pool: Pool, owner: string, items: readonly Finish[]): Promise<number[]> {
+export async function alreadyFinished(pool: Conn, owner: string, items: readonly Finish[]): Promise<number[]> {
   const { rows } = await pool.query<{ batch_id: number }>(
     `SELECT b.batch_id
        FROM unnest($2::int[], $3::int[], $4::text[], $5::bigint[]) AS d(id, attempt, exitstatus, token)
@@ -28,7 +31,7 @@ export async function alreadyFinished(pool: Pool, owner: string, items: readonly
  * claims whose answer never reached the daemon (src/daemon/lostClaims.ts). As a release by the finish (kind
  * 'release'): waiting again, the attempt not counted; and the other daemons are told that jobs are due.
  */
-export async function putBackLostClaims(pool: Pool, owner: string, tokens: string[]): Promise<number[]> {
+export async function putBackLostClaims(pool: Conn, owner: string, tokens: string[]): Promise<number[]> {
   const { rows } = await pool.query<{ batch_id: number }>(
     `WITH back AS (
        UPDATE xtbatch.batch
