@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { finishMany, type Finish } from '../db/queries/batch';
-import { alreadyFinished } from '../db/queries/lostAnswers';
+import { finishedUnder } from '../db/queries/lostAnswers';
 import type { Pool } from '../db/pool';
 import { SENT_MAIL_STATEMENT_BYTES } from '../db/queries/sentMail';
 import { sentMailWriters, type SentMailWriters } from '../sync/recordSent';
@@ -134,15 +134,18 @@ export class Completer {
       const batch = nextBatch(this.queue);
       try {
         await this.writeLinked(batch);
-        const again = this.failures > 0;
         const written = await finishMany(this.pool, this.owner, batch);
-        if (again) await this.foundWritten(batch, written);
+        const committed = await this.foundWritten(batch, written);
         this.lastBatch = batch.length;
         this.lastWriteEnd = performance.now();
         this.queue.splice(0, batch.length);
         this.failures = 0;
         this.conflicts = 0;
-        for (const f of batch) this.onWritten(f.batchId, written.has(f.batchId), f);
+        for (const f of batch) {
+          const done = committed.get(f.batchId);
+          if (done) this.onWritten(f.batchId, true, done);
+          else this.onWritten(f.batchId, written.has(f.batchId), f);
+        }
       } catch (err) {
         this.errors++;
         // A deadlock or serialization failure: the server chose this write to lose; write it again at once.
@@ -188,22 +191,40 @@ export class Completer {
   }
 
   /**
-   * After a failed try: the outcomes the try wrote though its answer was lost (the connection broke after the
-   * commit) are found on their rows and count as written, so no "not recorded" warning is logged for them and their
-   * done-notices go out. A failure here leaves them as the finish said.
+   * Outcomes the finish did not write, looked up on their rows: rare (a job cancelled, rescheduled or taken back
+   * meanwhile), so the statement this costs is only paid then. Two answers a broken connection lost are found so:
+   *  - the outcome itself, written by an earlier try (its statement committed, the answer was lost): it counts as
+   *    written, so no "not recorded" warning is logged and its done-notice goes out;
+   *  - an ERP action's COMMIT, which wrote the job's "done" with its work while the daemon, without the answer,
+   *    took the transaction for failed and sent "retry" or "failed": the job is done, and it is reported done
+   *    (returned here, by id, as the outcome that the row carries).
+   * A failure here leaves them as the finish said.
    */
-  private async foundWritten(batch: Finish[], written: Set<number>): Promise<void> {
-    const unsure = batch.filter((f) => !written.has(f.batchId) && (f.kind === 'done' || f.kind === 'failed'));
-    if (unsure.length === 0) return;
+  private async foundWritten(batch: Finish[], written: Set<number>): Promise<Map<number, Finish>> {
+    const committed = new Map<number, Finish>();
+    const unsure = batch.filter((f) => !written.has(f.batchId) && f.kind !== 'release');
+    if (unsure.length === 0) return committed;
     try {
-      const found = await alreadyFinished(this.pool, this.owner, unsure);
-      for (const id of found) written.add(id);
-      if (found.length > 0) {
-        this.log.info(`outcome(s) of job(s) ${found.join(', ')} were recorded by the try whose answer the connection lost`, { scope: 'completer' });
+      const found = await finishedUnder(this.pool, this.owner, unsure);
+      const own: number[] = [];
+      for (const f of unsure) {
+        const status = found.get(f.batchId);
+        if (status === undefined) continue;
+        if (status === (f.kind === 'done' ? '' : f.message ?? '')) {
+          written.add(f.batchId);
+          own.push(f.batchId);
+        } else if (status === '' && f.kind !== 'done') {
+          committed.set(f.batchId, { ...f, kind: 'done', message: null, delaySeconds: 0 });
+          this.log.info(`job ${f.batchId} is done: its work and its "done" committed, and the connection lost the COMMIT's answer; the "${f.kind}" outcome written for it was not needed`, { scope: 'completer', batchId: f.batchId });
+        }
+      }
+      if (own.length > 0) {
+        this.log.info(`outcome(s) of job(s) ${own.join(', ')} were recorded by the try whose answer the connection lost`, { scope: 'completer' });
       }
     } catch (err) {
       this.log.debug(`looking for outcomes recorded by a try whose answer was lost: ${errorMessage(err)}`, { scope: 'completer' });
     }
+    return committed;
   }
 
   /** Takes the records of sent mail out of these outcomes and writes them apart; false when there were none. */

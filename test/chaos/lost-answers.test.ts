@@ -4,7 +4,7 @@ import { startTcpProxy, type TcpProxy } from '../support/tcpProxy';
 import { waitFor } from '../support/wait';
 import { startChaosDaemon, stopDaemon } from './support/daemons';
 import { summary } from './support/intervals';
-import { jobStates, submitMail } from './support/jobs';
+import { erpExecutions, installLedger, jobStates, submitErp, submitMail } from './support/jobs';
 import { startRecordingSmtp, type RecordingSmtp } from './support/recordingSmtp';
 
 // (f) The connection breaks while the server runs one of the daemon's statements: the server commits it, and its
@@ -14,6 +14,9 @@ import { startRecordingSmtp, type RecordingSmtp } from './support/recordingSmtp'
 //   count an attempt for a job that never ran.
 // - An outcome: the retry finds the row finished, and the finish's guard no longer matches it. The daemon must see
 //   that its own earlier try wrote it, not log it as "not recorded", taken back by someone else.
+// - The COMMIT of an ERP action's transaction, which carries the job's work and its "done": the daemon takes the
+//   transaction for failed and writes "retry", which the guard refuses (the row is done). It must report the job
+//   done, once, and not run it again.
 // A trigger makes the statement sleep once, on the first row it changes that way, so that the test can cut the
 // connection while the statement runs.
 
@@ -37,10 +40,16 @@ afterEach(async () => {
 });
 afterAll(() => removeTempDirs());
 
-/** The first UPDATE of xtbatch.batch that claims a row (or finishes one) sleeps 3 s in a trigger; the others do not. */
-async function slowOnce(when: 'claim' | 'finish'): Promise<void> {
+/**
+ * The first UPDATE of xtbatch.batch that claims a row (or finishes one) sleeps 3 s in a trigger; the others do not.
+ * 'commit': the sleep is in a deferred trigger, so it happens inside the COMMIT of the transaction that finished it.
+ */
+async function slowOnce(when: 'claim' | 'finish' | 'commit'): Promise<void> {
   const change = when === 'claim' ? 'OLD.batch_started IS NULL AND NEW.batch_started IS NOT NULL'
     : 'OLD.batch_completed IS NULL AND NEW.batch_completed IS NOT NULL';
+  const trigger = when === 'commit'
+    ? 'CREATE CONSTRAINT TRIGGER slow_once AFTER UPDATE ON xtbatch.batch DEFERRABLE INITIALLY DEFERRED'
+    : 'CREATE TRIGGER slow_once BEFORE UPDATE ON xtbatch.batch';
   await db.pool.query(`
     CREATE TABLE public.slept (at timestamptz NOT NULL DEFAULT clock_timestamp());
     CREATE FUNCTION public.slow_once() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -51,7 +60,7 @@ async function slowOnce(when: 'claim' | 'finish'): Promise<void> {
       END IF;
       RETURN NEW;
     END $$;
-    CREATE TRIGGER slow_once BEFORE UPDATE ON xtbatch.batch FOR EACH ROW EXECUTE FUNCTION public.slow_once();`);
+    ${trigger} FOR EACH ROW EXECUTE FUNCTION public.slow_once();`);
 }
 
 /** Cuts the daemon's connections while a statement sleeps in the trigger. */
@@ -107,4 +116,22 @@ test('an outcome whose answer the cut connection lost is found written by the re
   expect(smtp.deliveries().get('lost2')).toHaveLength(1);
   expect(d.proc.lines.filter((l) => l.includes(`job ${id} not recorded`))).toEqual([]);
   await stopDaemon(d);
+}, 90_000);
+
+test('an ERP action whose COMMIT answer the cut connection lost is reported done once, not retried or "not recorded"', async () => {
+  await installLedger(db.pool);
+  const d = await startChaosDaemon({ url: pgProxy.url(db.url), smtpPort: smtp.port, leaseSeconds: LEASE_SECONDS });
+  await slowOnce('commit');
+  const [id] = await submitErp(db.pool, 1, 0);
+  await cutWhileItSleeps();
+  await waitFor('the transaction committed', async () => (await jobStates(db.pool, [id!])).get(id!)?.state === 'done', 10_000);
+  const from = d.proc.lines.length;
+  pgProxy.restore();
+
+  await d.proc.waitForLine(new RegExp(`job ${id} is done: its work and its "done" committed, and the connection lost the COMMIT's answer; the "retry" outcome`), { from, timeoutMs: 20_000 });
+  expect((await jobStates(db.pool, [id!])).get(id!)).toMatchObject({ state: 'done', attempts: 1, exitstatus: '', lastError: null });
+  expect(d.proc.lines.filter((l) => l.includes(`job ${id} not recorded`))).toEqual([]);
+  // Its work committed once, and it was not run again: the job's next claim would have found it due.
+  await stopDaemon(d);
+  expect((await erpExecutions(db.pool)).get(String(id))).toHaveLength(1);
 }, 90_000);

@@ -2,12 +2,12 @@
  * The statements for answers a broken connection lost (src/db/queries/lostAnswers.ts) on xTuple's real 4.4 schema
  * with its quickstart data, from the daemon's pool and from an ERP session (its search_path): a claim put back
  * waits again ("scheduled", not "retrying": its attempt is not counted), and only for the token it was claimed
- * with; an outcome already written is found for its owner, attempt, token and exit status only.
+ * with; a finished row is found, with its exit status, for its owner, attempt and token only.
  * test/chaos/lost-answers.test.ts cuts real connections.
  */
 import pg from 'pg';
 import { claimDue, finishMany, nextLeaseToken, type Finish } from '../../src/db/queries/batch';
-import { alreadyFinished, putBackLostClaims } from '../../src/db/queries/lostAnswers';
+import { finishedUnder, putBackLostClaims } from '../../src/db/queries/lostAnswers';
 import type { TestDatabase } from '../support/db';
 import { createXtupleDatabase, erpSession } from '../support/xtupleDb';
 
@@ -52,9 +52,11 @@ it.each([['the daemon pool', () => db.pool], ['an ERP session', () => erp]] as c
     expect([...(await finishMany(db.pool, owner, [done]))]).toEqual([id]);
     // The try again after a lost answer: the guard no longer matches, the row carries the outcome.
     expect([...(await finishMany(db.pool, owner, [done]))]).toEqual([]);
-    expect(await alreadyFinished(conn(), owner, [done])).toEqual([id]);
-    expect(await alreadyFinished(conn(), owner, [{ ...done, kind: 'failed', message: 'another outcome' }])).toEqual([]);
-    expect(await alreadyFinished(conn(), owner, [{ ...done, token: nextLeaseToken() }])).toEqual([]);
-    expect(await alreadyFinished(conn(), 'someone else', [done])).toEqual([]);
+    expect(await finishedUnder(conn(), owner, [done])).toEqual(new Map([[id, '']]));
+    // An ERP action's "retry" after its COMMIT's answer was lost: the row shows the "done" that committed.
+    expect(await finishedUnder(conn(), owner, [{ ...done, kind: 'retry', message: 'the connection broke', delaySeconds: 30 }])).toEqual(new Map([[id, '']]));
+    expect(await finishedUnder(conn(), owner, [{ ...done, token: nextLeaseToken() }])).toEqual(new Map());
+    expect(await finishedUnder(conn(), owner, [{ ...done, attempt: 2 }])).toEqual(new Map());
+    expect(await finishedUnder(conn(), 'someone else', [done])).toEqual(new Map());
     expect(await row(id)).toMatchObject({ attempts: 1, state: 'done' });
   }, 60_000);

@@ -9,21 +9,22 @@ import type { Finish } from './batch';
 type Conn = pg.Pool | pg.ClientBase;
 
 /**
- * Of these done or failed outcomes, the ids whose row already carries exactly that outcome under this owner, attempt
- * and token: written by an earlier try whose answer the broken connection lost. The finish's guard no longer
- * matches such a row (it is completed), so without this the retry reported them as taken back.
+ * Of these outcomes that the finish did not write, the rows already finished under this owner, attempt and token,
+ * with the exit status each carries ('' for done). Two answers a broken connection lost end here: an earlier try
+ * of the same outcome that committed, and the COMMIT of an ERP action's transaction, which wrote the job's "done"
+ * with its work (src/handlers/erpAction/group.ts) while the daemon, without the answer, took it for failed. The
+ * finish's guard no longer matches such a row (it is completed), so without this they read as taken back.
  */
-export async function alreadyFinished(pool: Conn, owner: string, items: readonly Finish[]): Promise<number[]> {
-  const { rows } = await pool.query<{ batch_id: number }>(
-    `SELECT b.batch_id
-       FROM unnest($2::int[], $3::int[], $4::text[], $5::bigint[]) AS d(id, attempt, exitstatus, token)
+export async function finishedUnder(pool: Conn, owner: string, items: readonly Finish[]): Promise<Map<number, string>> {
+  const { rows } = await pool.query<{ batch_id: number; batch_exitstatus: string | null }>(
+    `SELECT b.batch_id, b.batch_exitstatus
+       FROM unnest($2::int[], $3::int[], $4::bigint[]) AS d(id, attempt, token)
        JOIN xtbatch.batch b ON b.batch_id = d.id
       WHERE b.batch_locked_by = $1 AND b.batch_attempts = d.attempt AND b.batch_completed IS NOT NULL
-        AND b.batch_exitstatus = d.exitstatus AND (d.token IS NULL OR b.batch_lease_token = d.token)`,
-    [owner, items.map((f) => f.batchId), items.map((f) => f.attempt), items.map((f) => (f.kind === 'done' ? '' : f.message ?? '')),
-      items.map((f) => f.token ?? null)],
+        AND (d.token IS NULL OR b.batch_lease_token = d.token)`,
+    [owner, items.map((f) => f.batchId), items.map((f) => f.attempt), items.map((f) => f.token ?? null)],
   );
-  return rows.map((r) => r.batch_id);
+  return new Map(rows.map((r) => [r.batch_id, r.batch_exitstatus ?? '']));
 }
 
 /**
