@@ -1,5 +1,5 @@
 /**
- * Wake-ups at known instants (occurrences this daemon inserted ahead), so a job starts on time without polling
+ * Wake-ups at known instants (a settling job's end, a retry this daemon wrote), so a job starts on time without polling
  * faster. A small sorted list with one timer for the earliest; the owner calls stop(), and no timer outlives it.
  */
 export class Alarms {
@@ -10,11 +10,15 @@ export class Alarms {
   /** At most this many pending; past that, polling covers the rest. */
   static readonly MAX = 1000;
 
-  constructor(private readonly ring: () => void) {}
+  /**
+   * `grainMs`: times are rounded up to a multiple of it, so that many close instants (jobs that failed together,
+   * their retries jittered) share one wake-up.
+   */
+  constructor(private readonly ring: () => void, private readonly grainMs = 1) {}
 
   at(when: Date): void {
     if (this.stopped || this.times.length >= Alarms.MAX) return;
-    const t = when.getTime();
+    const t = Math.ceil(when.getTime() / this.grainMs) * this.grainMs;
     const i = this.times.findIndex((x) => x >= t);
     if (i === -1) this.times.push(t);
     else if (this.times[i] !== t) this.times.splice(i, 0, t);

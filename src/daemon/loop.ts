@@ -41,11 +41,9 @@ export interface DaemonOptions {
   id?: string;
   /** The connection string for LISTEN; defaults to database.listenUrl, then database.url. */
   listenUrl?: string | null;
-  /**
-   * The pool handlers use (maintenance, ERP actions, reports hold a connection for a whole job). Kept apart from
-   * `pool`, which carries the daemon's own claims, outcomes and lease renewals: busy handlers must never starve
-   * those, or leases would expire and jobs run twice. Defaults to `pool`.
-   */
+  /** The pool handlers use (maintenance, ERP actions, reports hold a connection for a whole job). Kept apart from
+   *  `pool`, which carries the daemon's own claims, outcomes and lease renewals: busy handlers must never starve
+   *  those, or leases would expire and jobs run twice. Defaults to `pool`. */
   jobPool?: Pool;
   /** Whether stop() ends the pools (true when the daemon owns them). */
   ownsPool?: boolean;
@@ -119,10 +117,10 @@ export class Daemon {
   private readonly lostClaims: LostClaims;
   /** Wake-ups when a job held back by its settle time becomes claimable (docs/xtuple.md, "Settle time"). */
   private readonly settleAlarms: Alarms;
-  /**
-   * A job was announced (NOTIFY) or a settle alarm rang: if the next claim comes back short, ask the server when
-   * the earliest settling job becomes claimable. Only then, so that an idle daemon's polls cost no more.
-   */
+  /** Wake-ups when a retry this daemon wrote is due, not at the next poll; on a quarter-second grain (Alarms). */
+  private readonly retryAlarms = new Alarms(() => this.dueNow(), 250);
+  /** A job was announced (NOTIFY) or a settle alarm rang: if the next claim comes back short, ask the server when
+   *  the earliest settling job becomes claimable. Only then, so that an idle daemon's polls cost no more. */
   private lookForSettling: 'notify' | 'alarm' | null = null;
 
   /** The last claim filled every free slot, so more jobs are probably due. */
@@ -178,10 +176,7 @@ export class Daemon {
       renewOwn: () => this.leases.runOnce(),
       onRescued: (n) => void (this.stats.rescued += n),
     }, maint * 2);
-    this.scheduler = new SchedulerService(cfg, this.pool, this.db, log, () => {
-      this.mayHaveMore = true;
-      this.waker.wake();
-    });
+    this.scheduler = new SchedulerService(cfg, this.pool, this.db, log, () => this.dueNow());
     this.notices = new Notices(this.handlerServices.mailer, () => this.settings.current, log);
     this.completer = new Completer(this.pool, this.id, log, (batchId, written, f) => this.onWritten(batchId, written, f), this.mailWriters);
     this.sizer = new ClaimSizer(cfg.daemon.concurrency, cfg.daemon.prefetch);
@@ -189,9 +184,8 @@ export class Daemon {
       owner: this.id, cfg, jobPool: this.jobPool, handlers: this.handlers, services: this.handlerServices,
       settings: () => this.settings.current, leases: this.leases, completer: this.completer, notices: this.notices,
       sizer: this.sizer, stats: this.stats, jobStats: this.jobStats, log, recordApart: this.mailWriters.apart,
-      // A finished job (or one that began to wait for its ERP group) frees a slot, but with jobs held ready the next
-      // claim waits until half of them are gone:
-      // one claim for several finished jobs, not one each (ClaimSizer). With none held, every slot is claimed for.
+      // A finished job (or one that began to wait for its ERP group) frees a slot; with jobs held ready the next claim
+      // waits until half are gone: one claim for several finished jobs (ClaimSizer). With none held, every slot.
       onSlotFree: () => {
         if (this.mayHaveMore && (this.runner.readyCount === 0 || this.runner.readyCount <= this.sizer.prefetch() / 2)) this.waker.wakeSoon();
       },
@@ -337,6 +331,7 @@ export class Daemon {
     await this.startPromise?.catch(() => undefined);
     this.waker.stop();
     this.settleAlarms.stop();
+    this.retryAlarms.stop();
     await this.listener?.stop();
     // Claimed but not started: back to the queue at once, without counting the attempt.
     this.runner.stop();
@@ -434,8 +429,15 @@ export class Daemon {
     );
   }
 
+  /** Jobs are due now (an occurrence inserted, a retry's time come): claim. */
+  private dueNow(): void {
+    this.mayHaveMore = true;
+    this.waker.wake();
+  }
+
   private onWritten(batchId: number, written: boolean, f: Finish): void {
     this.leases.release(batchId);
+    if (written && f.kind === 'retry') this.retryAlarms.at(new Date(Date.now() + f.delaySeconds * 1000));
     this.notices.written(batchId, written, f);
     // A claim may have held back for the completer's backlog.
     if (this.mayHaveMore) this.waker.wakeSoon();

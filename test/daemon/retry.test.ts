@@ -97,4 +97,30 @@ describe('retries by time in the daemon', () => {
     // The series is over: nothing left for the next time someone retries the job by hand.
     expect(r.batch_retrying_since).toBeNull();
   });
+
+  it('starts a retry when its backoff is over, not at the next poll', async () => {
+    // The poll interval is 60 s: a retry about 1 s after the failure can only come from the retry's alarm.
+    const cfg = testConfig(db.url, { daemon: { pollIntervalMs: 60_000, backoffBaseSeconds: 1, backoffMaxSeconds: 1 } });
+    let calls = 0;
+    suite.daemons.push(await startDaemon(cfg, {
+      Flaky: async () => {
+        if (++calls === 1) throw new Error('relay unavailable');
+      },
+    }));
+    await waitFor('daemon polled once', async () => suite.daemons[0]!.daemon.stats.polls > 0);
+    const { rows } = await db.pool.query<{ batch_id: number }>(`INSERT INTO xtbatch.batch (batch_action) VALUES ('Flaky') RETURNING batch_id`);
+    const id = rows[0]!.batch_id;
+    const r = await waitFor('the retry done', async () => {
+      const { rows: j } = await db.pool.query<{ state: string; attempts: number; late: number }>(
+        `SELECT j.state, b.batch_attempts AS attempts, extract(epoch FROM b.batch_started - b.batch_scheduled)::float8 AS late
+           FROM xtbatch.job j JOIN xtbatch.batch b USING (batch_id) WHERE batch_id = $1`, [id]);
+      return j[0]!.state === 'done' ? j[0]! : null;
+    }, 20_000, 20);
+    expect(r.attempts).toBe(2);
+    expect(calls).toBe(2);
+    // batch_scheduled is the retry's time, written by the outcome: started after it, never before, by the alarm's
+    // quarter second plus a loaded machine's scheduling.
+    expect(r.late).toBeGreaterThanOrEqual(0);
+    expect(r.late).toBeLessThan(5);
+  });
 });
