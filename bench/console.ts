@@ -16,6 +16,7 @@ import { chromium } from 'playwright-core';
 import { startConsole } from '../src/console/server';
 import type { Config } from '../src/config';
 import { silentLogger } from '../src/log';
+import { login } from '../test/support/consoleClient';
 import { benchPool, benchQuery, benchUrl, dropBenchDb, migrateXt, recreateBenchDb } from './lib/db';
 import { fmt, heading, percentile, table } from './lib/util';
 
@@ -40,18 +41,6 @@ async function fill(): Promise<void> {
   }
   await benchQuery(`VACUUM ANALYZE xtbatch.batch`);
   process.stdout.write(`filled ${fmt(ROWS)} finished jobs in ${fmt((performance.now() - t0) / 1000, 1)} s\n`);
-}
-
-async function login(base: string): Promise<string> {
-  const page = await fetch(`${base}/login`);
-  const cookie = page.headers.get('set-cookie')!.split(';')[0]!;
-  const token = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
-  const r = await fetch(`${base}/login`, {
-    method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ _csrf: token, user: ROLE, password: 'bench', next: '/jobs' }),
-  });
-  if (r.status !== 303) throw new Error(`login failed: ${r.status}`);
-  return r.headers.get('set-cookie')!.split(';')[0]!;
 }
 
 async function timePage(base: string, cookie: string, path: string): Promise<{ server: number[]; total: number[] }> {
@@ -95,7 +84,7 @@ async function main(): Promise<void> {
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
   try {
-    const cookie = await login(server.url);
+    const cookie = await login(server.url, ROLE, 'bench');
     const pages: Array<[string, string]> = [
       ['first page, no filter', '/jobs'],
       ['page 2 000 (keyset, before=id)', `/jobs?before=${ROWS - 100_000}`],

@@ -29,12 +29,12 @@
  *   connection and refuses new ones for this long, so that the reconnect and retry paths (pools, LISTEN, outcomes and
  *   records kept until the database answers) run once a phase and a leak of theirs shows in the same slope.
  */
-import { fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { performance } from 'node:perf_hooks';
+import { collect, runWithGc, slope } from './lib/heap';
 import { heapGrowth } from './lib/heapDiff';
 import { startSink } from './lib/smtpSink';
 import { startTcpProxy } from '../test/support/tcpProxy';
@@ -68,31 +68,6 @@ interface Sample {
   external: number;
   arrayBuffers: number;
   rss: number;
-}
-
-/** Slope of y over x by least squares. */
-function slope(xs: number[], ys: number[]): number {
-  const n = xs.length;
-  const mx = xs.reduce((a, b) => a + b, 0) / n;
-  const my = ys.reduce((a, b) => a + b, 0) / n;
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < n; i++) {
-    num += (xs[i]! - mx) * (ys[i]! - my);
-    den += (xs[i]! - mx) ** 2;
-  }
-  return den ? num / den : NaN;
-}
-
-async function collect(): Promise<NodeJS.MemoryUsage & { code: number }> {
-  const gc = (globalThis as { gc?: () => void }).gc!;
-  // Twice, with a turn of the event loop between: objects freed by the first collection's finalizers (sockets,
-  // timers) go in the second.
-  gc();
-  await sleep(100);
-  gc();
-  const code = v8.getHeapSpaceStatistics().filter((sp) => sp.space_name.startsWith('code')).reduce((a, sp) => a + sp.space_used_size, 0);
-  return { ...process.memoryUsage(), code };
 }
 
 function check(): void {
@@ -281,15 +256,4 @@ async function main(): Promise<void> {
   if (failures.length) process.exitCode = 1;
 }
 
-if (require.main === module) {
-  if (typeof (globalThis as { gc?: unknown }).gc !== 'function') {
-    // The heap is read after a full collection, which needs --expose-gc: the same script again, with it.
-    const child = fork(__filename, process.argv.slice(2), { execArgv: [...process.execArgv, '--expose-gc'], stdio: 'inherit' });
-    child.on('exit', (code, sig) => { process.exitCode = code ?? (sig ? 1 : 0); });
-  } else {
-    main().catch((err) => {
-      console.error(err);
-      process.exitCode = 1;
-    });
-  }
-}
+if (require.main === module) runWithGc(__filename, main);

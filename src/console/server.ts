@@ -15,6 +15,7 @@ import { checkLogin } from './auth';
 import { sendPage, str, takeFlash, type ConsoleContext } from './context';
 import { html } from './html';
 import { page } from './layout';
+import { SESSION_HOURS, SessionStore, type SessionLimits } from './sessionStore';
 import { JobFeed } from './live';
 import { daemonRoutes } from './routes/daemons';
 import { jobRoutes } from './routes/jobs';
@@ -32,29 +33,33 @@ export interface ConsoleOptions {
   loginRateLimit?: number;
   /** See LoginCheckOptions.allowPasswordless; default from console.allowPasswordlessLogin. */
   allowPasswordless?: boolean;
+  /** How many sessions are kept, and for how long (src/console/sessionStore.ts); the defaults there. */
+  sessionLimits?: SessionLimits;
 }
 
 export interface ConsoleServer {
   app: FastifyInstance;
   feed: JobFeed;
+  sessions: SessionStore;
   /** "http://host:port" once listening. */
   url: string;
   close(): Promise<void>;
 }
 
 const PUBLIC = new Set(['/login', '/healthz', CSS_PATH, JS_PATH]);
-const SESSION_HOURS = 8;
 
 /**
  * The web console: server-rendered pages (every value escaped by src/console/html.ts), one stylesheet and one
  * small script, sessions in HttpOnly SameSite cookies, CSRF tokens on every change, a CSP without inline script.
  */
-export async function buildConsole(o: ConsoleOptions): Promise<{ app: FastifyInstance; feed: JobFeed }> {
+export async function buildConsole(o: ConsoleOptions): Promise<{ app: FastifyInstance; feed: JobFeed; sessions: SessionStore }> {
   const feed = new JobFeed(o.url, o.log);
+  const sessions = new SessionStore(o.sessionLimits);
   const ctx: ConsoleContext = { cfg: o.cfg, pool: o.pool, log: o.log, feed, url: o.url };
   // A reverse proxy on this machine may say the request came over HTTPS (X-Forwarded-Proto), which makes the
   // session cookie Secure; a proxy elsewhere is not trusted with that.
   const app = Fastify({ logger: false, trustProxy: ['127.0.0.1', '::1'], bodyLimit: 256 * 1024 });
+  app.addHook('onClose', async () => sessions.close());
 
   await app.register(fastifyHelmet, {
     contentSecurityPolicy: {
@@ -76,7 +81,9 @@ export async function buildConsole(o: ConsoleOptions): Promise<{ app: FastifyIns
   });
   await app.register(fastifyCookie);
   await app.register(fastifySession, {
-    // Sessions live in this process's memory: a restart logs everyone out, which is acceptable for a console.
+    // Sessions live in this process's memory, bounded (sessionStore.ts): a restart logs everyone out, which is
+    // acceptable for a console.
+    store: sessions,
     secret: crypto.randomBytes(32).toString('hex'),
     cookieName: 'xtc_session',
     // Not secure: 'auto', which would also weaken SameSite to Lax over plain HTTP; Secure is added below instead.
@@ -211,7 +218,7 @@ ${message ? html`<div class="flash bad" role="alert">${message}</div>` : ''}
   scheduleRoutes(app, ctx);
   settingsRoutes(app, ctx);
   daemonRoutes(app, ctx);
-  return { app, feed };
+  return { app, feed, sessions };
 }
 
 /** Only a path on this console: never another site (an open redirect through the login form). */
@@ -221,7 +228,7 @@ function safeNext(next: string): string {
 
 /** Builds the console and listens; the live-update connection is started in the background. */
 export async function startConsole(o: ConsoleOptions & { host: string; port: number }): Promise<ConsoleServer> {
-  const { app, feed } = await buildConsole(o);
+  const { app, feed, sessions } = await buildConsole(o);
   await feed.start();
   try {
     await app.listen({ host: o.host, port: o.port });
@@ -237,6 +244,7 @@ export async function startConsole(o: ConsoleOptions & { host: string; port: num
   return {
     app,
     feed,
+    sessions,
     url,
     async close() {
       await feed.stop();
