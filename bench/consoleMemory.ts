@@ -36,8 +36,7 @@ import type { Config } from '../src/config';
 import { silentLogger } from '../src/log';
 import { csrfOf, login, loginForm } from '../test/support/consoleClient';
 import { benchPool, benchQuery, benchUrl, dropBenchDb, migrateXt, recreateBenchDb } from './lib/db';
-import { collect, runWithGc, slope } from './lib/heap';
-import { heapGrowth } from './lib/heapDiff';
+import { collect, reportEnd, runWithGc, slope } from './lib/heap';
 import { fmt, heading, table } from './lib/util';
 
 const PHASES = Number(process.env.BENCH_CONSOLE_MEMORY_PHASES ?? 12);
@@ -222,12 +221,7 @@ async function main(): Promise<void> {
   if (kept[kept.length - 1]! > kept[0]!) console.log(`a kept session costs about ${fmt(perSession)} bytes of heap (slope over the phases, by sessions kept)`);
   if (perRequest > LIMIT_BYTES) failures.push(`the heap grows by ${fmt(perRequest, 1)} bytes a request after the warm-up phases (limit ${LIMIT_BYTES})`);
   if (extPerRequest > LIMIT_BYTES) failures.push(`external memory grows by ${fmt(extPerRequest, 1)} bytes a request (limit ${LIMIT_BYTES})`);
-  if (snapshots.length === 2) {
-    console.log(`\nheap snapshots ${snapshots.join(' and ')}; what changed most between them (bytes, objects):`);
-    for (const g of heapGrowth(snapshots[0]!, snapshots[1]!)) console.log(`  ${fmt(g.bytes).padStart(10)}  ${fmt(g.count).padStart(8)}  ${g.kind}`);
-  }
-  for (const f of failures) console.log(`FAILURE: ${f}`);
-  if (failures.length) process.exitCode = 1;
+  reportEnd(snapshots, failures);
 }
 
 if (require.main === module) runWithGc(__filename, main);

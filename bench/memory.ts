@@ -34,8 +34,7 @@ import os from 'node:os';
 import path from 'node:path';
 import v8 from 'node:v8';
 import { performance } from 'node:perf_hooks';
-import { collect, runWithGc, slope } from './lib/heap';
-import { heapGrowth } from './lib/heapDiff';
+import { collect, reportEnd, runWithGc, slope } from './lib/heap';
 import { startSink } from './lib/smtpSink';
 import { startTcpProxy } from '../test/support/tcpProxy';
 import { fmt, heading, sleep, table } from './lib/util';
@@ -248,12 +247,7 @@ async function main(): Promise<void> {
     if (perJob > LIMIT_BYTES) failures.push(`the heap grows by ${fmt(perJob, 1)} bytes a job after the warm-up phases (limit ${LIMIT_BYTES})`);
     if (extPerJob > LIMIT_BYTES) failures.push(`external memory grows by ${fmt(extPerJob, 1)} bytes a job after the warm-up phases (limit ${LIMIT_BYTES})`);
   }
-  if (snapshots.length === 2) {
-    console.log(`\nheap snapshots ${snapshots.join(' and ')}; what changed most between them (bytes, objects):`);
-    for (const g of heapGrowth(snapshots[0]!, snapshots[1]!)) console.log(`  ${fmt(g.bytes).padStart(10)}  ${fmt(g.count).padStart(8)}  ${g.kind}`);
-  }
-  for (const f of failures) console.log(`FAILURE: ${f}`);
-  if (failures.length) process.exitCode = 1;
+  reportEnd(snapshots, failures);
 }
 
 if (require.main === module) runWithGc(__filename, main);

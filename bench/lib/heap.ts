@@ -5,7 +5,8 @@
  */
 import { fork } from 'node:child_process';
 import v8 from 'node:v8';
-import { sleep } from './util';
+import { heapGrowth } from './heapDiff';
+import { fmt, sleep } from './util';
 
 /** Slope of y over x by least squares. */
 export function slope(xs: number[], ys: number[]): number {
@@ -44,4 +45,14 @@ export function runWithGc(file: string, main: () => Promise<void>): void {
       process.exitCode = 1;
     });
   }
+}
+
+/** The end of a memory bench's report: what grew between the two heap snapshots, if taken, and the failures. */
+export function reportEnd(snapshots: string[], failures: string[]): void {
+  if (snapshots.length === 2) {
+    console.log(`\nheap snapshots ${snapshots.join(' and ')}; what changed most between them (bytes, objects):`);
+    for (const g of heapGrowth(snapshots[0]!, snapshots[1]!)) console.log(`  ${fmt(g.bytes).padStart(10)}  ${fmt(g.count).padStart(8)}  ${g.kind}`);
+  }
+  for (const f of failures) console.log(`FAILURE: ${f}`);
+  if (failures.length) process.exitCode = 1;
 }
