@@ -192,6 +192,7 @@ async function main(): Promise<void> {
       const ms = performance.now() - t0;
       const m = await collect();
       samples.push({ phase: p, requests: c.requests, ms, heap: m.heapUsed, code: m.code, external: m.external, rss: m.rss, ...server.sessions.size });
+      console.log(`phase ${p}: ${fmt(ms / 1000, 1)} s, heap ${fmt(m.heapUsed / MB, 2)} MB (code ${fmt(m.code / MB, 2)}), RSS ${fmt(m.rss / MB, 1)} MB`);
       if (SNAPSHOTS && (p === WARMUP_PHASES + 1 || p === PHASES)) {
         snapshots.push(v8.writeHeapSnapshot(path.join(SNAPSHOTS, `console-phase-${p}.heapsnapshot`)));
       }

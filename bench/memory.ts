@@ -186,6 +186,8 @@ async function main(): Promise<void> {
       }
       const m = await collect();
       samples.push({ phase, jobs: phase * JOBS, ms, heapUsed: m.heapUsed, code: m.code, external: m.external, arrayBuffers: m.arrayBuffers, rss: m.rss });
+      // One line as it goes: a long run (BENCH_MEMORY_PHASES=100) shows its progress and leaves figures if stopped.
+      console.log(`phase ${phase}: ${fmt(ms / 1000, 1)} s, heap ${fmt(m.heapUsed / MB, 2)} MB (code ${fmt(m.code / MB, 2)}), RSS ${fmt(m.rss / MB, 1)} MB`);
       if (SNAPSHOTS && (phase === 2 || phase === PHASES)) {
         snapshots.push(v8.writeHeapSnapshot(path.join(SNAPSHOTS, `xtconnect-phase-${phase}.heapsnapshot`)));
       }
