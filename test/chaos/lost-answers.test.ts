@@ -63,11 +63,15 @@ async function slowOnce(when: 'claim' | 'finish' | 'commit'): Promise<void> {
     ${trigger} FOR EACH ROW EXECUTE FUNCTION public.slow_once();`);
 }
 
-/** Cuts the daemon's connections while a statement sleeps in the trigger. */
+/**
+ * Cuts the daemon's connections while a statement sleeps in the trigger: in this test's database only, since other
+ * suites running at the same time sleep in theirs (a cut before the sleep would leave nothing to commit).
+ */
 async function cutWhileItSleeps(): Promise<void> {
   await waitFor('the statement sleeping in the trigger', async () => {
     const { rows } = await db.pool.query(
-      `SELECT 1 FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'active' AND wait_event = 'PgSleep'`);
+      `SELECT 1 FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND state = 'active' AND wait_event = 'PgSleep'
+        AND datname = current_database()`);
     return rows.length > 0;
   }, 20_000);
   await pgProxy.cut();
