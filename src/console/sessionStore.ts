@@ -77,7 +77,7 @@ export class SessionStore implements FastifySessionStore {
     callback();
   }
 
-  /** Sessions kept now, for /healthz-style checks and the tests. */
+  /** Sessions kept now, for bench/consoleMemory.ts and the tests. */
   get size(): { signedIn: number; anonymous: number } {
     return { signedIn: this.signedIn.size, anonymous: this.anonymous.size };
   }

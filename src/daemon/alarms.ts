@@ -7,7 +7,7 @@ export class Alarms {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
 
-  /** At most this many pending; past that, polling covers the rest. */
+  /** At most this many pending, the earliest; past that, polling covers the rest. */
   static readonly MAX = 1000;
 
   /**
@@ -17,8 +17,13 @@ export class Alarms {
   constructor(private readonly ring: () => void, private readonly grainMs = 1) {}
 
   at(when: Date): void {
-    if (this.stopped || this.times.length >= Alarms.MAX) return;
+    if (this.stopped) return;
     const t = Math.ceil(when.getTime() / this.grainMs) * this.grainMs;
+    if (this.times.length >= Alarms.MAX) {
+      // Full: keep the earliest, so that retries hours away (a mail server down) do not crowd out one due soon.
+      if (t >= this.times[this.times.length - 1]!) return;
+      this.times.pop();
+    }
     const i = this.times.findIndex((x) => x >= t);
     if (i === -1) this.times.push(t);
     else if (this.times[i] !== t) this.times.splice(i, 0, t);

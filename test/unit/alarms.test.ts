@@ -32,4 +32,30 @@ describe('Alarms', () => {
     b.stop();
     expect(rang).toBe(0);
   });
+
+  it('rounds up to its grain, so close instants share one ring', async () => {
+    const rang: number[] = [];
+    const a = new Alarms(() => rang.push(Date.now()), 250);
+    const t0 = Math.ceil(Date.now() / 250) * 250 + 250;
+    a.at(new Date(t0 + 1));
+    a.at(new Date(t0 + 100));
+    a.at(new Date(t0 + 249));
+    expect(a.pending).toBe(1);
+    await waitFor('one ring', () => rang.length === 1, 2000, 5);
+    expect(rang[0]!).toBeGreaterThanOrEqual(t0 + 250);
+    a.stop();
+  });
+
+  it('when full, keeps the earliest: an alarm sooner than all of them pushes out the latest, and rings', async () => {
+    let rang = 0;
+    const a = new Alarms(() => rang++);
+    const far = Date.now() + 3600_000;
+    for (let i = 0; i < Alarms.MAX; i++) a.at(new Date(far + i * 1000));
+    a.at(new Date(far + Alarms.MAX * 1000));
+    expect(a.pending).toBe(Alarms.MAX);
+    a.at(new Date(Date.now() + 50));
+    await waitFor('the near alarm', () => rang === 1, 2000, 5);
+    expect(a.pending).toBe(Alarms.MAX - 1);
+    a.stop();
+  });
 });
