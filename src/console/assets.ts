@@ -127,11 +127,26 @@ export const JS = `
   });
 
   var busy = false, again = null;
+  // Whether the fresh part shows what the page shows: the same markup, each form's CSRF token aside (a new one is
+  // made for every page). The stream says "something changed" for any job anywhere, so on a busy system most
+  // refreshes change nothing here, and replacing the part anyway would wipe a date being typed into Reschedule and
+  // swallow a click on a button being replaced.
+  function same(a, b) {
+    var x = a.cloneNode(true), y = b.cloneNode(true);
+    [x, y].forEach(function (n) {
+      n.querySelectorAll('input[name="_csrf"]').forEach(function (i) { i.removeAttribute('value'); });
+    });
+    return x.isEqualNode(y);
+  }
   function swap(target, text) {
     var tpl = document.createElement('template');
     tpl.innerHTML = text;
     var fresh = tpl.content.firstElementChild;
     if (!fresh) return;
+    if (same(target, fresh)) {
+      window.__xtcUpdated = performance.now();
+      return;
+    }
     var before = {};
     target.querySelectorAll('tr[data-id]').forEach(function (tr) { before[tr.getAttribute('data-id')] = tr.getAttribute('data-state'); });
     fresh.querySelectorAll('tr[data-id]').forEach(function (tr) {

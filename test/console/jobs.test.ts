@@ -85,6 +85,26 @@ test('retry a failed job from its page and see it run to done', async () => {
   }
 });
 
+test('a live refresh for another job leaves a date being typed into Reschedule alone', async () => {
+  const [id, other] = await Promise.all([1, 2].map(() => insertJob(`INSERT INTO xtbatch.batch (batch_action, batch_user, batch_scheduled, batch_subject)
+    VALUES ('ConsoleQuick', $1, localtimestamp + interval '1 day', 'later') RETURNING batch_id`, [f.roles.clerk])));
+  const { ctx, page } = await loggedIn(f, f.roles.clerk);
+  try {
+    await page.goto(`${f.server.url}/jobs/${id}`);
+    await page.getByText('Live', { exact: true }).waitFor();
+    await waitFor('the first live refresh', async () => (await page.evaluate('typeof window.__xtcUpdated')) === 'number');
+    await page.getByLabel(/Reschedule to/).fill('2031-07-04T09:30');
+    const seen = await page.evaluate('window.__xtcUpdated');
+    // Another job changes: the stream says "something changed" (sql/0026), and the page fetches its part again.
+    await f.db.pool.query(`UPDATE xtbatch.batch SET batch_scheduled = localtimestamp + interval '2 days' WHERE batch_id = $1`, [other]);
+    await waitFor('a live refresh after the change', async () => (await page.evaluate('window.__xtcUpdated')) !== seen);
+    // Nothing of this job changed, so the form (and what was typed into it) stayed.
+    expect(await page.getByLabel(/Reschedule to/).inputValue()).toBe('2031-07-04T09:30');
+  } finally {
+    await ctx.close();
+  }
+});
+
 test('reschedule with the date picker, in the viewer\'s zone, then cancel', async () => {
   const id = await insertJob(`INSERT INTO xtbatch.batch (batch_action, batch_user, batch_scheduled, batch_subject)
     VALUES ('ConsoleQuick', $1, localtimestamp + interval '1 day', 'later') RETURNING batch_id`, [f.roles.clerk]);
