@@ -10,6 +10,7 @@ export const ENV_KEYS: ReadonlyArray<{ env: string; path: readonly string[]; num
   { env: 'XTCONNECT_LISTEN_URL', path: ['database', 'listenUrl'] },
   { env: 'XTCONNECT_SMTP_HOST', path: ['smtp', 'host'] },
   { env: 'XTCONNECT_SMTP_PORT', path: ['smtp', 'port'], number: true },
+  { env: 'XTCONNECT_SMTP_SECURITY', path: ['smtp', 'security'] },
   { env: 'XTCONNECT_SMTP_USER', path: ['smtp', 'user'] },
   { env: 'XTCONNECT_SMTP_PASSWORD', path: ['smtp', 'password'] },
   { env: 'XTCONNECT_METRICS_LISTEN', path: ['metrics', 'listen'] },

@@ -33,9 +33,10 @@ function defaultDataDir(env: NodeJS.ProcessEnv): string {
   return path.join(base, 'xtconnect');
 }
 
-function readFile(file: string, explicit: boolean): { raw: Raw; source: string } {
+/** `from`: where the file's name came from (--config or $XTCONNECT_CONFIG), null for the default path. */
+function readFile(file: string, from: string | null): { raw: Raw; source: string } {
   if (!fs.existsSync(file)) {
-    if (explicit) throw new ConfigError(`config file ${file} does not exist; fix --config or create it from xtconnect.example.yaml`);
+    if (from) throw new ConfigError(`config file ${file} does not exist; fix ${from} or create it from xtconnect.example.yaml (cp xtconnect.example.yaml ${file})`);
     return { raw: {}, source: 'defaults' };
   }
   let parsed: unknown;
@@ -96,7 +97,7 @@ function checkDatabaseUrl(url: string | undefined, from: string, problems: Probl
  */
 export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const file = flags.config ?? env.XTCONNECT_CONFIG ?? DEFAULT_CONFIG_PATH;
-  const { raw, source } = readFile(file, Boolean(flags.config ?? env.XTCONNECT_CONFIG));
+  const { raw, source } = readFile(file, flags.config ? '--config' : env.XTCONNECT_CONFIG ? '$XTCONNECT_CONFIG' : null);
   const overlaid = overlayEnvironment(raw, env, [{ flag: '--database-url', path: ['database', 'url'], value: flags.databaseUrl }]);
   const parsed = configSchema.safeParse(overlaid.raw, { reportInput: true });
   const problems = new Problems();

@@ -39,7 +39,7 @@ const daemon = section({
 const smtp = section({
   host: text({ description: 'SMTP server. Without one, mail is written to outboxDir as .eml files.', env: 'XTCONNECT_SMTP_HOST', example: 'mail.example.com' }),
   port: optionalInt(1, 65535, { description: 'Port (default 587).', env: 'XTCONNECT_SMTP_PORT' }, 'a port number'),
-  security: oneOf(['tls', 'starttls', 'none'] as const, 'starttls', { description: '"tls" connects with TLS; "starttls" requires the upgrade; "none" sends in clear (loopback relays).' }),
+  security: oneOf(['tls', 'starttls', 'none'] as const, 'starttls', { description: '"tls" connects with TLS; "starttls" requires the upgrade; "none" sends in clear (loopback relays).', env: 'XTCONNECT_SMTP_SECURITY' }),
   user: text({ description: 'Login (with password; neither for an open relay).', env: 'XTCONNECT_SMTP_USER' }),
   password: text({ description: 'Password; better in the environment.', env: 'XTCONNECT_SMTP_PASSWORD', secret: true }),
   rejectUnauthorized: z.preprocess((v) => (v === null ? undefined : v), z.boolean({ error: 'true or false' }).optional())

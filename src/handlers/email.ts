@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { JobInputError } from '../errors';
+import { JobInputError, PermanentError } from '../errors';
 import { mailAddresses, parseAddressList } from '../mail/addresses';
 import { resolveAttachment } from '../jobs/files';
 import type { Handler } from './types';
@@ -44,9 +44,17 @@ export const emailHandler: Handler = async (ctx) => {
     ctx.lease,
   );
   if (info.rejected.length) {
-    // Some recipients took it: sending again would duplicate it for them, so the job is done; the row says who missed it.
-    ctx.log.warn(`delivered, but the server refused ${info.rejected.join(', ')}`);
+    // Some recipients took it: sending it again would duplicate it for them, so it is not retried. But a recipient
+    // missed it, which a person must act on, so the job fails with who got it and who did not (xTuple reads a
+    // non-empty batch_exitstatus as a failure; a "done" with the refusal only in batch_result went unseen).
+    throw new PermanentError(partialDeliveryMessage(info.accepted, info.refusals ?? info.rejected));
   }
   return { messageId: info.messageId, accepted: info.accepted, rejected: info.rejected, deliveredTo: info.deliveredTo,
     attachment: attachment ? path.basename(attachment) : undefined };
 };
+
+/** The exit status of a message that reached some recipients and not others. */
+export function partialDeliveryMessage(accepted: string[], refused: string[]): string {
+  return `sent to ${accepted.join(', ')}, but the mail server refused ${refused.join('; ')}. ` +
+    'It was not sent again, so that those who got it do not get it twice: check the refused address and send the message to it alone.';
+}

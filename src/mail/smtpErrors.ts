@@ -31,6 +31,13 @@ export function classifySmtpError(err: unknown, server: string): Error {
   const tls = tlsFailureOf(err);
   if (tls) return new PermanentError(tlsFailureMessage(`SMTP server ${server}`, tls, 'smtp.tls.'));
   const reply = (e.response ?? '').trim();
+  // Before the replies: a relay that does not offer STARTTLS answers the command with a 5xx, which is no refusal
+  // of the message, and retrying cannot help until the config says how to talk to it.
+  if (e.command === 'STARTTLS') {
+    return new PermanentError(`SMTP server ${server} does not offer STARTTLS${reply ? ` (it answered "${reply}")` : ''}: ` +
+      'set smtp.security (XTCONNECT_SMTP_SECURITY) to "tls" for a port that speaks TLS from the start (465), or to "none" ' +
+      'for a relay on this machine or a trusted network, then retry the job');
+  }
   if (typeof e.responseCode === 'number') {
     if (e.code === 'EAUTH') {
       return new PermanentError(`SMTP server ${server} refused the login (${reply || e.responseCode}); ` +

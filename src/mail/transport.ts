@@ -12,10 +12,19 @@ import { classifySmtpError } from './smtpErrors';
 import { writeOutboxFile } from './outbox';
 import { smtpTlsOptions } from './tlsConfig';
 
+/** What nodemailer's pool reports of a message the server took, for some recipients at least. */
+interface PoolInfo {
+  accepted?: unknown;
+  rejected?: unknown;
+  rejectedErrors?: { recipient?: string; response?: string; message: string }[];
+}
+
 export interface SentInfo {
   messageId: string;
   accepted: string[];
   rejected: string[];
+  /** The server's reply for each refused recipient ("gone@example.com: 550 5.1.1 no such user"), when it gave one. */
+  refusals?: string[];
   /** Where it went: "smtp://host:port" or the .eml file written to the outbox. */
   deliveredTo: string;
 }
@@ -172,7 +181,7 @@ function smtpMailer(smtp: NonNullable<Config['smtp']>, opts: MailerOptions): Mai
     socketTimeout: Math.max(smtp.connectionTimeoutMs, 60_000),
     logger: false,
   });
-  const pool = transport.transporter as unknown as { send(mail: unknown, callback: (err: Error | null, info: { accepted?: unknown; rejected?: unknown }) => void): void };
+  const pool = transport.transporter as unknown as { send(mail: unknown, callback: (err: Error | null, info: PoolInfo) => void): void };
   return {
     description: `smtp ${server}`,
     async send(message, _fileHint, job) {
@@ -183,10 +192,12 @@ function smtpMailer(smtp: NonNullable<Config['smtp']>, opts: MailerOptions): Mai
         composed = await compose(message, false);
         const signal = (message as { signal?: AbortSignal }).signal;
         // The pool watches the signal (an aborted one fails the message, queued or being sent, and frees its connection).
-        const info = await new Promise<{ accepted?: unknown; rejected?: unknown }>((resolve, reject) => {
-          pool.send(rawMail(composed, signal), (err: Error | null, result: { accepted?: unknown; rejected?: unknown }) => (err ? reject(err) : resolve(result)));
+        const info = await new Promise<PoolInfo>((resolve, reject) => {
+          pool.send(rawMail(composed, signal), (err: Error | null, result: PoolInfo) => (err ? reject(err) : resolve(result)));
         });
         sent = { messageId: composed.messageId, accepted: addresses(info.accepted), rejected: addresses(info.rejected), deliveredTo: `smtp://${server}` };
+        const refusals = (info.rejectedErrors ?? []).map((e) => `${e.recipient ?? '?'}: ${(e.response ?? e.message).trim()}`);
+        if (refusals.length) sent.refusals = refusals;
       } catch (err) {
         throw classifySmtpError(err, server);
       }

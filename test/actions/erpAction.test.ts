@@ -54,6 +54,7 @@ beforeAll(async () => {
       RAISE EXCEPTION 'item site % has no periods', p;
     END $$;
     CREATE FUNCTION public.sleeper() RETURNS void LANGUAGE sql AS $$ SELECT pg_sleep(10) $$;
+    CREATE FUNCTION public.nap() RETURNS void LANGUAGE sql AS $$ SELECT pg_sleep(1.5) $$;
     CREATE FUNCTION public.show_timeout() RETURNS text LANGUAGE sql AS $$ SELECT current_setting('statement_timeout') $$;
     CREATE FUNCTION public.serfail() RETURNS void LANGUAGE plpgsql AS $$
     BEGIN
@@ -68,6 +69,7 @@ beforeAll(async () => {
   await map('Raiser', 'raiser', [arg('n', 'integer')]);
   await map('Sleeper', 'sleeper', [], { timeout: 1 });
   await map('SleeperLong', 'sleeper', [], { timeout: 30 });
+  await map('Nap', 'nap', []);
   await map('ShowTimeout', 'show_timeout', []);
   await map('ShowTimeoutMapped', 'show_timeout', [], { timeout: 3 });
   await map('SerFail', 'serfail', []);
@@ -123,6 +125,16 @@ describe('calling the mapped function', () => {
     });
     const { rows } = await db.pool.query(`SELECT to_regclass('public.call_log') IS NOT NULL AS there`);
     expect(rows[0].there).toBe(true);
+  });
+
+  it('records the time the work finished as batch_completed, not the time its transaction began (sql/0036)', async () => {
+    const id = await submit(db, 'Nap');
+    expect((await finished(db, id)).state).toBe('done');
+    const { rows: [t] } = await db.pool.query<{ ran: number }>(
+      `SELECT extract(epoch FROM batch_completed - batch_started)::float8 AS ran FROM xtbatch.batch WHERE batch_id = $1`, [id]);
+    // The call sleeps 1.5 s; before 0036 the row said it completed within milliseconds of its start.
+    expect(t!.ran).toBeGreaterThanOrEqual(1.4);
+    expect(t!.ran).toBeLessThan(30);
   });
 
   it('returns the rows of a set-returning function', async () => {

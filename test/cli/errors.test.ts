@@ -41,7 +41,7 @@ describe('config file errors stop `xtconnect start` with exit 2 and a message na
 
   it('a config file named by XTCONNECT_CONFIG that does not exist', async () => {
     const r = await runXt(['start'], { env: { XTCONNECT_CONFIG: '/nonexistent/from-env.yaml' } });
-    expectUsageError(r, 'config file /nonexistent/from-env.yaml does not exist');
+    expectUsageError(r, 'config file /nonexistent/from-env.yaml does not exist; fix $XTCONNECT_CONFIG or create it from xtconnect.example.yaml');
   });
 
   it('invalid YAML', async () => {

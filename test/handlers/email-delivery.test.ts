@@ -27,9 +27,9 @@ async function smtpServer(opts: Parameters<typeof startSmtp>[0] = {}): Promise<T
 }
 
 /** A daemon sending through 127.0.0.1:port; retries happen at once (backoff 0), up to maxAttempts. */
-async function daemonFor(port: number, opts: { maxAttempts?: number; user?: string; password?: string; log?: ReturnType<typeof captureLogger>['log'] } = {}): Promise<RunningDaemon> {
+async function daemonFor(port: number, opts: { maxAttempts?: number; user?: string; password?: string; security?: 'starttls'; log?: ReturnType<typeof captureLogger>['log'] } = {}): Promise<RunningDaemon> {
   const cfg = config(db.url, {
-    smtp: smtpSection(port, { user: opts.user ?? null, password: opts.password ?? null }),
+    smtp: smtpSection(port, { user: opts.user ?? null, password: opts.password ?? null, ...(opts.security ? { security: opts.security } : {}) }),
     daemon: { maxAttempts: opts.maxAttempts ?? 5 },
     // Email retries by time with no attempt limit by default (docs/reliability.md); these tests count attempts.
     retry: { Email: { maxAttempts: opts.maxAttempts ?? 5 } },
@@ -93,19 +93,30 @@ describe('SMTP replies', () => {
     expect(smtp.messages).toHaveLength(0);
   });
 
-  it('when only some recipients are refused, the others get it once and the row says who missed it', async () => {
+  it('when only some recipients are refused, the others get it once and the job fails saying who missed it', async () => {
     const smtp = await smtpServer();
     smtp.rejectRecipients.add('gone@example.com');
     await daemonFor(smtp.port);
     const id = await insertJob(db.pool, { batch_email: 'here@example.com, gone@example.com' });
     const row = await finished(db, id);
-    expect(row.batch_exitstatus).toBe('');
+    // A person must act (the ERP shows a non-empty exit status as a failure), and nothing is sent twice.
+    expect(row.batch_completed).not.toBeNull();
     expect(row.batch_attempts).toBe(1);
-    expect(row.batch_result?.accepted).toEqual(['here@example.com']);
-    expect(row.batch_result?.rejected).toEqual(['gone@example.com']);
+    expect(row.batch_exitstatus).toMatch(/^sent to here@example\.com, but the mail server refused gone@example\.com: 550 5\.1\.1 .*It was not sent again/);
     const got = messagesFor(smtp, id);
     expect(got).toHaveLength(1);
     expect(got[0]!.envelope.to).toEqual(['here@example.com']);
+  });
+
+  it('a relay without STARTTLS, with smtp.security starttls, fails the job naming smtp.security, not as a refused message', async () => {
+    const smtp = await smtpServer(); // the test server offers no STARTTLS
+    await daemonFor(smtp.port, { security: 'starttls' });
+    const id = await insertJob(db.pool, { batch_email: 'someone@example.com' });
+    const row = await finished(db, id);
+    expect(row.batch_attempts).toBe(1);
+    expect(row.batch_exitstatus).toMatch(new RegExp(`^SMTP server 127\\.0\\.0\\.1:${smtp.port} does not offer STARTTLS \\(it answered "5\\d\\d .*"\\): set smtp\\.security \\(XTCONNECT_SMTP_SECURITY\\) to "tls"`));
+    expect(row.batch_exitstatus).not.toContain('rejected the message');
+    expect(smtp.messages).toHaveLength(0);
   });
 
   it('a 451 is retried, and the message goes out once the server accepts again', async () => {
