@@ -99,6 +99,19 @@ describe('xtconnect purge', () => {
     expect(await counts()).toEqual({ recent: 5, old: 0, open: 2, params: 0 });
   });
 
+  it('removes the spool folders of the jobs it deleted, as the nightly purge does, and no other', async () => {
+    const { rows } = await db.pool.query<{ id: number; old: boolean }>(
+      `SELECT batch_id AS id, batch_completed < localtimestamp - interval '1 day' AS old FROM xtbatch.batch WHERE batch_completed IS NOT NULL ORDER BY batch_id`);
+    const spool = tempDir();
+    const cfg = path.join(tempDir(), 'spool.yaml');
+    fs.writeFileSync(cfg, `spoolDir: ${spool}\n`);
+    for (const r of rows) fs.mkdirSync(path.join(spool, String(r.id), 'x'), { recursive: true });
+    const r = await runXt(['--config', cfg, '--database-url', db.url, 'purge', '--days', '1']);
+    expect({ code: r.code, stdout: r.stdout }).toEqual({
+      code: 0, stdout: `purged 3 job(s) finished more than 1 day(s) ago\nremoved 3 spool folder(s) of purged jobs from ${spool}\n` });
+    expect(fs.readdirSync(spool).map(Number).sort((a, b) => a - b)).toEqual(rows.filter((x) => !x.old).map((x) => x.id));
+  });
+
   it('--older-than under a day without --yes is refused; nothing is deleted', async () => {
     expectUsageError(await xt('purge', '--older-than', '0s'), /--older-than 0s would delete jobs finished less than a day ago; add --yes/);
     expectUsageError(await xt('purge', '--older-than', '23h'), /add --yes/);

@@ -1,4 +1,5 @@
 import { purgeFinished, purgeSettingSays, readPurgeSetting } from '../../purge/finishedJobs';
+import { sweepSpool } from '../../purge/spoolFolders';
 import { ConfigError } from '../../errors';
 import type { CommandContext } from '../context';
 import { withPool } from '../context';
@@ -22,7 +23,8 @@ export function parseAge(text: string): number {
 }
 
 /**
- * `purge`: deletes finished jobs now. Without flags it follows BatchManagerPurgeDays (not set or 0: nothing).
+ * `purge`: deletes finished jobs now, then the spool folders of jobs that no longer exist (as the nightly purge).
+ * Without flags it follows BatchManagerPurgeDays (not set or 0: nothing).
  * It never deletes a job finished less than a day ago unless told so twice: --older-than below a day and --yes.
  * --days 0 is refused: for the setting 0 means never, and the command must not read it the other way round.
  */
@@ -56,6 +58,9 @@ export async function purgeCommand(ctx: CommandContext, f: PurgeFlags, out: Node
     }
     const n = await purgeFinished(pool, seconds);
     out.write(`purged ${n} job(s) finished more than ${what} ago\n`);
+    // As the nightly purge does: the report folders of jobs that no longer exist, on this machine.
+    const folders = await sweepSpool(pool, ctx.cfg.spoolDir, ctx.log);
+    if (folders > 0) out.write(`removed ${folders} spool folder(s) of purged jobs from ${ctx.cfg.spoolDir}\n`);
     return 0;
   });
 }
