@@ -4,23 +4,16 @@ import winston from 'winston';
 import type TransportStream from 'winston-transport';
 import type { Config } from './config';
 import { ConfigError } from './errors';
+import { redactSecrets } from './secrets';
 
 export type Logger = winston.Logger;
 
 /** Syslog priorities journald reads from a "<N>" prefix: error 3, warning 4, info 6, debug 7. */
 export const JOURNAL_PRIORITY: Readonly<Record<string, number>> = { error: 3, warn: 4, info: 6, debug: 7 };
 
-/**
- * Hides passwords a message may carry: in connection strings (postgresql://user:secret@host, smtp://...,
- * sftp://...) and in key=value forms (password=secret, as libpq keyword strings write them). Every line goes
- * through this, whatever logged it: an error message quoting a connection string must not leak it.
- */
-export function redactSecrets(text: string): string {
-  // Bounded scheme and a word boundary: a long run of letters must not make the first pattern quadratic.
-  return text
-    .replace(/\b([a-z][a-z0-9+.-]{0,30}:\/\/[^:/@\s]+:)[^@\s]*@/gi, '$1***@')
-    .replace(/\b(password|passwd|pwd)=("[^"]*"|'[^']*'|\S+)/gi, '$1=***');
-}
+// Every line goes through redactSecrets (src/secrets.ts), whatever logged it: an error message quoting a
+// connection string, or a server echoing a password, must not leak it.
+export { redactSecrets };
 
 const redact = winston.format((info) => {
   const rec = info as Record<string, unknown>;

@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, errorMessage, EXIT_CONFIG } from '../errors';
+import { redactSecrets } from '../secrets';
 import { JOB_STATES, type JobState } from '../db/queries/inspect';
 import type { ParamInput } from '../db/queries/submit';
 import { VERSION } from '../version';
@@ -256,11 +257,11 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) {
       code = err.exitCode === 0 ? 0 : err.exitCode === 3 ? 3 : EXIT_CONFIG;
     } else if (err instanceof ConfigError) {
-      process.stderr.write(`xtconnect: ${err.message}\n`);
+      process.stderr.write(`xtconnect: ${redactSecrets(err.message)}\n`);
       code = EXIT_CONFIG;
     } else {
       const hint = (err as { hint?: string }).hint;
-      process.stderr.write(`xtconnect: ${errorMessage(err)}${hint ? `\n  hint: ${hint}` : ''}\n`);
+      process.stderr.write(redactSecrets(`xtconnect: ${errorMessage(err)}${hint ? `\n  hint: ${hint}` : ''}\n`));
       code = 1;
     }
   }

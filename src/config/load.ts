@@ -4,14 +4,16 @@ import path from 'node:path';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
+import { redactSecrets } from '../secrets';
 import { checkFontFile, type ReportFontFile } from '../reports/openrpt/fonts';
 import type { ScheduleDef } from '../db/queries/schedules';
 import { scheduleFromConfig } from '../schedule/fromConfig';
 import { Problems } from './collect';
 import { buildEndpoints } from './endpoints';
 import { overlayEnvironment } from './environment';
+import { registerConfigSecrets } from './registerSecrets';
 import { parseListen } from './fields';
-import { buildMailboxes } from './mailboxes';
+import { buildMailboxes, HOST_OK } from './mailboxes';
 import { describeIssue, type Path } from './problems';
 import { configSchema, parts, type ConfigFile } from './schema';
 import type { Config } from './types';
@@ -43,7 +45,10 @@ function readFile(file: string, from: string | null): { raw: Raw; source: string
   try {
     parsed = YAML.parse(fs.readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new ConfigError(`config file ${file} is not valid YAML: ${(err as Error).message}`);
+    // The parser quotes the offending lines after "line L, column C:"; they may hold a password, so only the
+    // place is said.
+    const said = (err as Error).message.split(/:\s*\n/)[0]!.trim();
+    throw new ConfigError(`config file ${file} is not valid YAML: ${said}`);
   }
   if (parsed === null || parsed === undefined) return { raw: {}, source: file };
   if (typeof parsed !== 'object' || Array.isArray(parsed)) {
@@ -107,6 +112,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = pro
   }
   const cfg = build(parsed.data, source, env, problems, overlaid.envAt(['database', 'url']) ?? 'database.url');
   if (problems.list.length) throw tooMany(source, problems);
+  registerConfigSecrets(cfg, env);
   return cfg;
 }
 
@@ -127,6 +133,9 @@ function build(f: ConfigFile, source: string, env: NodeJS.ProcessEnv, problems: 
   const smtpTls = smtp.tls;
   if (smtp.rejectUnauthorized !== undefined && smtpTls.rejectUnauthorized !== undefined && smtp.rejectUnauthorized !== smtpTls.rejectUnauthorized) {
     problems.add('smtp.rejectUnauthorized and smtp.tls.rejectUnauthorized disagree; keep one of them');
+  }
+  if (smtp.host && !HOST_OK(smtp.host)) {
+    problems.add(`smtp.host must be a host name or IP address (no scheme, user or path; the port goes in smtp.port) (got ${JSON.stringify(redactSecrets(smtp.host))})`);
   }
   if (smtp.host && (smtp.user === undefined) !== (smtp.password === undefined)) {
     problems.add('smtp.user and smtp.password go together (set both, or neither for an open relay)');
@@ -257,7 +266,7 @@ function buildEdiProfiles(raw: ConfigFile['ediProfiles']): NonNullable<Config['e
 
 /** A connection string with its password replaced, for logs and messages. */
 export function redactUrl(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)([^@]*)@/, '$1***@');
+  return redactSecrets(url);
 }
 
 /** `reports.fonts`: each entry a readable font file (checked here, so a wrong path stops the start, not a report). */

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { jsonWithoutSecrets, SECRET_KEY } from '../secrets';
 
 /**
  * Turns schema issues into sentences an administrator acts on, one per mistake: the key's path as written in the
@@ -17,10 +18,12 @@ export function keyPath(path: Path): string {
   return out;
 }
 
-function shown(v: unknown): string {
+function shown(v: unknown, secret: boolean): string {
   if (v === undefined) return 'nothing';
+  // The value of a password key is never repeated, even when it is of the wrong type (a number, a list).
+  if (secret) return 'a value not shown here: it is a secret';
   if (v instanceof Date) return JSON.stringify(v.toISOString());
-  const s = JSON.stringify(v);
+  const s = jsonWithoutSecrets(v);
   return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
@@ -45,7 +48,8 @@ export function describeIssue(issue: z.core.$ZodIssue, envAt: (path: Path) => st
   // ("Invalid input: ...") are rephrased.
   const want = issue.message.startsWith('Invalid') || issue.message.startsWith('Too ') ? genericWant(issue) : issue.message;
   if (input === undefined && issue.code === 'invalid_type') return `${subject} must be ${want} (it is missing)`;
-  return `${subject} must be ${want} (got ${shown(input)})`;
+  const last = path[path.length - 1];
+  return `${subject} must be ${want} (got ${shown(input, typeof last === 'string' && SECRET_KEY.test(last))})`;
 }
 
 function genericWant(issue: z.core.$ZodIssue): string {

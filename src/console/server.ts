@@ -172,7 +172,9 @@ ${message ? html`<div class="flash bad" role="alert">${message}</div>` : ''}
       allowPasswordless: o.allowPasswordless ?? o.cfg.console?.allowPasswordlessLogin ?? false,
     });
     if (!result.ok) {
-      o.log.info(`console: login refused for ${JSON.stringify(user)} from ${req.ip}`, { scope: 'console' });
+      // The name is logged only when it is a role: a password typed into the user field must not reach the log.
+      const { rows: role } = user ? await o.pool.query(`SELECT 1 FROM pg_roles WHERE rolname = $1`, [user]).catch(() => ({ rows: [] })) : { rows: [] };
+      o.log.info(`console: login refused for ${role.length ? JSON.stringify(user) : 'a user name that is no role (not logged)'} from ${req.ip}`, { scope: 'console' });
       return loginPage(req, reply, result.reason ?? 'Wrong user name or password.', user, 401);
     }
     // A fresh session ID at login, so an ID planted before it (session fixation) is worth nothing.

@@ -1,3 +1,4 @@
+import { redactSecrets } from '../secrets';
 import type { Config } from '../config';
 import type { Pool } from '../db/pool';
 import type { BatchRow, Finish } from '../db/queries/batch';
@@ -83,7 +84,8 @@ export async function executeJob(job: BatchRow, stop: JobStop, deps: ExecuteDeps
     }
     // The lease was gone when the handler tried to commit: it rolled back; the row is someone else's to write.
     if (err instanceof LeaseLostError) return { finish: null, ms, recorded: false, lostLease: 'fenced' };
-    const message = errorMessage(err);
+    // Written to the row, shown by the console and mailed in notices: a server's reply may quote a secret.
+    const message = redactSecrets(errorMessage(err));
     if (err instanceof PermanentError || err instanceof JobTimeoutError) {
       return { finish: { ...base, kind: 'failed', message }, ms, ...none };
     }

@@ -1,3 +1,4 @@
+import { redactSecrets } from '../secrets';
 import type { BatchRow, Finish } from '../db/queries/batch';
 import type { Settings } from '../db/queries/settings';
 import { errorMessage } from '../errors';
@@ -47,7 +48,7 @@ export class Notices {
 
   private send(job: BatchRow, f: Finish): void {
     if (f.kind !== 'done' && f.kind !== 'failed') return;
-    const mail = noticeFor(job, { kind: f.kind, message: f.message, result: f.result, completed: new Date() }, this.settings().defaultFrom);
+    const mail = noticeFor(job, { kind: f.kind, message: f.message === null ? null : redactSecrets(f.message), result: f.result, completed: new Date() }, this.settings().defaultFrom);
     if (!mail) return;
     const p = this.mailer.send(mail, `notice-${job.batch_id}`).then(
       () => void this.log.info(`sent the ${f.kind} notice of job ${job.batch_id} to ${job.batch_email}`, { scope: 'job', batchId: job.batch_id }),

@@ -1,3 +1,4 @@
+import { registerSecret } from '../secrets';
 import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import nodemailer from 'nodemailer';
@@ -155,6 +156,8 @@ function addresses(list: unknown): string[] {
 
 /** Pooled SMTP: connections are reused across jobs, up to smtp.maxConnections. */
 function smtpMailer(smtp: NonNullable<Config['smtp']>, opts: MailerOptions): Mailer {
+  // A server may quote the login it refused in its reply, which becomes the job's exit status.
+  registerSecret(smtp.password, { user: smtp.user });
   const server = `${smtp.host}:${smtp.port}`;
   // A CA file that cannot be read fails every send with that reason (not "certificate not trusted" later).
   let tls: ReturnType<typeof smtpTlsOptions> = { rejectUnauthorized: smtp.rejectUnauthorized };

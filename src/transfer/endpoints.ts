@@ -1,3 +1,4 @@
+import { redactSecrets, registerSecret } from '../secrets';
 import type { Pool } from '../db/pool';
 import { PermanentError } from '../errors';
 
@@ -97,6 +98,7 @@ function parseServer(server: string): { protocol: TransferProtocol; host: string
   const slash = rest.indexOf('/');
   const dir = slash >= 0 ? rest.slice(slash) : '';
   const hostPort = slash >= 0 ? rest.slice(0, slash) : rest;
+  if (hostPort.includes('@')) return 'it holds a login (user@host): put the login and password in the profile\'s own fields, and only the host in the server field';
   const m = /^([^:@\s]+)(?::(\d{1,5}))?$/.exec(hostPort);
   if (!m) return 'it is not a host name with an optional :port';
   const port = m[2] ? Number(m[2]) : null;
@@ -133,13 +135,16 @@ export async function endpointFromEdiProfile(pool: Pick<Pool, 'query'>, name: st
   }
   const row = rows[0];
   if (!row) return null;
+  // Hidden from here on wherever it appears (a server's reply, a log line).
+  registerSecret(row.password, { user: row.login });
   const where = `EDI profile "${name}" (xtbatch.ediprofile)`;
   if ((row.ediprofile_type ?? '').trim().toLowerCase() !== 'ftp') {
     throw new PermanentError(`${where} is of type "${row.ediprofile_type ?? ''}", not "ftp": it cannot move files`);
   }
   const server = parseServer(row.server ?? '');
   if (!row.server?.trim()) throw new PermanentError(`${where} has no server (ediprofile_option1 is empty)`);
-  if (typeof server === 'string') throw new PermanentError(`${where}: server "${row.server}": ${server}`);
+  // The server field is free text on xTuple's screen: it may hold "ftp://user:password@host".
+  if (typeof server === 'string') throw new PermanentError(`${where}: server "${redactSecrets(row.server)}": ${server}`);
   const login = row.login?.trim();
   const extra = options[row.ediprofile_name] ??
     Object.entries(options).find(([k]) => k.toLowerCase() === row.ediprofile_name.toLowerCase())?.[1];

@@ -89,14 +89,24 @@ describe('xtconnect console, with its ceiling of login-form sessions (DEFAULT_SE
   });
 
   /** A login through the form fetched earlier (its session's cookie and CSRF token): the status. */
-  async function postLogin(form: { cookie: string; csrf: string }, user: string): Promise<number> {
+  async function postLogin(form: { cookie: string; csrf: string }, user: string, password = roles.password): Promise<number> {
     const r = await fetch(`${server.url}/login`, {
       method: 'POST', redirect: 'manual', headers: { cookie: form.cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ _csrf: form.csrf, user, password: roles.password }),
+      body: new URLSearchParams({ _csrf: form.csrf, user, password }),
     });
     await r.text();
     return r.status;
   }
+
+  it('logs a refused login by its user name only when that is a role: a password typed into the user field stays out of the log', async () => {
+    const typedAsUser = `S3cr3t-CONSOLE-${Date.now()}`;
+    expect(await postLogin(await loginForm(server.url), typedAsUser, 'whatever')).toBe(401);
+    // A role that may not log in (the test server trusts every password of a role that may).
+    expect(await postLogin(await loginForm(server.url), 'pg_monitor', 'whatever')).toBe(401);
+    await server.proc.waitForLine(/login refused for "pg_monitor"/, { timeoutMs: 10_000 });
+    expect(server.proc.lines.some((l) => /login refused for a user name that is no role \(not logged\)/.test(l))).toBe(true);
+    expect(server.proc.lines.filter((l) => l.includes(typedAsUser))).toEqual([]);
+  });
 
   it('forgets the oldest login forms past the ceiling, and the user signed in before them stays signed in', async () => {
     const ctx = await browser.newContext();

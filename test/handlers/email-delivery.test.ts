@@ -173,6 +173,22 @@ describe('SMTP login', () => {
     expect(rows[0]!.t).not.toContain(password);
   });
 
+  it('a server that quotes the refused password in its reply: neither the row nor the log shows it, nor its base64', async () => {
+    const wrong = `pw-${crypto.randomBytes(8).toString('hex')}`;
+    const smtp = await smtpServer({ auth: { user, pass: 'the-right-one' }, echoRefusedLogin: true });
+    const { log, lines } = captureLogger();
+    await daemonFor(smtp.port, { user, password: wrong, log });
+    const id = await insertJob(db.pool, { batch_email: 'to@example.com' });
+    const row = await finished(db, id);
+    // The reply is there (so the test sees what the server said), with the password hidden.
+    expect(row.batch_exitstatus).toContain('refused the login (535 Invalid password "***" (***) for');
+    const { rows } = await db.pool.query<{ t: string }>(`SELECT row_to_json(b)::text AS t FROM xtbatch.batch b WHERE batch_id = $1`, [id]);
+    for (const form of [wrong, Buffer.from(wrong).toString('base64')]) {
+      expect(rows[0]!.t).not.toContain(form);
+      expect(lines.filter((l) => l.includes(form))).toEqual([]);
+    }
+  });
+
   it('with a wrong password the job fails at once, says to fix smtp.user/smtp.password, and neither password is logged or stored', async () => {
     const right = `pw-${crypto.randomBytes(8).toString('hex')}`;
     const wrong = `pw-${crypto.randomBytes(8).toString('hex')}`;

@@ -52,7 +52,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** A real SMTP server (smtp-server) on loopback. With `auth`, it requires that user and password. */
-export async function startSmtp(opts: { port?: number; auth?: { user: string; pass: string } } = {}): Promise<TestSmtp> {
+export async function startSmtp(opts: { port?: number; auth?: { user: string; pass: string }; echoRefusedLogin?: boolean } = {}): Promise<TestSmtp> {
   const port = opts.port ?? (await freePort());
   let server: SMTPServer | null = null;
   let releaseStalled: Array<() => void> = [];
@@ -113,7 +113,10 @@ export async function startSmtp(opts: { port?: number; auth?: { user: string; pa
     closeTimeout: 500,
     onAuth(auth, _session, cb) {
       if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) return cb(null, { user: auth.username });
-      const err = new Error('Invalid username or password') as Error & { responseCode: number };
+      // echoRefusedLogin: as a careless server might, the refusal quotes the password and its base64 form.
+      const err = new Error(opts.echoRefusedLogin
+        ? `Invalid password "${auth.password}" (${Buffer.from(auth.password ?? '').toString('base64')}) for ${auth.username}`
+        : 'Invalid username or password') as Error & { responseCode: number };
       err.responseCode = 535;
       return cb(err);
     },

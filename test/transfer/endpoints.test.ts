@@ -139,6 +139,7 @@ describe('EDI profiles', () => {
       ['implicit', 'ftp', 'ftps://ftp.acme.example', 'xt', 'pw', 'x'],
       ['secure', 'ftp', 'sftp://ftp.acme.example', 'xt', 'pw', 'x'],
       ['empty', 'ftp', '', 'xt', 'pw', 'x'],
+      ['creds', 'ftp', 'ftp://ftpuser:S3cr3t-FTP-77aa@127.0.0.1:47021/in', '', null, null],
       ['mail', 'email', 'a@b.example', 'Invoice', 'body', ''],
     ];
     for (const r of rows) {
@@ -156,6 +157,10 @@ describe('EDI profiles', () => {
     await expect(get('secure')).rejects.toThrow(PermanentError);
     await expect(get('secure')).rejects.toThrow(/sftp is not taken from EDI profiles, because a profile has nowhere to pin the server's host key/);
     await expect(get('empty')).rejects.toThrow('EDI profile "empty" (xtbatch.ediprofile) has no server (ediprofile_option1 is empty)');
+    // A login typed into the server field: said so, without the password (the message becomes the job's exit status).
+    const creds = await get('creds').then(() => '', (e: Error) => e.message);
+    expect(creds).toBe('EDI profile "creds" (xtbatch.ediprofile): server "ftp://ftpuser:***@127.0.0.1:47021/in": it holds a login (user@host): ' +
+      'put the login and password in the profile\'s own fields, and only the host in the server field');
     await expect(get('mail')).rejects.toThrow('EDI profile "mail" (xtbatch.ediprofile) is of type "email", not "ftp": it cannot move files');
   });
 });

@@ -1,3 +1,4 @@
+import { redactSecrets } from '../../secrets';
 import type { Client, Pool } from '../pool';
 import { distinctSentMail, sentMailCtes, sentMailParams, type SentMail } from './sentMail';
 
@@ -305,7 +306,8 @@ export async function finishMany(pool: Queryable, owner: string, items: Finish[]
       sorted.map((i) => i.batchId),
       sorted.map((i) => i.attempt),
       sorted.map((i) => i.kind),
-      sorted.map((i) => i.message),
+      // The last net before the row (executeJob hides them already): what is written here, the console shows.
+      sorted.map((i) => (i.message === null ? null : redactSecrets(i.message))),
       sorted.map((i) => i.delaySeconds),
       sorted.map((i) => (i.result === undefined || i.result === null ? null : JSON.stringify(i.result))),
       sorted.map((i) => i.token ?? null),
