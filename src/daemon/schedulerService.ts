@@ -38,7 +38,10 @@ export class SchedulerService implements MaintenanceService {
   async syncConfigSchedules(): Promise<void> {
     for (const def of this.cfg.schedules) {
       const what = await upsertConfigSchedule(this.pool, def);
-      if (what !== 'unchanged') this.log.info(`series "${def.name}" (${def.action}) ${what} from the config file`, { scope: 'scheduler' });
+      // The built-in purge is there with no config file at all: say where it comes from.
+      const from = def.name === 'purge' && def.action === 'Purge' && !this.cfg.schedules.slice(0, -1).some((d) => d.name === 'purge')
+        ? 'as the built-in nightly purge (daemon.purgeSchedule)' : 'from the config file';
+      if (what !== 'unchanged') this.log.info(`series "${def.name}" (${def.action}) ${what} ${from}`, { scope: 'scheduler' });
     }
     const gone = await removeConfigSchedulesExcept(this.pool, this.cfg.schedules.map((d) => d.name!));
     for (const name of gone) this.log.info(`series "${name}" is no longer in the config file: removed`, { scope: 'scheduler' });

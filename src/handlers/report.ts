@@ -52,7 +52,7 @@ export const runReportHandler: Handler = async (ctx): Promise<ReportResult> => {
   }
   const header = csvHeader(id, options.get('csv_header'));
 
-  const loaded = await loadReport(ctx.pool, reportName, (message) => new JobInputError(id, 'batch_parameter', message));
+  const loaded = await loadReport(ctx.pool, reportName, (message) => new JobInputError(id, 'batch_parameter', `names no report that can be run: ${message}`));
   const name = outputFileName({ batchId: id, reportName, pattern: job.batch_filename, params, format });
   const plan = await planDelivery(ctx, reportName, options);
 

@@ -373,7 +373,7 @@ describe('the config file\'s schedules across daemon restarts', () => {
     expect(got[1]).toMatchObject({ schedule_cron: '17 3 * * *', schedule_every_n: null, schedule_timezone: DAEMON_ZONE, schedule_removed: null });
     expect(got[1]!.schedule_next).toBeInstanceOf(Date);
     expect(proc.lines.some((l) => l.includes('series "mail" (Email) created from the config file'))).toBe(true);
-    expect(proc.lines.some((l) => l.includes('series "purge" (Purge) created from the config file'))).toBe(true);
+    expect(proc.lines.some((l) => l.includes('series "purge" (Purge) created as the built-in nightly purge (daemon.purgeSchedule)'))).toBe(true);
 
     // The CLI sees them too, marked as from the config file.
     const list = ok(await runXt(['--config', emptyConfig, '--database-url', cdb.url, 'schedule', 'list']));

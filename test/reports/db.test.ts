@@ -248,7 +248,7 @@ describe('a RunReport job', () => {
     const err = await runReportHandler(jobContext(db, cfg, reportJob('NoSuchReport'))).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(JobInputError);
     expect((err as JobInputError).field).toBe('batch_parameter');
-    expect((err as Error).message).toMatch(/^job \d+: batch_parameter no report named "NoSuchReport" in report or xtbatch.xtconnect_report$/);
+    expect((err as Error).message).toMatch(/^job \d+: batch_parameter names no report that can be run: no report named "NoSuchReport" in report or xtbatch.xtconnect_report$/);
     const near = await runReportHandler(jobContext(db, cfg, reportJob('uoms'))).catch((e: unknown) => e);
     expect((near as Error).message).toMatch(/no report named "uoms" in report or xtbatch.xtconnect_report \(did you mean "UOMs"\?\)$/);
     const empty = await runReportHandler(jobContext(db, cfg, reportJob(' '))).catch((e: unknown) => e);

@@ -186,7 +186,7 @@ it('fails the job, naming batch_parameter, for a report the database does not ha
   // (The shared fixtures hold an Invoice now; this name is in no table.)
   const id = await submitReport({ report: 'CommercialInvoice' });
   const row = await finished(id);
-  expect(row.batch_exitstatus).toContain('batch_parameter no report named "CommercialInvoice" in report or xtbatch.xtconnect_report');
+  expect(row.batch_exitstatus).toContain('batch_parameter names no report that can be run: no report named "CommercialInvoice" in report or xtbatch.xtconnect_report');
   const { rows } = await suite.db.pool.query<{ batch_attempts: number }>(`SELECT batch_attempts FROM xtbatch.batch WHERE batch_id = $1`, [id]);
   expect(rows[0]!.batch_attempts).toBe(1); // not retried
 });
