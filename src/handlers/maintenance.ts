@@ -3,6 +3,7 @@ import { limitedDbFailure, setStatementTimeout, withDedicatedClient } from '../d
 import type { BatchRow } from '../db/queries/batch';
 import type { Client } from '../db/pool';
 import { JobInputError, PermanentError } from '../errors';
+import { refuseUnknownParams } from '../jobs/knownParams';
 import { timeoutSeconds as jobTimeoutSeconds } from '../jobs/timeout';
 import type { Handler, JobContext } from './types';
 
@@ -289,7 +290,20 @@ async function currentUser(client: Client): Promise<string> {
   return (await client.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u;
 }
 
+/**
+ * The parameters each action reads. Anything else is refused before anything runs: a misspelt "table" or "full",
+ * or a table named in batch_parameter, would otherwise run the command over every table of the database.
+ */
+function checkParams(ctx: JobContext, action: string, own: readonly string[]): void {
+  refuseUnknownParams(ctx.job, ctx.params, action, ['table', 'tables', 'statementTimeoutSeconds', ...own]);
+  if (action !== 'ServerMaintenance' && ctx.job.batch_parameter?.trim()) {
+    throw new JobInputError(ctx.job.batch_id, 'batch_parameter', `is ${JSON.stringify(ctx.job.batch_parameter.trim())}, but ${action} does not read it: ` +
+      'name the tables in the parameter "table" or "tables", or leave both out for every table');
+  }
+}
+
 export const vacuumHandler: Handler = (ctx) => {
+  checkParams(ctx, 'Vacuum', ['full', 'analyze']);
   const full = boolParam(ctx, 'full');
   const analyze = boolParam(ctx, 'analyze');
   const opts = [full && 'FULL', analyze && 'ANALYZE'].filter(Boolean).join(', ');
@@ -297,10 +311,13 @@ export const vacuumHandler: Handler = (ctx) => {
   return runMaintenance(ctx, { label: command, steps: [{ sql: `${command} {t}`, needs: 'vacuum' }], kinds: ['r', 'm'] });
 };
 
-export const analyzeHandler: Handler = (ctx) =>
-  runMaintenance(ctx, { label: 'ANALYZE', steps: [{ sql: 'ANALYZE {t}', needs: 'vacuum' }], kinds: ['r', 'm', 'p'] });
+export const analyzeHandler: Handler = (ctx) => {
+  checkParams(ctx, 'Analyze', []);
+  return runMaintenance(ctx, { label: 'ANALYZE', steps: [{ sql: 'ANALYZE {t}', needs: 'vacuum' }], kinds: ['r', 'm', 'p'] });
+};
 
 export const reindexHandler: Handler = (ctx) => {
+  checkParams(ctx, 'Reindex', ['concurrently']);
   const command = boolParam(ctx, 'concurrently') ? 'REINDEX TABLE CONCURRENTLY' : 'REINDEX TABLE';
   return runMaintenance(ctx, { label: command, steps: [{ sql: `${command} {t}`, needs: 'reindex' }], kinds: ['r', 'm'] });
 };
@@ -312,6 +329,7 @@ export const reindexHandler: Handler = (ctx) => {
  * already makes the space reusable.
  */
 export const serverMaintenanceHandler: Handler = (ctx) => {
+  checkParams(ctx, 'ServerMaintenance', ['full']);
   const vacuum = boolParam(ctx, 'full') ? 'VACUUM (FULL, ANALYZE)' : 'VACUUM (ANALYZE)';
   return runMaintenance(ctx, {
     label: `ServerMaintenance (${vacuum}, REINDEX TABLE)`,

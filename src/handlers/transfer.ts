@@ -6,26 +6,20 @@ import { ftpDownload, ftpUpload } from '../transfer/ftp';
 import { AFTER_DOWNLOAD, checkTargetName, IF_EXISTS, type AfterDownload, type IfExists } from '../transfer/paths';
 import { sftpDownload, sftpUpload } from '../transfer/sftp';
 import { assertInFileRoots, resolveAttachment } from '../jobs/files';
+import { refuseUnknownParams } from '../jobs/knownParams';
 import { resolveEndpoint } from '../transfer/resolveEndpoint';
 import type { Handler, JobContext } from './types';
 
 /** batchparam names each action reads; anything else is most likely a misspelling that would silently change what moves. */
 const UPLOAD_PARAMS = ['endpoint', 'file', 'remoteName', 'remoteDir'];
 const DOWNLOAD_PARAMS = ['endpoint', 'pattern', 'inbox', 'afterDownload', 'archiveDir', 'ifExists', 'remoteDir'];
-/** What xTuple's submitActionToBatch callers add to every action job. */
-const TOLERATED = ['action_name'];
-
 class JobParams {
   constructor(
     private readonly ctx: JobContext,
     private readonly action: string,
     known: readonly string[],
   ) {
-    for (const name of ctx.params.keys()) {
-      if (!known.includes(name) && !TOLERATED.includes(name)) {
-        throw new JobInputError(ctx.job.batch_id, `parameter "${name}"`, `is not a ${action} parameter (it takes ${known.join(', ')})`);
-      }
-    }
+    refuseUnknownParams(ctx.job, ctx.params, action, known);
   }
 
   text(key: string): string | null {

@@ -126,6 +126,22 @@ describe('Vacuum, Analyze and Reindex of named tables', () => {
     const id = await submit(db, 'Vacuum', [{ name: 'table', value: 'widget' }, { name: 'full', value: 'maybe' }]);
     expect((await finished(db, id)).batch_exitstatus).toBe(`job ${id}: parameter "full" is "maybe", which is not true or false`);
   });
+
+  it('refuses a parameter it does not read, and a table in batch_parameter, before running anything over every table', async () => {
+    const vacuums = async (): Promise<number> => (await db.pool.query<{ n: number }>(
+      `SELECT coalesce(sum(vacuum_count), 0)::int AS n FROM pg_stat_user_tables`)).rows[0]!.n;
+    const before = await vacuums();
+    const typo = await submit(db, 'Vacuum', [{ name: 'tabel', value: 'widget' }, { name: 'ful', value: 'true' }]);
+    expect((await finished(db, typo)).batch_exitstatus).toBe(
+      `job ${typo}: parameter "tabel" is not a Vacuum parameter (it takes table, tables, statementTimeoutSeconds, full, analyze)`);
+    const reindex = await submit(db, 'Reindex', [{ name: 'table', value: 'widget' }, { name: 'concurrent', value: 'true' }]);
+    expect((await finished(db, reindex)).batch_exitstatus).toMatch(/parameter "concurrent" is not a Reindex parameter \(it takes .*concurrently\)/);
+    const { rows: [p] } = await db.pool.query<{ id: number }>(
+      `INSERT INTO xtbatch.batch (batch_action, batch_parameter) VALUES ('Vacuum', 'public.widget') RETURNING batch_id AS id`);
+    expect((await finished(db, p!.id)).batch_exitstatus).toBe(`job ${p!.id}: batch_parameter is "public.widget", but Vacuum does not read it: ` +
+      'name the tables in the parameter "table" or "tables", or leave both out for every table');
+    expect(await vacuums()).toBe(before);
+  });
 });
 
 describe('the whole database', () => {
