@@ -251,6 +251,13 @@ async function statusOrUnknown(status: () => Promise<number>, out: NodeJS.Writab
 export async function main(argv: string[]): Promise<void> {
   let code = 0;
   const program = buildProgram(process.stdout, (c) => (code = c));
+  // A command whose promise can no longer settle (a library that dropped a callback) would otherwise let Node
+  // exit 0 with nothing said: a monitoring check would read OK, systemd a clean stop.
+  const unfinished = (): void => {
+    process.stderr.write('xtconnect: the command stopped before it finished, with nothing left to wait for (a connection that never answered?)\n');
+    process.exitCode = 1;
+  };
+  process.once('beforeExit', unfinished);
   try {
     await program.parseAsync(argv);
   } catch (err) {
@@ -265,6 +272,7 @@ export async function main(argv: string[]): Promise<void> {
       code = 1;
     }
   }
+  process.off('beforeExit', unfinished);
   process.exitCode = code;
   // Nothing should keep the process alive after a command; if something does (a stray socket), do not hang.
   setTimeout(() => process.exit(code), 1000).unref();

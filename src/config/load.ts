@@ -128,6 +128,10 @@ function build(f: ConfigFile, source: string, env: NodeJS.ProcessEnv, problems: 
   checkDatabaseUrl(f.database.url, urlFrom, problems);
   // pg reads the PG* variables itself; any of them means the administrator pointed us at a server.
   const pgEnv = ['PGHOST', 'PGDATABASE', 'PGPORT', 'PGUSER', 'PGSERVICE'].some((k) => env[k]);
+  // pg reads PGPORT itself and, given "abc", throws where no caller can catch it (the command then ended silently).
+  if (env.PGPORT !== undefined && env.PGPORT !== '' && !(/^\d{1,5}$/.test(env.PGPORT.trim()) && Number(env.PGPORT) >= 1 && Number(env.PGPORT) <= 65535)) {
+    problems.add(`PGPORT must be a port number from 1 to 65535 (got ${JSON.stringify(env.PGPORT)})`);
+  }
   const dataDir = f.dataDir ?? defaultDataDir(env);
   const smtp = f.smtp;
   const smtpTls = smtp.tls;

@@ -56,9 +56,11 @@ export async function executeJob(job: BatchRow, stop: JobStop, deps: ExecuteDeps
   const started = Date.now();
   const base = { batchId: job.batch_id, attempt: job.batch_attempts, token: job.lease_token ?? null, delaySeconds: 0, result: null as unknown };
   const none = { recorded: false, lostLease: null };
-  const seconds = timeoutSeconds(deps.cfg, job);
-  const timer = setTimeout(() => stop.abort(new JobTimeoutError(seconds)), seconds * 1000);
+  let timer: NodeJS.Timeout | undefined;
   try {
+    // Inside the try: a job's own timeout out of range fails the job, naming the column (src/jobs/timeout.ts).
+    const seconds = timeoutSeconds(deps.cfg, job);
+    timer = setTimeout(() => stop.abort(new JobTimeoutError(seconds)), seconds * 1000);
     // '*' handles actions the registry does not name (ERP actions mapped to database functions); it throws
     // UnknownActionError itself when nothing maps the action either.
     const handler = deps.handlers.get(job.batch_action) ?? deps.handlers.get(FALLBACK_ACTION);

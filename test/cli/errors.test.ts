@@ -39,6 +39,13 @@ describe('config file errors stop `xtconnect start` with exit 2 and a message na
     expectUsageError(r, 'xtconnect: config file /nonexistent/xtconnect.yaml does not exist; fix --config');
   });
 
+  it('a PGPORT that is no port (pg would throw where nobody catches it, and the command ended silently with exit 0)', async () => {
+    for (const port of ['abc', '99999']) {
+      const r = await runXt(['list'], { env: { PGPORT: port, PGHOST: '127.0.0.1', PGUSER: 'postgres', PGDATABASE: 'test' } });
+      expectUsageError(r, `xtconnect: PGPORT must be a port number from 1 to 65535 (got "${port}")`);
+    }
+  });
+
   it('a config file named by XTCONNECT_CONFIG that does not exist', async () => {
     const r = await runXt(['start'], { env: { XTCONNECT_CONFIG: '/nonexistent/from-env.yaml' } });
     expectUsageError(r, 'config file /nonexistent/from-env.yaml does not exist; fix $XTCONNECT_CONFIG or create it from xtconnect.example.yaml');

@@ -99,6 +99,24 @@ describe('retries and failures', () => {
     expect(aborted).toBe(true);
   });
 
+  it('fails a job whose own timeout is out of range before its handler starts, naming batch_timeout_seconds', async () => {
+    let ran = 0;
+    daemons.push(await startDaemon(testConfig(db.url), { Work: async () => void ran++ }));
+    // 30 days is past the longest timer Node keeps: it would fire at once while the handler went on.
+    const ids = [await insert('Work', 'batch_timeout_seconds=2592000'), await insert('Work', 'batch_timeout_seconds=0'), await insert('Work', 'batch_timeout_seconds=-5')];
+    const ok = await insert('Work', 'batch_timeout_seconds=2147483');
+    await waitFor('all finished', async () => {
+      for (const id of [...ids, ok]) if (!['failed', 'done'].includes((await row(id)).state)) return false;
+      return true;
+    });
+    for (const [id, v] of ids.map((id, i) => [id, ['2592000', '0', '-5'][i]] as const)) {
+      expect(await row(id)).toMatchObject({ state: 'failed', batch_exitstatus:
+        `job ${id}: batch_timeout_seconds is ${v}: give a whole number of seconds from 1 to 2147483 (about 24 days), or leave it empty for the default` });
+    }
+    expect((await row(ok)).state).toBe('done');
+    expect(ran).toBe(1);
+  });
+
   it('fails an unknown action with a message naming it, and keeps running others', async () => {
     daemons.push(await startDaemon(testConfig(db.url), { Good: async () => undefined }));
     const bad = await insert('RunMRPX');
