@@ -117,6 +117,13 @@ describe('retries and failures', () => {
     expect(ran).toBe(1);
   });
 
+  it('runs a job inserted with batch_scheduled NULL at once, which before sql/0037 was never due', async () => {
+    daemons.push(await startDaemon(testConfig(db.url), { Work: async () => undefined }));
+    const id = await insert('Work', 'batch_scheduled=NULL');
+    await waitFor('done', async () => (await row(id)).state === 'done');
+    expect((await row(id)).batch_scheduled).not.toBeNull();
+  });
+
   it('fails an unknown action with a message naming it, and keeps running others', async () => {
     daemons.push(await startDaemon(testConfig(db.url), { Good: async () => undefined }));
     const bad = await insert('RunMRPX');

@@ -17,7 +17,7 @@ export async function listCommand(ctx: CommandContext, f: { state?: JobState; ac
   out.write(`${cell('ID', 8)} ${cell('ACTION', 18)} ${cell('STATE', 10)} ${cell('SCHEDULED', 19)} ${cell('TRIES', 5)} ${cell('TO', 24)} STATUS\n`);
   for (const r of rows) {
     const status = r.state === 'retrying' ? r.batch_last_error : r.batch_exitstatus;
-    out.write(`${cell(r.batch_id, 8)} ${cell(r.batch_action, 18)} ${cell(r.state, 10)} ${cell(r.batch_scheduled.slice(0, 19), 19)} ` +
+    out.write(`${cell(r.batch_id, 8)} ${cell(r.batch_action, 18)} ${cell(r.state, 10)} ${cell((r.batch_scheduled ?? '').slice(0, 19), 19)} ` +
       `${cell(r.batch_attempts, 5)} ${cell(r.batch_email, 24)} ${status ?? ''}\n`);
   }
   return 0;
