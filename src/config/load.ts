@@ -101,8 +101,11 @@ function checkDatabaseUrl(url: string | undefined, from: string, problems: Probl
  * flags. Every mistake is collected; ConfigError lists them all, each naming its key or variable.
  */
 export function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
-  const file = flags.config ?? env.XTCONNECT_CONFIG ?? DEFAULT_CONFIG_PATH;
-  const { raw, source } = readFile(file, flags.config ? '--config' : env.XTCONNECT_CONFIG ? '$XTCONNECT_CONFIG' : null);
+  // An empty --config is a mistake; an empty variable counts as unset, as for every variable here.
+  if (flags.config !== undefined && flags.config.trim() === '') throw new ConfigError('--config is empty: give the config file\'s path, or leave the option out');
+  const fromEnv = env.XTCONNECT_CONFIG?.trim() ? env.XTCONNECT_CONFIG : undefined;
+  const file = flags.config ?? fromEnv ?? DEFAULT_CONFIG_PATH;
+  const { raw, source } = readFile(file, flags.config ? '--config' : fromEnv ? '$XTCONNECT_CONFIG' : null);
   const overlaid = overlayEnvironment(raw, env, [{ flag: '--database-url', path: ['database', 'url'], value: flags.databaseUrl }]);
   const parsed = configSchema.safeParse(overlaid.raw, { reportInput: true });
   const problems = new Problems();

@@ -3,7 +3,7 @@ import type { BatchRow, Finish } from '../db/queries/batch';
 import type { Settings } from '../db/queries/settings';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
-import { noticeFor } from '../mail/notice';
+import { noticeFor, whyNoNotice } from '../mail/notice';
 import type { Mailer } from '../mail/transport';
 
 /**
@@ -49,7 +49,12 @@ export class Notices {
   private send(job: BatchRow, f: Finish): void {
     if (f.kind !== 'done' && f.kind !== 'failed') return;
     const mail = noticeFor(job, { kind: f.kind, message: f.message === null ? null : redactSecrets(f.message), result: f.result, completed: new Date() }, this.settings().defaultFrom);
-    if (!mail) return;
+    if (!mail) {
+      // Said once in the log: the submitter asked for it, and would otherwise wait for a mail that never comes.
+      const why = whyNoNotice(job, this.settings().defaultFrom);
+      if (why) this.log.warn(`no ${f.kind} notice for job ${job.batch_id} to ${job.batch_email}: ${why}`, { scope: 'job', batchId: job.batch_id });
+      return;
+    }
     const p = this.mailer.send(mail, `notice-${job.batch_id}`).then(
       () => void this.log.info(`sent the ${f.kind} notice of job ${job.batch_id} to ${job.batch_email}`, { scope: 'job', batchId: job.batch_id }),
       (err) => void this.log.warn(`could not send the ${f.kind} notice of job ${job.batch_id}: ${errorMessage(err)}`, { scope: 'job', batchId: job.batch_id }),

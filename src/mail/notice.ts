@@ -42,6 +42,15 @@ function resultText(result: unknown): string | null {
  * address that cannot be read, or no sender (batch_fromemail and DefaultBatchFromEmailAddress both empty).
  * Pure: sending it is the caller's business.
  */
+/** Why a notice that is due (an action job with a batch_email) could not be built; null when none is due. */
+export function whyNoNotice(job: BatchRow, defaultFrom: string | null): string | null {
+  if (NO_NOTICE_ACTIONS.has(job.batch_action) || !job.batch_email?.trim()) return null;
+  if (!(job.batch_fromemail?.trim() || defaultFrom?.trim())) {
+    return 'no sender: set DefaultBatchFromEmailAddress (xtconnect config set DefaultBatchFromEmailAddress erp@example.com)';
+  }
+  return 'batch_email or batch_fromemail is not a valid address';
+}
+
 export function noticeFor(job: BatchRow, outcome: NoticeOutcome, defaultFrom: string | null): Mail.Options | null {
   if (NO_NOTICE_ACTIONS.has(job.batch_action)) return null;
   const toText = job.batch_email?.trim();

@@ -1,5 +1,5 @@
 import type { BatchRow } from '../../src/db/queries/batch';
-import { noticeFor } from '../../src/mail/notice';
+import { noticeFor, whyNoNotice } from '../../src/mail/notice';
 
 function job(over: Partial<BatchRow> = {}): BatchRow {
   return {
@@ -64,6 +64,11 @@ describe('the "done" or "failed" notice of an action job', () => {
     expect(noticeFor(job({ batch_email: null }), done, 'erp@example.com')).toBeNull();
     expect(noticeFor(job({ batch_email: '   ' }), failed, 'erp@example.com')).toBeNull();
     expect(noticeFor(job(), done, null)).toBeNull();
+    // A notice due but impossible is said in the log (src/daemon/notices.ts); none due says nothing.
+    expect(whyNoNotice(job(), null)).toMatch(/^no sender: set DefaultBatchFromEmailAddress/);
+    expect(whyNoNotice(job({ batch_email: 'not an address' }), 'erp@example.com')).toBe('batch_email or batch_fromemail is not a valid address');
+    expect(whyNoNotice(job({ batch_action: 'Email' }), null)).toBeNull();
+    expect(whyNoNotice(job({ batch_email: null }), null)).toBeNull();
     expect(noticeFor(job({ batch_fromemail: ' ' }), done, '')).toBeNull();
     expect(noticeFor(job({ batch_email: 'not an address' }), done, 'erp@example.com')).toBeNull();
   });

@@ -46,6 +46,10 @@ describe('config file errors stop `xtconnect start` with exit 2 and a message na
     }
   });
 
+  it('an empty --config is refused (it read no file at all and went on with the defaults)', async () => {
+    expectUsageError(await runXt(['list', '--config', '']), 'xtconnect: --config is empty');
+  });
+
   it('a config file named by XTCONNECT_CONFIG that does not exist', async () => {
     const r = await runXt(['start'], { env: { XTCONNECT_CONFIG: '/nonexistent/from-env.yaml' } });
     expectUsageError(r, 'config file /nonexistent/from-env.yaml does not exist; fix $XTCONNECT_CONFIG or create it from xtconnect.example.yaml');
