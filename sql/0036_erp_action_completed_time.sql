@@ -3,9 +3,9 @@
 -- xtbatch.xtconnect_run_actions (sql/0032, sql/0035) wrote batch_completed = localtimestamp, which PostgreSQL
 -- fixes at the start of the transaction: the transaction the daemon opens before the ERP function runs. A mapped
 -- function that took 8 s showed as completed 6 ms after it started, on xTuple's batch manager screen, the console
--- and in `xtconnect list` (found by running it on xTuple's real schema). clock_timestamp() is read when the "done"
--- is written, after the work; cast to "timestamp without time zone" in the session's zone, as localtimestamp is.
--- Jobs of one group are all marked done by one statement after the group's work, so they share that time.
+-- and in `xtconnect list` (found by running it on xTuple's real schema). clock_timestamp() is read once, when the
+-- "done" is written after the work, cast to "timestamp without time zone" in the session's zone as localtimestamp
+-- is; the jobs of one group share it, as they share their transaction (per row, clock_timestamp() would differ).
 --
 -- Idempotent: CREATE OR REPLACE, same signature; otherwise the function of sql/0035 unchanged.
 
@@ -39,6 +39,7 @@ DECLARE
   ns integer[];
   fenced integer;
   fast boolean := false;
+  done_at timestamp;
 BEGIN
   IF p_version IS NOT NULL AND p_version IS DISTINCT FROM (SELECT v.action_version FROM xtbatch.action_version v) THEN
     job_id := NULL; outcome := 'stale'; job_result := NULL; err_code := NULL; err_message := NULL; elapsed_us := 0;
@@ -113,6 +114,8 @@ BEGIN
     END;
   END LOOP;
   IF cardinality(done_ids) > 0 THEN
+    -- Read once, after the work: the group's jobs share it, as they share their transaction (sql/0036).
+    done_at := clock_timestamp()::timestamp;
     -- "done" for every job whose fence held, in one statement (a statement per job cost twice as much: each one
     -- opens the table's indexes and fires the console's statement trigger). The rows are ours and locked since
     -- their fence; the conditions are said again only as a safeguard.
@@ -120,7 +123,7 @@ BEGIN
       SELECT * FROM unnest((SELECT done_ids), (SELECT done_results)) AS d(id, res)
     ), fin AS (
       UPDATE xtbatch.batch b
-         SET batch_completed      = clock_timestamp()::timestamp,  -- after the work (sql/0036)
+         SET batch_completed      = (SELECT done_at),
              batch_exitstatus     = '',
              batch_lease_expires  = NULL,
              batch_result         = coalesce(d.res, b.batch_result),

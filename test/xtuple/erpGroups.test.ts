@@ -1,5 +1,5 @@
 /**
- * ERP-action groups on xTuple's real 4.4 schema with its quickstart data (sql/0032, sql/0035): sql/0035 runs again,
+ * ERP-action groups on xTuple's real 4.4 schema with its quickstart data (sql/0032, 0035, 0036): sql/0036 runs again,
  * twice, from an ERP session (its search_path, standard_conforming_strings off), and from that session groups of
  * jobs calling one of xTuple's own functions commit with their "done", their fence and "done" write planned once
  * per connection and reaching xTuple's batch rows by primary key.
@@ -27,10 +27,10 @@ const BATCH_SQL = `SELECT array_agg(c.result ORDER BY c.k) AS results, array_agg
           FROM jsonb_array_elements($1) WITH ORDINALITY AS a(v, k)
          CROSS JOIN LATERAL (SELECT ARRAY(SELECT jsonb_array_elements_text(a.v)) AS args) x) c`;
 
-it('sql/0035 runs again from an ERP session, and groups run there with their plans kept', async () => {
+it('sql/0036 (the group function as it stands) runs again from an ERP session, and groups run there with their plans kept', async () => {
   const s: pg.Client = await erpSession(db.url);
   try {
-    const file = loadMigrations().find((m) => m.name.startsWith('0035_'))!;
+    const file = loadMigrations().find((m) => m.name.startsWith('0036_'))!;
     await s.query(file.sql);
     await s.query(file.sql);
     const { rows: [metric] } = await s.query<{ name: string; value: string }>(
