@@ -1,4 +1,5 @@
 import { redactSecrets } from '../secrets';
+import { isHostName } from './fields';
 import { endpointEnvVar, type Endpoint, type TransferProtocol } from '../transfer/endpoints';
 import type { Problems } from './collect';
 import type { EndpointEntry } from './schema';
@@ -36,7 +37,7 @@ export function buildEndpoints(entries: EndpointEntry[], source: string, env: No
     const first = seen.get(e.name.toLowerCase());
     if (first !== undefined) problems.add(`${where}.name "${e.name}" is used twice (also endpoints[${first}])`);
     seen.set(e.name.toLowerCase(), i);
-    if (!e.host || /[\s/@]/.test(e.host) || e.host.includes('://')) {
+    if (!e.host || !isHostName(e.host)) {
       problems.add(`${where}.host must be a host name or IP address (no scheme, user or path) (got ${JSON.stringify(e.host === undefined || e.host === null ? null : redactSecrets(e.host))})`);
     }
     if (!e.user) problems.add(`${where}.user must be the login name (got ${JSON.stringify(e.user ?? '')})`);

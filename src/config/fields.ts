@@ -24,6 +24,9 @@ const absent = (v: unknown): unknown => (v === null ? undefined : v);
 /** For text keys, an empty string is absent too (`from: ""`). */
 const absentText = (v: unknown): unknown => (v === null || v === '' ? undefined : v);
 
+/** A host name or address as smtp.host, endpoints' and mailboxes' host take it: no scheme, user, path or space. */
+export const isHostName = (h: string): boolean => !/[\s/@]/.test(h) && !h.includes('://');
+
 export function int(min: number, max: number, dflt: number, meta: FieldMeta) {
   const want = { error: `a whole number from ${min} to ${max}` };
   return z.preprocess(absent, z.number(want).int(want).min(min, want).max(max, want).default(dflt)).meta(m(meta));

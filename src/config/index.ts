@@ -3,7 +3,7 @@
  * rules that join keys (endpoints.ts, mailboxes.ts, load.ts), and the reference and sample file generated from the
  * schema (reference.ts).
  */
-export { loadConfig, checkPart, redactUrl, DEFAULT_CONFIG_PATH, type ConfigFlags } from './load';
+export { loadConfig, checkPart, DEFAULT_CONFIG_PATH, type ConfigFlags } from './load';
 export type { Config } from './types';
 
 import type { Mailbox } from '../sync/mailboxes';

@@ -12,8 +12,8 @@ import { Problems } from './collect';
 import { buildEndpoints } from './endpoints';
 import { overlayEnvironment } from './environment';
 import { registerConfigSecrets } from './registerSecrets';
-import { parseListen } from './fields';
-import { buildMailboxes, HOST_OK } from './mailboxes';
+import { isHostName, parseListen } from './fields';
+import { buildMailboxes } from './mailboxes';
 import { describeIssue, type Path } from './problems';
 import { configSchema, parts, type ConfigFile } from './schema';
 import type { Config } from './types';
@@ -141,7 +141,7 @@ function build(f: ConfigFile, source: string, env: NodeJS.ProcessEnv, problems: 
   if (smtp.rejectUnauthorized !== undefined && smtpTls.rejectUnauthorized !== undefined && smtp.rejectUnauthorized !== smtpTls.rejectUnauthorized) {
     problems.add('smtp.rejectUnauthorized and smtp.tls.rejectUnauthorized disagree; keep one of them');
   }
-  if (smtp.host && !HOST_OK(smtp.host)) {
+  if (smtp.host && !isHostName(smtp.host)) {
     problems.add(`smtp.host must be a host name or IP address (no scheme, user or path; the port goes in smtp.port) (got ${JSON.stringify(redactSecrets(smtp.host))})`);
   }
   if (smtp.host && (smtp.user === undefined) !== (smtp.password === undefined)) {
@@ -269,11 +269,6 @@ function buildEdiProfiles(raw: ConfigFile['ediProfiles']): NonNullable<Config['e
     tls: { caPath: p.tls?.caPath ?? null, servername: p.tls?.servername ?? null },
     timeoutMs: p.timeoutMs ?? null,
   }]));
-}
-
-/** A connection string with its password replaced, for logs and messages. */
-export function redactUrl(url: string): string {
-  return redactSecrets(url);
 }
 
 /** `reports.fonts`: each entry a readable font file (checked here, so a wrong path stops the start, not a report). */

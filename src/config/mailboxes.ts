@@ -1,4 +1,5 @@
 import { redactSecrets } from '../secrets';
+import { isHostName } from './fields';
 import { mailboxEnvVar, type Mailbox } from '../sync/mailboxes';
 import type { Problems } from './collect';
 import type { MailboxEntry } from './schema';
@@ -7,7 +8,6 @@ import type { MailboxEntry } from './schema';
 const FLAG = /^(\\[A-Za-z]+|[^\s()\]{%*"\\\x00-\x1f\x7f]+)$/;
 const DEFAULT_FLAG = '$XtImported';
 const DEFAULT_PORT = { tls: 993, starttls: 143, none: 143 } as const;
-export const HOST_OK = (h: string): boolean => !/[\s/@]/.test(h) && !h.includes('://');
 
 /**
  * The `mailboxes:` entries as the EmailSync action uses them, with the rules that join keys or read the
@@ -22,7 +22,7 @@ export function buildMailboxes(entries: MailboxEntry[], env: NodeJS.ProcessEnv, 
     const first = seen.get(e.name.toLowerCase());
     if (first !== undefined) problems.add(`${where}.name "${e.name}" is used twice (also mailboxes[${first}])`);
     seen.set(e.name.toLowerCase(), i);
-    if (!e.host || !HOST_OK(e.host)) problems.add(`${where}.host must be a host name or IP address (no scheme, user or path) (got ${JSON.stringify(e.host === undefined ? null : redactSecrets(e.host))})`);
+    if (!e.host || !isHostName(e.host)) problems.add(`${where}.host must be a host name or IP address (no scheme, user or path) (got ${JSON.stringify(e.host === undefined ? null : redactSecrets(e.host))})`);
     if (!e.user) problems.add(`${where}.user must be the login name (got ${JSON.stringify(e.user ?? '')})`);
     const password = env[mailboxEnvVar(e.name, 'PASSWORD')] || e.password;
     const accessToken = env[mailboxEnvVar(e.name, 'ACCESSTOKEN')] || e.accessToken;

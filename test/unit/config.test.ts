@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig, redactUrl } from '../../src/config';
+import { loadConfig } from '../../src/config';
+import { redactSecrets as redactUrl } from '../../src/secrets';
 import { ConfigError } from '../../src/errors';
 import { tempDir } from '../support/tempDirs';
 

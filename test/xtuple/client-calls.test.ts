@@ -242,6 +242,9 @@ describe('as an ordinary ERP user (a member of xtrole, not a superuser)', () => 
       expect((await user.query(`SELECT ediprofile_id, ediprofile_name FROM xtbatch.ediprofile WHERE ediprofile_type='email'`)).rows).toEqual([]);
       expect((await user.query(`SELECT getEdiProfileName(1) AS n`)).rows[0].n).toBeNull();
       expect((await user.query(`SELECT xtbatch.cancelBatchItem($1) AS result`, [id])).rows[0].result).toBe(1);
+      // A direct insert naming batch_scheduled NULL is due at once (sql/0037), with the rights of an ERP user.
+      const n = await user.query(`INSERT INTO batch (batch_action, batch_user, batch_email, batch_scheduled) VALUES ('Email', CURRENT_USER, 'a@example.com', NULL) RETURNING batch_id`);
+      expect(await job(n.rows[0].batch_id)).toMatchObject({ batch_user: role, due_now: true });
       expect((await user.query(`SELECT fetchMetricText('Application') AS a`)).rows[0].a).toBe('PostBooks');
     } finally {
       await user.end();

@@ -6,7 +6,7 @@ import { createPool, endPool, poolOptionsFrom, type Pool } from '../../db/pool';
 import { startEmbedded, type EmbeddedServer } from '../../embedded/postgres';
 import { ConfigError, errorMessage, isOutage } from '../../errors';
 import type { Logger } from '../../log';
-import { redactUrl } from '../../config';
+import { redactSecrets } from '../../secrets';
 import { createNotifier, type Notifier } from '../../service/notify';
 import { loopStallLimitMs, WatchdogFeeder, watchdogTimeoutMs } from '../../service/watchdog';
 import type { CommandContext } from '../context';
@@ -101,7 +101,7 @@ export async function startCommand(ctx: CommandContext, opts: { migrate: boolean
     embedded = await startEmbedded(cfg.dataDir, log);
     url = embedded.url;
   } else {
-    log.info(`database: ${url ? redactUrl(url) : 'from PG* environment variables'}`, { scope: 'daemon' });
+    log.info(`database: ${url ? redactSecrets(url) : 'from PG* environment variables'}`, { scope: 'daemon' });
   }
   // The daemon's own statements (claims, outcomes, leases) get a small pool of their own; handlers get
   // database.poolSize connections, so that long jobs holding connections can never starve lease renewal.
